@@ -1,0 +1,149 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The image-classification data sets EqProp knows, with their canonical files and checksums.
+public enum DatasetName: String, CaseIterable, Sendable, Codable {
+    case mnist
+    case fashionMNIST = "fashion-mnist"
+
+    /// Canonical file names, in the order train images, train labels, test images, test labels.
+    public static let fileNames = [
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+    ]
+
+    /// SHA-256 of each file's decompressed content (the `.gz` bytes may be recompressed).
+    public var decompressedSHA256: [String: String] {
+        switch self {
+        case .mnist:
+            return [
+                "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            ]
+        case .fashionMNIST:
+            return [
+                "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            ]
+        }
+    }
+
+    /// Where the canonical files are published, tried in order.
+    public var mirrors: [URL] {
+        switch self {
+        case .mnist:
+            return [URL(string: "https://ossci-datasets.s3.amazonaws.com/mnist/")!,
+                    URL(string: "https://storage.googleapis.com/cvdf-datasets/mnist/")!]
+        case .fashionMNIST:
+            return [URL(string: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")!]
+        }
+    }
+}
+
+/// A train/test split of a data set.
+public struct DatasetSplits: Sendable {
+    public var train: LabeledImages
+    public var test: LabeledImages
+}
+
+/// Finds, downloads and reads the data sets under one data directory.
+///
+/// Files are looked for as `<directory>/<name>/<file>` and `<directory>/<file>`, gzip-compressed
+/// or with the `.gz` dropped. The directory comes from `--data-dir`, else the `EQPROP_DATA`
+/// environment variable, else `~/.cache/eqprop/data`.
+public struct DataDirectory: Sendable {
+    public var url: URL
+
+    public init(url: URL) { self.url = url }
+
+    /// The directory given by `flag`, else `EQPROP_DATA`, else `~/.cache/eqprop/data`.
+    public static func resolve(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> DataDirectory {
+        if let flag { return DataDirectory(url: URL(fileURLWithPath: flag)) }
+        if let variable = environment["EQPROP_DATA"], !variable.isEmpty { return DataDirectory(url: URL(fileURLWithPath: variable)) }
+        let home = environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser
+        return DataDirectory(url: home.appendingPathComponent(".cache/eqprop/data"))
+    }
+
+    /// The candidate locations of `file` of `dataset`, in search order.
+    public func candidates(for file: String, of dataset: DatasetName) -> [URL] {
+        let raw = String(file.dropLast(3))
+        let folder = url.appendingPathComponent(dataset.rawValue)
+        return [folder.appendingPathComponent(file), folder.appendingPathComponent(raw),
+                url.appendingPathComponent(file), url.appendingPathComponent(raw)]
+    }
+
+    /// Reads the train and test splits; when files are missing and `download` is set, fetches them
+    /// first (checksums verified, written atomically).
+    public func load(_ dataset: DatasetName, download: Bool = true) throws -> DatasetSplits {
+        var located = try locate(dataset)
+        if located.contains(where: { $0 == nil }) {
+            let missing = zip(DatasetName.fileNames, located).filter { $0.1 == nil }.map(\.0)
+            var failure: String? = "downloading is disabled"
+            if download {
+                do {
+                    try fetch(missing, of: dataset)
+                    failure = nil
+                } catch {
+                    failure = "\(error)"
+                }
+            }
+            located = try locate(dataset)
+            if located.contains(where: { $0 == nil }) {
+                throw DatasetError.missingFiles(
+                    zip(DatasetName.fileNames, located).filter { $0.1 == nil }.map { "\(dataset.rawValue)/\($0.0)" },
+                    searched: [url.appendingPathComponent(dataset.rawValue).path, url.path], downloadFailure: failure)
+            }
+        }
+        let files = located.map { $0! }
+        return DatasetSplits(train: try LabeledImages(imagesFile: files[0], labelsFile: files[1]),
+                             test: try LabeledImages(imagesFile: files[2], labelsFile: files[3]))
+    }
+
+    private func locate(_ dataset: DatasetName) throws -> [URL?] {
+        DatasetName.fileNames.map { file in
+            candidates(for: file, of: dataset).first { FileManager.default.fileExists(atPath: $0.path) }
+        }
+    }
+
+    /// Downloads `files` of `dataset` into `<directory>/<name>/`, verifying each file's checksum
+    /// before it is moved into place.
+    public func fetch(_ files: [String], of dataset: DatasetName, mirrors: [URL]? = nil) throws {
+        let folder = url.appendingPathComponent(dataset.rawValue)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError.unreadable(file: folder.path, reason: "cannot create the data directory: \(error.localizedDescription)")
+        }
+        for file in files {
+            var lastError: Error = DatasetError.unreadable(file: file, reason: "no mirror")
+            var done = false
+            for mirror in mirrors ?? dataset.mirrors where !done {
+                do {
+                    let data = try Data(contentsOf: mirror.appendingPathComponent(file))
+                    try verify(data, file: file, of: dataset, source: mirror.appendingPathComponent(file).absoluteString)
+                    try data.write(to: folder.appendingPathComponent(file), options: .atomic)
+                    done = true
+                } catch {
+                    lastError = error
+                }
+            }
+            if !done { throw lastError }
+        }
+    }
+
+    /// Checks the SHA-256 of `data`'s decompressed content against the catalogue.
+    public func verify(_ data: Data, file: String, of dataset: DatasetName, source: String) throws {
+        let content = Gzip.isCompressed(data) ? try Gzip.decompress(data, file: source) : data
+        let actual = SHA256.hexDigest(content)
+        let expected = dataset.decompressedSHA256[file] ?? ""
+        guard actual == expected else {
+            throw DatasetError.checksumMismatch(file: source, expected: expected, actual: actual)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import LinearAlgebra
+
+/// Gradient descent on `F = E + β·C` with step `ε`, each state projected onto its layer's box:
+///
+/// `s_k ← Π_[a,b]( s_k − ε · ∂F/∂s_k )`,
+///
+/// all free layers updated at once from the previous state, as in Scellier & Bengio (2017),
+/// where `ε = 0.5` and the box is `[0, 1]`.
+public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
+    public var stepSize: Scalar
+    /// The number of steps, or the maximum number when `tolerance` is set.
+    public var steps: Int
+    /// Stop once no unit's state changes by more than this in one step.
+    public var tolerance: Scalar?
+
+    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil) {
+        precondition(stepSize > 0 && steps >= 0, "the step size must be positive and the step count non-negative")
+        self.stepSize = stepSize
+        self.steps = steps
+        self.tolerance = tolerance
+    }
+
+    @discardableResult
+    public func relax(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation {
+        var gradient = NetworkState(zerosLike: state)
+        let output = state.layers.count - 1
+        var change: Scalar = 0
+        var step = 0
+        while step < steps {
+            energy.stateGradient(at: state, into: &gradient)
+            if let nudge, !energy.clampedLayers.contains(output) {
+                nudge.cost.accumulateGradient(output: state.layers[output], target: nudge.target,
+                                              scale: nudge.beta, into: &gradient.layers[output])
+            }
+            change = 0
+            for k in energy.freeLayers {
+                let layerChange = state.layers[k].descend(
+                    along: gradient.layers[k], stepSize: stepSize, within: energy.energy.stateBounds[k],
+                    measuringChange: tolerance != nil)
+                change = Swift.max(change, layerChange)
+            }
+            step += 1
+            if let tolerance, change <= tolerance { break }
+        }
+        for k in energy.freeLayers where !state.layers[k].isFinite {
+            throw RelaxationError.nonFinite(layer: k, step: step)
+        }
+        return Relaxation(steps: step, lastChange: Double(change))
+    }
+}
+
+extension Matrix {
+    /// `self ← Π_bounds(self − ε·gradient)`; returns `max |Δ|` when `measuringChange`, else 0.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    mutating func descend(along gradient: Matrix, stepSize: Scalar, within bounds: ClosedRange<Scalar>?, measuringChange: Bool) -> Scalar {
+        let low = bounds?.lowerBound ?? -.infinity
+        let high = bounds?.upperBound ?? .infinity
+        return gradient.elements.withUnsafeBufferPointer { g in
+            elements.withUnsafeMutableBufferPointer { s in
+                if !measuringChange {
+                    for i in s.indices { s[i] = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high) }
+                    return 0
+                }
+                var change: Scalar = 0
+                for i in s.indices {
+                    let updated = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high)
+                    change = Swift.max(change, abs(updated - s[i]))
+                    s[i] = updated
+                }
+                return change
+            }
+        }
+    }
+}

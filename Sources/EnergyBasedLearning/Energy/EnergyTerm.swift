@@ -1,0 +1,66 @@
+import LinearAlgebra
+
+/// One term of an energy `E(s; θ) = Σ_terms E_term(s; θ_term)`: a layer's own term or an
+/// interaction between layers.
+///
+/// A term reads the states of a few layers, owns a few parameters (a weight matrix, a bias),
+/// and gives the derivatives a relaxation, a learning rule and a reference gradient need:
+/// `∂E_term/∂s_k`, the Hessian-vector product `(∂²E_term/∂s∂s)·v`, `∂E_term/∂θ` and the mixed
+/// derivative `(∂²E_term/∂θ∂s)·v`. Energies, dynamics and learning rules only talk to terms
+/// through this protocol, so a new term plugs in without touching them.
+///
+/// Energies are summed over the mini-batch: every derivative with respect to a layer's state is
+/// per example (row), every derivative with respect to a parameter is summed over the batch.
+public protocol EnergyTerm<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+
+    /// A short name for reports and files, e.g. `W0-1` or `b1`.
+    var name: String { get }
+
+    /// The layers whose states this term reads.
+    var layers: [Int] { get }
+
+    /// The layers whose states `∂E_term/∂s_k` depends on. A relaxation computes the gradient
+    /// once, before it starts, when all of them are clamped.
+    func stateGradientDependencies(ofLayer k: Int) -> [Int]
+
+    /// `E_term(s)`, summed over the batch.
+    func energy(at state: NetworkState<Scalar>) -> Double
+
+    /// `gradient += ∂E_term/∂s_k`.
+    func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>)
+
+    /// `product += Σ_l (∂²E_term/∂s_k∂s_l) · direction_l`, the Hessian-vector product for layer `k`.
+    func accumulateHessianProduct(
+        ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
+        into product: inout Matrix<Scalar>)
+
+    /// The parameters this term owns (e.g. `[W]` or `[b]`).
+    var parameters: [Matrix<Scalar>] { get set }
+
+    /// `∂E_term/∂θ`, summed over the batch, one matrix per parameter.
+    func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>]
+
+    /// `d/dt ∂E_term/∂θ(s + t·v)` at `t = 0`: the mixed second derivative `(∂²E_term/∂θ∂s)·v`.
+    func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>]
+
+    /// The contrastive step `θ ← θ − η · (∂E_term/∂θ(a) − ∂E_term/∂θ(b))`.
+    ///
+    /// This is the learning step of every contrastive rule (EP, CHL). The default evaluates
+    /// both gradients; terms override it with a fused in-place form.
+    mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar)
+}
+
+extension EnergyTerm {
+    public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
+        let difference = parameterGradientDifference(between: a, and: b)
+        var updated = parameters
+        for i in updated.indices { updated[i].add(difference[i], scaledBy: -stepSize) }
+        parameters = updated
+    }
+
+    /// `∂E_term/∂θ(a) − ∂E_term/∂θ(b)`.
+    public func parameterGradientDifference(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        zip(parameterGradients(at: a), parameterGradients(at: b)).map { $0 - $1 }
+    }
+}

@@ -1,0 +1,169 @@
+import LinearAlgebra
+
+/// The leak term of a layer: `E_k = ½‖s_k‖²`, summed over the batch.
+///
+/// Its state is kept in the box `[0, 1]` where the hard sigmoid `ρ(s) = clip(s, 0, 1)` is the
+/// identity, so this equals the paper's `½‖ρ(s_k)‖²`; the nonlinearity is the projection onto
+/// the box performed by the dynamics.
+public struct QuadraticLeak<Scalar: BLASScalar>: EnergyTerm {
+    public let layer: Int
+
+    public init(layer: Int) { self.layer = layer }
+
+    public var name: String { "leak\(layer)" }
+
+    public var layers: [Int] { [layer] }
+
+    public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [layer] }
+
+    public func energy(at state: NetworkState<Scalar>) -> Double {
+        0.5 * state.layers[layer].dot(state.layers[layer])
+    }
+
+    /// `∂E_k/∂s_k = s_k`.
+    public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
+        gradient.add(state.layers[layer])
+    }
+
+    /// `∂²E_k/∂s_k² = I`.
+    public func accumulateHessianProduct(
+        ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
+        into product: inout Matrix<Scalar>
+    ) {
+        product.add(direction.layers[layer])
+    }
+
+    public var parameters: [Matrix<Scalar>] {
+        get { [] }
+        set { precondition(newValue.isEmpty, "a leak term has no parameters") }
+    }
+
+    public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] { [] }
+
+    public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] { [] }
+}
+
+/// A layer's bias: `E_k = −b_k · s_k`, summed over the batch (the paper's `−b_k·ρ(s_k)` on the box).
+public struct Bias<Scalar: BLASScalar>: EnergyTerm {
+    public let layer: Int
+    /// The bias `b_k`, a `1 × size` row.
+    public var bias: Matrix<Scalar>
+
+    public init(layer: Int, bias: Matrix<Scalar>) {
+        precondition(bias.rows == 1, "a bias is a 1×n row")
+        self.layer = layer
+        self.bias = bias
+    }
+
+    public var name: String { "b\(layer)" }
+
+    public var layers: [Int] { [layer] }
+
+    /// `∂E_k/∂s_k = −b_k` depends on no state: a relaxation computes it once.
+    public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [] }
+
+    public func energy(at state: NetworkState<Scalar>) -> Double {
+        -state.layers[layer].columnSums().dot(bias)
+    }
+
+    public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
+        gradient.addToEveryRow(bias, scaledBy: -1)
+    }
+
+    /// The energy is linear in the state: no curvature.
+    public func accumulateHessianProduct(
+        ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
+        into product: inout Matrix<Scalar>
+    ) {}
+
+    public var parameters: [Matrix<Scalar>] {
+        get { [bias] }
+        set { bias = newValue[0] }
+    }
+
+    /// `∂E_k/∂b_k = −Σ_batch s_k`.
+    public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        var gradient = state.layers[layer].columnSums()
+        gradient.scale(by: -1)
+        return [gradient]
+    }
+
+    /// `(∂²E_k/∂b_k∂s_k)·v = −Σ_batch v_k`.
+    public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        parameterGradients(at: direction)
+    }
+}
+
+/// The symmetric interaction between two layers: `E_kl = −Σ_batch s_k W s_lᵀ`, with `W` of
+/// shape `size(k) × size(l)`.
+public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
+    public let lower: Int
+    public let upper: Int
+    public var weight: Matrix<Scalar>
+
+    public init(lower: Int, upper: Int, weight: Matrix<Scalar>) {
+        precondition(lower != upper, "an interaction connects two different layers")
+        self.lower = lower
+        self.upper = upper
+        self.weight = weight
+    }
+
+    public var name: String { "W\(lower)-\(upper)" }
+
+    public var layers: [Int] { [lower, upper] }
+
+    /// The gradient with respect to one layer depends only on the other one.
+    public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [k == lower ? upper : lower] }
+
+    public func energy(at state: NetworkState<Scalar>) -> Double {
+        -Matrix.product(state.layers[lower], weight).dot(state.layers[upper])
+    }
+
+    /// `∂E_kl/∂s_k = −s_l Wᵀ`, `∂E_kl/∂s_l = −s_k W`.
+    public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
+        accumulateHessianProduct(ofLayer: k, at: state, direction: state, into: &gradient)
+    }
+
+    /// The gradient is linear in the other layer's state, so the Hessian-vector product is the
+    /// gradient evaluated at the direction: `−v_l Wᵀ` or `−v_k W`.
+    public func accumulateHessianProduct(
+        ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
+        into product: inout Matrix<Scalar>
+    ) {
+        if k == lower {
+            product.multiplyAdd(direction.layers[upper], weight, transposeB: true, alpha: -1)
+        } else {
+            product.multiplyAdd(direction.layers[lower], weight, alpha: -1)
+        }
+    }
+
+    public var parameters: [Matrix<Scalar>] {
+        get { [weight] }
+        set { weight = newValue[0] }
+    }
+
+    /// `∂E_kl/∂W = −s_kᵀ s_l`.
+    public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        var gradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
+        gradient.multiplyAdd(state.layers[lower], state.layers[upper], transposeA: true, alpha: -1, beta: 0)
+        return [gradient]
+    }
+
+    /// `(∂²E_kl/∂W∂s)·v = −(v_kᵀ s_l + s_kᵀ v_l)`.
+    public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        var derivative = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
+        derivative.multiplyAdd(direction.layers[lower], state.layers[upper], transposeA: true, alpha: -1, beta: 0)
+        derivative.multiplyAdd(state.layers[lower], direction.layers[upper], transposeA: true, alpha: -1)
+        return [derivative]
+    }
+
+    /// `W ← W + η (a_kᵀ a_l − b_kᵀ b_l)`, computed as `a_kᵀ(a_l − b_l) + (a_k − b_k)ᵀ b_l`: two
+    /// GEMMs into `W`, one when layer `k` is the same in both states (a clamped input).
+    public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
+        let (aLower, bLower) = (a.layers[lower], b.layers[lower])
+        weight.multiplyAdd(aLower, a.layers[upper] - b.layers[upper], transposeA: true, alpha: stepSize)
+        if aLower != bLower {
+            weight.multiplyAdd(aLower - bLower, b.layers[upper], transposeA: true, alpha: stepSize)
+        }
+    }
+}

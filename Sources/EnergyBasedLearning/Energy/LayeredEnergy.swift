@@ -1,0 +1,109 @@
+import LinearAlgebra
+
+/// An energy over a layered network: a sum of terms, `E(s) = Σ_terms E_term(s)`, and the box
+/// each layer's state lives in.
+public struct LayeredEnergy<Scalar: BLASScalar>: Sendable {
+    /// Units per layer; layer 0 is the input.
+    public let layerSizes: [Int]
+    public var terms: [any EnergyTerm<Scalar>]
+    /// The interval each layer's state is projected onto by the dynamics (`nil`: unbounded).
+    public let stateBounds: [ClosedRange<Scalar>?]
+
+    public init(layerSizes: [Int], terms: [any EnergyTerm<Scalar>], stateBounds: [ClosedRange<Scalar>?]) {
+        precondition(stateBounds.count == layerSizes.count, "one bound per layer")
+        precondition(terms.allSatisfy { $0.layers.allSatisfy(layerSizes.indices.contains) }, "a term reads a layer that does not exist")
+        self.layerSizes = layerSizes
+        self.terms = terms
+        self.stateBounds = stateBounds
+    }
+
+    /// `E(s)` summed over the batch.
+    public func energy(at state: NetworkState<Scalar>) -> Double {
+        terms.reduce(0) { $0 + $1.energy(at: state) }
+    }
+
+    /// `∂E/∂θ` for every term's parameters, in the order of `terms`.
+    public func parameterGradients(at state: NetworkState<Scalar>) -> [[Matrix<Scalar>]] {
+        terms.map { $0.parameterGradients(at: state) }
+    }
+
+    /// Every term's parameters, in the order of `terms`.
+    public var parameters: [[Matrix<Scalar>]] {
+        get { terms.map { $0.parameters } }
+        set {
+            for i in terms.indices { terms[i].parameters = newValue[i] }
+        }
+    }
+
+    /// The learning-rate group of each term: the index of the layer below the highest layer it
+    /// reads, so that `W_k` (between layers `k` and `k+1`) and `b_{k+1}` share the rate `α_k`, as
+    /// in Scellier & Bengio (2017).
+    public var learningRateGroups: [Int] {
+        terms.map { ($0.layers.max() ?? 1) - 1 }
+    }
+
+    /// Whether every parameter is finite.
+    public var parametersAreFinite: Bool {
+        terms.allSatisfy { $0.parameters.allSatisfy(\.isFinite) }
+    }
+}
+
+/// A layered energy with some layers clamped (typically the input), ready for relaxation.
+///
+/// Everything in `∂E/∂s` that depends only on clamped layers — for the Hopfield energy, the
+/// input's drive `x·W₀` into the first hidden layer — is computed once here, not at every step.
+public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
+    public let energy: LayeredEnergy<Scalar>
+    public let clampedLayers: Set<Int>
+    /// The free layers, in increasing order.
+    public let freeLayers: [Int]
+    private let constantGradient: [Matrix<Scalar>?]
+    /// `(term, layer)` pairs evaluated at every step.
+    private let varyingContributions: [(term: Int, layer: Int)]
+
+    /// Clamps `clampedLayers` at their values in `state`.
+    public init(_ energy: LayeredEnergy<Scalar>, clamping clampedLayers: Set<Int> = [0], at state: NetworkState<Scalar>) {
+        self.energy = energy
+        self.clampedLayers = clampedLayers
+        freeLayers = energy.layerSizes.indices.filter { !clampedLayers.contains($0) }
+        var constant = [Matrix<Scalar>?](repeating: nil, count: energy.layerSizes.count)
+        var varying: [(term: Int, layer: Int)] = []
+        for (index, term) in energy.terms.enumerated() {
+            for k in term.layers where !clampedLayers.contains(k) {
+                if term.stateGradientDependencies(ofLayer: k).allSatisfy(clampedLayers.contains) {
+                    var gradient = constant[k] ?? Matrix(rows: state.batchSize, columns: energy.layerSizes[k])
+                    term.accumulateStateGradient(ofLayer: k, at: state, into: &gradient)
+                    constant[k] = gradient
+                } else {
+                    varying.append((index, k))
+                }
+            }
+        }
+        constantGradient = constant
+        varyingContributions = varying
+    }
+
+    /// `gradient ← ∂E/∂s` for the free layers (clamped layers are left untouched).
+    public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
+        for k in freeLayers {
+            if let constant = constantGradient[k] {
+                gradient.layers[k] = constant
+            } else {
+                gradient.layers[k].scale(by: 0)
+            }
+        }
+        for (term, k) in varyingContributions {
+            energy.terms[term].accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k])
+        }
+    }
+
+    /// `product ← H·v` on the free layers, `H = ∂²E/∂s²`.
+    public func hessianProduct(at state: NetworkState<Scalar>, direction: NetworkState<Scalar>, into product: inout NetworkState<Scalar>) {
+        for k in freeLayers { product.layers[k].scale(by: 0) }
+        for term in energy.terms {
+            for k in term.layers where !clampedLayers.contains(k) {
+                term.accumulateHessianProduct(ofLayer: k, at: state, direction: direction, into: &product.layers[k])
+            }
+        }
+    }
+}

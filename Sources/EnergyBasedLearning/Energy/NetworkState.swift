@@ -1,0 +1,32 @@
+import LinearAlgebra
+
+/// The states of every layer of a layered network for one mini-batch.
+///
+/// `layers[k]` is a `batch × size(k)` matrix; `layers[0]` is the input layer.
+public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
+    public var layers: [Matrix<Scalar>]
+
+    public init(layers: [Matrix<Scalar>]) {
+        precondition(layers.allSatisfy { $0.rows == layers.first?.rows }, "every layer needs the same batch size")
+        self.layers = layers
+    }
+
+    /// The input layer clamped to `input` and every other layer at `0`.
+    public init(input: Matrix<Scalar>, layerSizes: [Int]) {
+        precondition(input.columns == layerSizes.first, "input has \(input.columns) columns, layer 0 has \(layerSizes.first ?? 0) units")
+        layers = [input] + layerSizes.dropFirst().map { Matrix(rows: input.rows, columns: $0) }
+    }
+
+    /// A state of zeros with the shape of `other`.
+    public init(zerosLike other: NetworkState) {
+        layers = other.layers.map { Matrix(rows: $0.rows, columns: $0.columns) }
+    }
+
+    public var batchSize: Int { layers.first?.rows ?? 0 }
+
+    /// The last layer, read out as the network's prediction.
+    public var output: Matrix<Scalar> { layers[layers.count - 1] }
+
+    /// Whether every state is finite.
+    public var isFinite: Bool { layers.allSatisfy(\.isFinite) }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import LinearAlgebra
+
+/// A trained model on disk: a folder holding `model.json` (the configuration and the parameter
+/// names) and one NumPy `.npy` file per parameter (`W0-1.npy`, `b1.npy`, …).
+public struct ModelArchive: Codable, Sendable, Equatable {
+    public var configuration: TrainingConfiguration
+    /// The file of each term's parameters, in the order of the energy's terms.
+    public var parameterFiles: [[String]]
+
+    public enum Failure: Error, CustomStringConvertible {
+        case unreadable(file: String, reason: String)
+        case shapeMismatch(file: String, expected: String, found: String)
+
+        public var description: String {
+            switch self {
+            case let .unreadable(file, reason): return "\(file): cannot read the model: \(reason)"
+            case let .shapeMismatch(file, expected, found): return "\(file): expected a \(expected) matrix, found \(found)"
+            }
+        }
+    }
+
+    /// Writes `energy` and `configuration` into `folder`. Each file is written to a temporary
+    /// name and renamed, so an interrupted save never leaves a half-written file.
+    public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var files: [[String]] = []
+        for term in energy.terms {
+            let names = term.parameters.indices.map { term.parameters.count == 1 ? "\(term.name).npy" : "\(term.name)-\($0).npy" }
+            for (name, parameter) in zip(names, term.parameters) {
+                try NPY.encode(parameter).write(to: folder.appendingPathComponent(name), options: .atomic)
+            }
+            files.append(names)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(ModelArchive(configuration: configuration, parameterFiles: files))
+            .write(to: folder.appendingPathComponent("model.json"), options: .atomic)
+    }
+
+    /// Reads a model saved by ``save(_:configuration:to:)`` into a Hopfield energy.
+    public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws -> (LayeredEnergy<Scalar>, TrainingConfiguration) {
+        let manifest = folder.appendingPathComponent("model.json")
+        let archive: ModelArchive
+        do {
+            archive = try JSONDecoder().decode(ModelArchive.self, from: Data(contentsOf: manifest))
+        } catch {
+            throw Failure.unreadable(file: manifest.path, reason: "\(error)")
+        }
+        var generator = SeededGenerator(seed: 0)
+        var energy = LayeredEnergy<Scalar>.hopfield(layerSizes: archive.configuration.layerSizes, using: &generator)
+        guard archive.parameterFiles.count == energy.terms.count else {
+            throw Failure.unreadable(file: manifest.path, reason: "lists \(archive.parameterFiles.count) terms, the network has \(energy.terms.count)")
+        }
+        for (i, names) in archive.parameterFiles.enumerated() {
+            var parameters = energy.terms[i].parameters
+            guard names.count == parameters.count else {
+                throw Failure.unreadable(file: manifest.path, reason: "term \(energy.terms[i].name) lists \(names.count) files")
+            }
+            for (j, name) in names.enumerated() {
+                let url = folder.appendingPathComponent(name)
+                let matrix: Matrix<Scalar>
+                do {
+                    matrix = try NPY.decode(Data(contentsOf: url), file: url.path)
+                } catch let error as NPY.Failure {
+                    throw Failure.unreadable(file: url.path, reason: error.description)
+                } catch {
+                    throw Failure.unreadable(file: url.path, reason: error.localizedDescription)
+                }
+                guard matrix.rows == parameters[j].rows, matrix.columns == parameters[j].columns else {
+                    throw Failure.shapeMismatch(file: url.path, expected: "\(parameters[j].rows)×\(parameters[j].columns)",
+                                                found: "\(matrix.rows)×\(matrix.columns)")
+                }
+                parameters[j] = matrix
+            }
+            energy.terms[i].parameters = parameters
+        }
+        return (energy, archive.configuration)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import LinearAlgebra
+
+/// Trains a layered energy-based network with a learning rule, mini-batch by mini-batch.
+public struct Trainer<Scalar: BLASScalar>: Sendable {
+    public var energy: LayeredEnergy<Scalar>
+    public var freeDynamics: any Dynamics<Scalar>
+    public var rule: any LearningRule<Scalar>
+    public var cost: any Cost<Scalar>
+    /// `α_k` per learning-rate group (see ``LayeredEnergy/learningRateGroups``).
+    public var learningRates: [Scalar]
+    public var batchSize: Int
+    /// With persistent particles, each training example's last free fixed point (one matrix per
+    /// layer, `count × units`); `nil` when each free phase starts from zero.
+    public var particles: [Matrix<Scalar>]?
+    public var generator: SeededGenerator
+
+    public init(energy: LayeredEnergy<Scalar>, freeDynamics: any Dynamics<Scalar>, rule: any LearningRule<Scalar>,
+                cost: any Cost<Scalar> = SquaredError(), learningRates: [Scalar], batchSize: Int,
+                persistentParticlesFor trainingCount: Int? = nil, generator: SeededGenerator) {
+        self.energy = energy
+        self.freeDynamics = freeDynamics
+        self.rule = rule
+        self.cost = cost
+        self.learningRates = learningRates
+        self.batchSize = batchSize
+        self.particles = trainingCount.map { count in energy.layerSizes.map { Matrix(rows: count, columns: $0) } }
+        self.generator = generator
+    }
+
+    /// What one pass over a data set measured.
+    public struct Measurement: Sendable, Equatable, Codable {
+        /// Fraction of examples whose largest output unit is not the label, at the free fixed point.
+        public var error: Double
+        /// Mean cost `C` at the free fixed point.
+        public var cost: Double
+        public var examples: Int
+    }
+
+    /// Progress within an epoch, reported after each batch.
+    public struct Progress: Sendable {
+        public var examplesSeen: Int
+        public var examples: Int
+        public var runningError: Double
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case diverged(epochBatch: Int, reason: String)
+
+        public var description: String {
+            switch self {
+            case let .diverged(batch, reason): return "training diverged at batch \(batch): \(reason)"
+            }
+        }
+    }
+
+    /// One epoch of training in a shuffled order: free phase, learning rule, update, for each batch.
+    /// Returns the error and cost measured at the free fixed points during the epoch (as in the paper).
+    public mutating func trainEpoch(on data: ClassificationData<Scalar>, progress: (Progress) -> Void = { _ in }) throws -> Measurement {
+        var order = Array(0..<data.count)
+        order.shuffle(using: &generator)
+        var errors = 0, totalCost = 0.0
+        for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated() {
+            let indices = Array(order[start..<Swift.min(start + batchSize, data.count)])
+            let target = data.targets.gatheringRows(indices)
+            var state = NetworkState(input: data.inputs.gatheringRows(indices), layerSizes: energy.layerSizes)
+            if let particles {
+                for k in 1..<state.layers.count { state.layers[k] = particles[k].gatheringRows(indices) }
+            }
+            let contrast: Contrast<Scalar>
+            do {
+                // The clamped energy shares the parameters' storage: it must be gone before the
+                // update, or the update would copy every weight matrix.
+                let clamped = ClampedEnergy(energy, clamping: [0], at: state)
+                try freeDynamics.relax(&state, under: clamped, nudge: nil)
+                contrast = try rule.contrast(energy: clamped, freeState: state, target: target, using: &generator)
+            } catch let error as RelaxationError {
+                throw Failure.diverged(epochBatch: batchIndex, reason: error.description)
+            }
+            contrast.descend(&energy, learningRates: learningRates)
+            if particles != nil {
+                for k in 1..<state.layers.count { particles![k].scatterRows(state.layers[k], to: indices) }
+            }
+            errors += zip(state.output.argmaxPerRow(), indices).filter { $0 != data.labels[$1] }.count
+            totalCost += cost.cost(output: state.output, target: target)
+            progress(Progress(examplesSeen: start + indices.count, examples: data.count,
+                              runningError: Double(errors) / Double(start + indices.count)))
+        }
+        guard energy.parametersAreFinite else {
+            throw Failure.diverged(epochBatch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
+        }
+        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count)
+    }
+
+    /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
+    public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000) throws -> Measurement {
+        var errors = 0, totalCost = 0.0
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let rows = start..<Swift.min(start + batchSize, data.count)
+            let target = data.targets.rows(rows)
+            var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
+            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil)
+            errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
+            totalCost += cost.cost(output: state.output, target: target)
+        }
+        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count)
+    }
+}
+
+extension Trainer {
+    /// A trainer for `configuration`: Hopfield energy, projected gradient dynamics, EP.
+    public init(configuration c: TrainingConfiguration, trainingCount: Int) throws {
+        try c.validate()
+        var generator = SeededGenerator(seed: c.seed)
+        let energy = LayeredEnergy<Scalar>.hopfield(layerSizes: c.layerSizes, using: &generator)
+        let rule = EquilibriumPropagation<Scalar>(
+            beta: Scalar(c.beta), nudging: c.nudging,
+            randomSign: c.randomSign,
+            dynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps))
+        self.init(energy: energy, freeDynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps),
+                  rule: rule, learningRates: c.learningRates.map { Scalar($0) }, batchSize: c.batchSize,
+                  persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
+    }
+}

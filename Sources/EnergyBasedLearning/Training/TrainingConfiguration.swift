@@ -1,0 +1,96 @@
+/// Everything that defines an Equilibrium Propagation training run on a layered Hopfield network.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    /// Units per layer, input first.
+    public var layerSizes: [Int]
+    public var epochs: Int
+    public var batchSize: Int
+    /// Steps of the free phase (`n_it_neg` in the paper's code).
+    public var freeSteps: Int
+    /// Steps of each nudged phase (`n_it_pos`).
+    public var nudgedSteps: Int
+    /// The step `ε` of the projected gradient dynamics.
+    public var stepSize: Double
+    /// The nudging strength `β` for the cost `C = ½‖y − d‖²`.
+    public var beta: Double
+    /// `α_k` for `W_k` and `b_{k+1}`; one per weight matrix.
+    public var learningRates: [Double]
+    /// Draw the sign of `β` at random for each batch.
+    public var randomSign: Bool
+    public var nudging: Nudging
+    /// Start each example's free phase from its previous fixed point.
+    public var persistentParticles: Bool
+    public var seed: UInt64
+
+    public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
+                stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
+                nudging: Nudging, persistentParticles: Bool, seed: UInt64) {
+        self.layerSizes = layerSizes
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.freeSteps = freeSteps
+        self.nudgedSteps = nudgedSteps
+        self.stepSize = stepSize
+        self.beta = beta
+        self.learningRates = learningRates
+        self.randomSign = randomSign
+        self.nudging = nudging
+        self.persistentParticles = persistentParticles
+        self.seed = seed
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first impossible setting.
+    public func validate() throws {
+        func check(_ condition: Bool, _ setting: String, _ expected: String, _ value: CustomStringConvertible) throws {
+            if !condition { throw ConfigurationError(setting: setting, expected: expected, value: "\(value)") }
+        }
+        try check(layerSizes.count >= 2 && layerSizes.allSatisfy { $0 > 0 }, "layers",
+                  "at least two positive layer sizes", layerSizes)
+        try check(epochs >= 0, "epochs", "a non-negative number", epochs)
+        try check(batchSize > 0, "batch-size", "a positive number", batchSize)
+        try check(freeSteps > 0, "free-steps", "a positive number", freeSteps)
+        try check(nudgedSteps > 0, "nudged-steps", "a positive number", nudgedSteps)
+        try check(stepSize > 0 && stepSize.isFinite, "epsilon", "a positive finite step size", stepSize)
+        try check(beta != 0 && beta.isFinite, "beta", "a finite non-zero β (EP divides by it)", beta)
+        try check(learningRates.count == layerSizes.count - 1, "learning-rates",
+                  "\(layerSizes.count - 1) rates (one per weight matrix)", learningRates)
+        try check(learningRates.allSatisfy { $0 >= 0 && $0.isFinite }, "learning-rates",
+                  "non-negative finite rates", learningRates)
+    }
+}
+
+/// An impossible setting, named by its command-line flag.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public var setting: String
+    public var expected: String
+    public var value: String
+
+    public var description: String { "--\(setting): expected \(expected), got \(value)" }
+}
+
+extension TrainingConfiguration {
+    /// The three MNIST networks of Scellier & Bengio (2017), with the hyperparameters of the
+    /// paper's code (github.com/bscellier/Towards-a-Biologically-Plausible-Backprop).
+    ///
+    /// That code nudges with the cost `Σ(y − d)²`, twice EqProp's `C = ½‖y − d‖²`; its
+    /// `β_code` and `α_code` are therefore `β = 2β_code` and `α = 2α_code` here, which gives the
+    /// same nudged states and the same weight updates. net1: `β_code = 0.5`, `α_code = (0.1, 0.05)`;
+    /// net2: `β_code = 1`, `α_code = (0.4, 0.1, 0.01)`; net3: `β_code = 1`,
+    /// `α_code = (0.128, 0.032, 0.008, 0.002)`.
+    public static let presets: [String: TrainingConfiguration] = [
+        "scellier2017-net1": paper(hidden: [500], epochs: 25, freeSteps: 20, nudgedSteps: 4,
+                                   codeBeta: 0.5, codeRates: [0.1, 0.05]),
+        "scellier2017-net2": paper(hidden: [500, 500], epochs: 60, freeSteps: 150, nudgedSteps: 6,
+                                   codeBeta: 1, codeRates: [0.4, 0.1, 0.01]),
+        "scellier2017-net3": paper(hidden: [500, 500, 500], epochs: 500, freeSteps: 500, nudgedSteps: 8,
+                                   codeBeta: 1, codeRates: [0.128, 0.032, 0.008, 0.002]),
+    ]
+
+    private static func paper(hidden: [Int], epochs: Int, freeSteps: Int, nudgedSteps: Int,
+                              codeBeta: Double, codeRates: [Double]) -> TrainingConfiguration {
+        TrainingConfiguration(
+            layerSizes: [784] + hidden + [10], epochs: epochs, batchSize: 20,
+            freeSteps: freeSteps, nudgedSteps: nudgedSteps, stepSize: 0.5,
+            beta: 2 * codeBeta, learningRates: codeRates.map { 2 * $0 },
+            randomSign: true, nudging: .oneSided, persistentParticles: true, seed: 1)
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct EqPropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eqprop",
+        abstract: "Energy-based learning: Equilibrium Propagation and its relatives, fast and exact.",
+        subcommands: [Train.self, Evaluate.self, Gradcheck.self, Bench.self])
+
+    static func main() {
+        OpenBLASKernel.selectBeforeStart()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import EnergyBasedLearning
+import Foundation
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure a saved model's error on the train and test sets.")
+
+    @Option(help: ArgumentHelp("Folder written by `eqprop train --save-model`.", valueName: "dir"))
+    var model: String
+
+    @OptionGroup var data: DataOptions
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let (energy, configuration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        let (train, test) = try data.load()
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count)
+        trainer.energy = energy
+        let trainMeasurement = try trainer.evaluate(on: train)
+        let testMeasurement = try trainer.evaluate(on: test)
+        if json {
+            try writeJSON(["train_error": trainMeasurement.error, "test_error": testMeasurement.error,
+                           "train_cost": trainMeasurement.cost, "test_cost": testMeasurement.cost], to: "-")
+        } else {
+            print("train error \(percent(trainMeasurement.error)) (cost \(String(format: "%.4f", trainMeasurement.cost))), "
+                  + "test error \(percent(testMeasurement.error)) (cost \(String(format: "%.4f", testMeasurement.cost)))")
+        }
+    }
+}

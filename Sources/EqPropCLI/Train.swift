@@ -1,0 +1,161 @@
+import ArgumentParser
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a layered Hopfield network with Equilibrium Propagation.",
+        discussion: """
+            Presets carry the settings of Scellier & Bengio (2017): \
+            \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", ")). Every setting can be overridden by its flag.
+            """)
+
+    @Option(help: "Start from a preset.")
+    var preset: String = "scellier2017-net1"
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: ArgumentHelp("Layer sizes, input first, e.g. 784,500,10.", valueName: "sizes"))
+    var layers: String?
+    @Option var epochs: Int?
+    @Option var batchSize: Int?
+    @Option(help: "Steps of the free phase.") var freeSteps: Int?
+    @Option(help: "Steps of each nudged phase.") var nudgedSteps: Int?
+    @Option(help: "Step size ε of the dynamics.") var epsilon: Double?
+    @Option(help: "Nudging strength β for the cost ½‖y − d‖².") var beta: Double?
+    @Option(help: ArgumentHelp("Learning rates, one per weight matrix, e.g. 0.2,0.1.", valueName: "rates"))
+    var learningRates: String?
+    @Flag(inversion: .prefixedNo, help: "Draw the sign of β at random for each batch.")
+    var randomSign: Bool?
+    @Flag(help: "Symmetric nudging with +β and −β (Laborieux et al. 2021).")
+    var symmetric = false
+    @Flag(inversion: .prefixedNo, help: "Start each free phase from the example's last fixed point.")
+    var persistentParticles: Bool?
+    @Option var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Write the final metrics as JSON to this file.", valueName: "path"))
+    var metricsJson: String?
+    @Option(help: ArgumentHelp("Save the trained model into this folder.", valueName: "dir"))
+    var saveModel: String?
+
+    func validate() throws {
+        guard TrainingConfiguration.presets[preset] != nil else {
+            throw ValidationError("--preset: unknown preset '\(preset)'; expected one of \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// The preset with the flags applied.
+    func resolvedConfiguration() throws -> TrainingConfiguration {
+        var c = TrainingConfiguration.presets[preset]!
+        if let layers { c.layerSizes = try parseList(layers, flag: "layers") }
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let freeSteps { c.freeSteps = freeSteps }
+        if let nudgedSteps { c.nudgedSteps = nudgedSteps }
+        if let epsilon { c.stepSize = epsilon }
+        if let beta { c.beta = beta }
+        if let learningRates { c.learningRates = try parseList(learningRates, flag: "learning-rates") }
+        if let randomSign { c.randomSign = randomSign }
+        if symmetric { c.nudging = .symmetric }
+        if let persistentParticles { c.persistentParticles = persistentParticles }
+        if let seed { c.seed = seed }
+        try c.validate()
+        return c
+    }
+
+    func run() throws {
+        let configuration = try resolvedConfiguration()
+        let (train, test) = try data.load()
+        guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
+            throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
+        }
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count)
+        print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
+              + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
+              + "ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
+              + "rates \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
+        var trainingSeconds = 0.0
+        var last: (train: Trainer<Float>.Measurement, test: Trainer<Float>.Measurement)?
+        let terminal = isatty(STDOUT_FILENO) != 0
+        for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
+            let start = DispatchTime.now()
+            var lastPrint = start
+            let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
+                guard terminal else { return }
+                let now = DispatchTime.now()
+                if now.uptimeNanoseconds - lastPrint.uptimeNanoseconds > 200_000_000 {
+                    lastPrint = now
+                    print("\r  epoch \(epoch): \(progress.examplesSeen)/\(progress.examples) error \(percent(progress.runningError))", terminator: "")
+                    fflush(nil)
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            trainingSeconds += seconds
+            let testMeasurement = try trainer.evaluate(on: test)
+            last = (trainMeasurement, testMeasurement)
+            if terminal { print("\r", terminator: "") }
+            print("epoch \(epoch)/\(configuration.epochs): train error \(percent(trainMeasurement.error)) cost \(String(format: "%.4f", trainMeasurement.cost)) | "
+                  + "test error \(percent(testMeasurement.error)) | \(String(format: "%.2f", seconds)) s, \(Int(Double(train.count) / seconds)) samples/s")
+            fflush(nil)
+            if let saveModel {
+                try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
+            }
+        }
+        if let metricsJson {
+            let epochs = configuration.epochs
+            let metrics = TrainingMetrics(
+                preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epochs,
+                trainError: last?.train.error, testError: last?.test.error,
+                trainCost: last?.train.cost, testCost: last?.test.cost,
+                secondsPerEpoch: epochs > 0 ? trainingSeconds / Double(epochs) : nil,
+                samplesPerSecond: trainingSeconds > 0 ? Double(train.count * epochs) / trainingSeconds : nil,
+                blasKernel: BLAS.coreName)
+            try writeJSON(metrics, to: metricsJson)
+        }
+    }
+}
+
+/// The object written by `--metrics-json`.
+struct TrainingMetrics: Codable {
+    var preset: String
+    var dataset: String
+    var configuration: TrainingConfiguration
+    var epochs: Int
+    var trainError: Double?
+    var testError: Double?
+    var trainCost: Double?
+    var testCost: Double?
+    var secondsPerEpoch: Double?
+    var samplesPerSecond: Double?
+    var blasKernel: String
+
+    enum CodingKeys: String, CodingKey {
+        case preset, dataset, configuration, epochs
+        case trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
+        case secondsPerEpoch = "seconds_per_epoch", samplesPerSecond = "samples_per_second", blasKernel = "blas_kernel"
+    }
+}
+
+func percent(_ fraction: Double) -> String { String(format: "%.2f%%", 100 * fraction) }
+
+func parseList<T: LosslessStringConvertible>(_ text: String, flag: String) throws -> [T] {
+    let items = text.split(separator: ",").map { T(String($0).trimmingCharacters(in: .whitespaces)) }
+    guard !items.isEmpty, items.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("--\(flag): expected a comma-separated list of numbers, got '\(text)'")
+    }
+    return items.map { $0! }
+}
+
+/// Writes `value` as pretty JSON to `path` atomically; `-` writes to standard output.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    var data = try encoder.encode(value)
+    data.append(0x0a)
+    if path == "-" {
+        FileHandle.standardOutput.write(data)
+    } else {
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

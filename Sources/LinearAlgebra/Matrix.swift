@@ -1,0 +1,68 @@
+/// A dense row-major matrix of `BLASScalar`s.
+///
+/// In EqProp a layer's state for a mini-batch is a `batch × units` matrix, and a weight
+/// between layers of sizes `m` and `n` is an `m × n` matrix, so that the drive into the upper
+/// layer is `s_lower · W` and into the lower layer `s_upper · Wᵀ`.
+public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
+    public let rows: Int
+    public let columns: Int
+    /// Row-major elements: element `(i, j)` is `elements[i * columns + j]`.
+    public var elements: [Scalar]
+
+    /// A `rows × columns` matrix with every element equal to `value`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
+        precondition(rows >= 0 && columns >= 0, "matrix dimensions must be non-negative")
+        self.rows = rows
+        self.columns = columns
+        self.elements = Array(repeating: value, count: rows * columns)
+    }
+
+    /// A matrix over given row-major elements; `elements.count` must be `rows * columns`.
+    public init(rows: Int, columns: Int, elements: [Scalar]) {
+        precondition(elements.count == rows * columns, "expected \(rows * columns) elements, got \(elements.count)")
+        self.rows = rows
+        self.columns = columns
+        self.elements = elements
+    }
+
+    public var count: Int { rows * columns }
+
+    public subscript(row: Int, column: Int) -> Scalar {
+        get { elements[row * columns + column] }
+        set { elements[row * columns + column] = newValue }
+    }
+
+    /// The same matrix in another precision.
+    public func converted<Other: BLASScalar>(to _: Other.Type = Other.self) -> Matrix<Other> {
+        Matrix<Other>(rows: rows, columns: columns, elements: elements.map { Other($0) })
+    }
+
+    /// The rows `range` of this matrix, as a new matrix.
+    public func rows(_ range: Range<Int>) -> Matrix {
+        Matrix(rows: range.count, columns: columns,
+               elements: Array(elements[(range.lowerBound * columns)..<(range.upperBound * columns)]))
+    }
+
+    /// Copies `source` into rows starting at `row`.
+    public mutating func setRows(startingAt row: Int, from source: Matrix) {
+        precondition(source.columns == columns && row + source.rows <= rows)
+        elements.replaceSubrange((row * columns)..<((row + source.rows) * columns), with: source.elements)
+    }
+
+    /// Whether every element is finite (no NaN, no ±∞).
+    public var isFinite: Bool { allElementsAreFinite() }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func allElementsAreFinite() -> Bool {
+        elements.withUnsafeBufferPointer { buffer in
+            // x·0 is 0 for finite x and NaN for ±∞ or NaN, so the sum is 0 exactly when
+            // every element is finite: a branch-free scan that vectorises.
+            var sum: Scalar = 0
+            for value in buffer { sum += value * 0 }
+            return sum == 0
+        }
+    }
+}

@@ -1,0 +1,162 @@
+extension Matrix {
+    /// `self ← α · op(a) · op(b) + β · self`, one GEMM.
+    ///
+    /// `op(x)` is `xᵀ` when `transposeX` is set, else `x`.
+    @inlinable
+    public mutating func multiplyAdd(
+        _ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false,
+        alpha: Scalar = 1, beta: Scalar = 1
+    ) {
+        let m = transposeA ? a.columns : a.rows
+        let k = transposeA ? a.rows : a.columns
+        let kB = transposeB ? b.columns : b.rows
+        let n = transposeB ? b.rows : b.columns
+        precondition(k == kB && m == rows && n == columns,
+                     "GEMM shape mismatch: (\(m)×\(k))·(\(kB)×\(n)) into \(rows)×\(columns)")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            scale(by: beta)
+            return
+        }
+        let ldc = columns
+        a.elements.withUnsafeBufferPointer { pa in
+            b.elements.withUnsafeBufferPointer { pb in
+                elements.withUnsafeMutableBufferPointer { pc in
+                    Scalar.gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        alpha: alpha, a: pa.baseAddress!, lda: a.columns,
+                        b: pb.baseAddress!, ldb: b.columns,
+                        beta: beta, c: pc.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// `op(a) · op(b)` as a new matrix.
+    @inlinable
+    public static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
+        var result = Matrix(rows: transposeA ? a.columns : a.rows, columns: transposeB ? b.rows : b.columns)
+        result.multiplyAdd(a, b, transposeA: transposeA, transposeB: transposeB, beta: 0)
+        return result
+    }
+
+    /// `self ← self · factor`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func scale(by factor: Scalar) {
+        elements.withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices { buffer[i] *= factor }
+        }
+    }
+
+    /// `self ← self + factor · other` (same shape).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func add(_ other: Matrix, scaledBy factor: Scalar = 1) {
+        precondition(other.rows == rows && other.columns == columns, "shape mismatch in add")
+        other.elements.withUnsafeBufferPointer { source in
+            elements.withUnsafeMutableBufferPointer { target in
+                for i in target.indices { target[i] += factor * source[i] }
+            }
+        }
+    }
+
+    /// Adds the row vector `row` (a `1 × columns` matrix) times `factor` to every row.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func addToEveryRow(_ row: Matrix, scaledBy factor: Scalar = 1) {
+        precondition(row.rows == 1 && row.columns == columns, "row vector must be 1×\(columns)")
+        let n = columns
+        row.elements.withUnsafeBufferPointer { source in
+            elements.withUnsafeMutableBufferPointer { target in
+                for r in 0..<rows {
+                    let base = r * n
+                    for j in 0..<n { target[base + j] += factor * source[j] }
+                }
+            }
+        }
+    }
+
+    /// The `1 × columns` matrix of column sums (Σ over the batch).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func columnSums() -> Matrix {
+        var sums = Matrix(rows: 1, columns: columns)
+        let n = columns
+        elements.withUnsafeBufferPointer { source in
+            sums.elements.withUnsafeMutableBufferPointer { target in
+                for r in 0..<rows {
+                    let base = r * n
+                    for j in 0..<n { target[j] += source[base + j] }
+                }
+            }
+        }
+        return sums
+    }
+
+    /// Σᵢ selfᵢ · otherᵢ, accumulated in Double.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func dot(_ other: Matrix) -> Double {
+        precondition(other.count == count, "shape mismatch in dot")
+        return elements.withUnsafeBufferPointer { a in
+            other.elements.withUnsafeBufferPointer { b in
+                var sum: Double = 0
+                for i in a.indices { sum += Double(a[i]) * Double(b[i]) }
+                return sum
+            }
+        }
+    }
+
+    /// The Frobenius norm ‖self‖, accumulated in Double.
+    @inlinable
+    public var norm: Double { dot(self).squareRoot() }
+
+    /// Clamps every element into `range`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func clamp(to range: ClosedRange<Scalar>) {
+        let low = range.lowerBound, high = range.upperBound
+        elements.withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices { buffer[i] = Swift.min(Swift.max(buffer[i], low), high) }
+        }
+    }
+
+    /// `self − other`.
+    @inlinable
+    public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
+        var result = lhs
+        result.add(rhs, scaledBy: -1)
+        return result
+    }
+
+    /// `self + other`.
+    @inlinable
+    public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
+        var result = lhs
+        result.add(rhs)
+        return result
+    }
+
+    /// The matrix transposed.
+    public var transposed: Matrix {
+        var result = Matrix(rows: columns, columns: rows)
+        for i in 0..<rows {
+            for j in 0..<columns { result.elements[j * rows + i] = elements[i * columns + j] }
+        }
+        return result
+    }
+
+    /// The index of the largest element in each row.
+    public func argmaxPerRow() -> [Int] {
+        (0..<rows).map { r in
+            var best = 0
+            var bestValue = elements[r * columns]
+            for j in 1..<columns where elements[r * columns + j] > bestValue {
+                best = j
+                bestValue = elements[r * columns + j]
+            }
+            return best
+        }
+    }
+}
