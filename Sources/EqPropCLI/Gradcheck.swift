@@ -51,6 +51,14 @@ struct GradcheckReport: Encodable {
         var cosine: Double
         var relativeError: Double
         enum CodingKeys: String, CodingKey { case name, cosine, relativeError = "relative_error" }
+
+        /// An undefined value (a part whose exact gradient is zero) is written as `null`.
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(cosine.isFinite ? cosine : nil, forKey: .cosine)
+            try container.encode(relativeError.isFinite ? relativeError : nil, forKey: .relativeError)
+        }
     }
 
     func encode(to encoder: Encoder) throws {

@@ -76,7 +76,6 @@ struct Train: ParsableCommand {
               + "ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
               + "rates \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
         var trainingSeconds = 0.0
-        var last: (train: Trainer<Float>.Measurement, test: Trainer<Float>.Measurement)?
         let terminal = isatty(STDOUT_FILENO) != 0
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
             let start = DispatchTime.now()
@@ -93,7 +92,6 @@ struct Train: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             trainingSeconds += seconds
             let testMeasurement = try trainer.evaluate(on: test)
-            last = (trainMeasurement, testMeasurement)
             if terminal { print("\r", terminator: "") }
             print("epoch \(epoch)/\(configuration.epochs): train error \(percent(trainMeasurement.error)) cost \(String(format: "%.4f", trainMeasurement.cost)) | "
                   + "test error \(percent(testMeasurement.error)) | \(String(format: "%.2f", seconds)) s, \(Int(Double(train.count) / seconds)) samples/s")
@@ -101,33 +99,32 @@ struct Train: ParsableCommand {
             if let saveModel {
                 try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
             }
-        }
-        if let metricsJson {
-            let epochs = configuration.epochs
-            let metrics = TrainingMetrics(
-                preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epochs,
-                trainError: last?.train.error, testError: last?.test.error,
-                trainCost: last?.train.cost, testCost: last?.test.cost,
-                secondsPerEpoch: epochs > 0 ? trainingSeconds / Double(epochs) : nil,
-                samplesPerSecond: trainingSeconds > 0 ? Double(train.count * epochs) / trainingSeconds : nil,
-                blasKernel: BLAS.coreName)
-            try writeJSON(metrics, to: metricsJson)
+            if let metricsJson {
+                try writeJSON(TrainingMetrics(
+                    preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epoch,
+                    trainError: trainMeasurement.error, testError: testMeasurement.error,
+                    trainCost: trainMeasurement.cost, testCost: testMeasurement.cost,
+                    secondsPerEpoch: trainingSeconds / Double(epoch),
+                    samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
+                    blasKernel: BLAS.coreName), to: metricsJson)
+            }
         }
     }
 }
 
-/// The object written by `--metrics-json`.
+/// The object written by `--metrics-json`, rewritten after every epoch (`epochs` is the number
+/// of epochs completed), so an interrupted run keeps its figures.
 struct TrainingMetrics: Codable {
     var preset: String
     var dataset: String
     var configuration: TrainingConfiguration
     var epochs: Int
-    var trainError: Double?
-    var testError: Double?
-    var trainCost: Double?
-    var testCost: Double?
-    var secondsPerEpoch: Double?
-    var samplesPerSecond: Double?
+    var trainError: Double
+    var testError: Double
+    var trainCost: Double
+    var testCost: Double
+    var secondsPerEpoch: Double
+    var samplesPerSecond: Double
     var blasKernel: String
 
     enum CodingKeys: String, CodingKey {

@@ -97,8 +97,13 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         }
     }
 
-    /// `product ← H·v` on the free layers, `H = ∂²E/∂s²`.
+    /// `product ← H_ff·v_f` on the free layers, `H_ff = ∂²E/∂s_f²` (the direction's clamped layers
+    /// are ignored).
     public func hessianProduct(at state: NetworkState<Scalar>, direction: NetworkState<Scalar>, into product: inout NetworkState<Scalar>) {
+        var direction = direction
+        for k in clampedLayers where direction.layers[k].elements.contains(where: { $0 != 0 }) {
+            direction.layers[k].scale(by: 0)
+        }
         for k in freeLayers { product.layers[k].scale(by: 0) }
         for term in energy.terms {
             for k in term.layers where !clampedLayers.contains(k) {

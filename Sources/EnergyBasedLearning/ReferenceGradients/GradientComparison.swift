@@ -1,7 +1,8 @@
 import LinearAlgebra
 
 /// How close an estimated gradient `ĝ` is to a reference `g`: the cosine `⟨ĝ, g⟩ / (‖ĝ‖‖g‖)` and
-/// the relative error `‖ĝ − g‖ / ‖g‖`, overall and for each named part (a term's parameters).
+/// the relative error `‖ĝ − g‖ / ‖g‖`, overall and for each named part that has parameters (a
+/// term's parameters). A part whose reference is zero has an undefined cosine (`nan`).
 public struct GradientComparison: Sendable, Equatable, Codable {
     public struct Part: Sendable, Equatable, Codable {
         public var name: String
@@ -29,7 +30,7 @@ public struct GradientComparison: Sendable, Equatable, Codable {
         }
         let all = zip(estimate, reference).flatMap { zip($0, $1).map { ($0, $1) } }
         (cosine, relativeError) = statistics(all)
-        parts = names.indices.map { i in
+        parts = names.indices.filter { !reference[$0].isEmpty }.map { i in
             let s = statistics(zip(estimate[i], reference[i]).map { ($0, $1) })
             return Part(name: names[i], cosine: s.cosine, relativeError: s.relativeError)
         }

@@ -1,0 +1,149 @@
+import EnergyBasedLearning
+import LinearAlgebra
+import Testing
+
+/// Every derivative a term provides is checked against central finite differences of the energy
+/// (the Hopfield energy is quadratic in the state, so the differences are exact up to rounding).
+@Suite("Energy terms: derivatives against finite differences")
+struct EnergyTests {
+    let problem = SmallProblem()
+    let h = 1e-4
+
+    func perturbed(_ state: NetworkState<Double>, layer: Int, index: Int, by delta: Double) -> NetworkState<Double> {
+        var copy = state
+        copy.layers[layer].elements[index] += delta
+        return copy
+    }
+
+    @Test("∂E/∂s (with the clamped input's drive precomputed) equals the finite difference of E")
+    func stateGradient() {
+        let state = problem.interiorState()
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        var gradient = NetworkState(zerosLike: state)
+        clamped.stateGradient(at: state, into: &gradient)
+        for k in 1..<state.layers.count {
+            for i in 0..<state.layers[k].count {
+                let numeric = (problem.energy.energy(at: perturbed(state, layer: k, index: i, by: h))
+                    - problem.energy.energy(at: perturbed(state, layer: k, index: i, by: -h))) / (2 * h)
+                #expect(abs(numeric - gradient.layers[k].elements[i]) < 1e-8, "layer \(k) unit \(i)")
+            }
+        }
+    }
+
+    @Test("The Hessian-vector product equals the finite difference of the gradient")
+    func hessianProduct() {
+        let state = problem.interiorState()
+        let direction = problem.interiorState(seed: 9)
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        var product = NetworkState(zerosLike: state)
+        clamped.hessianProduct(at: state, direction: direction, into: &product)
+        var plus = state, minus = state
+        for k in 1..<state.layers.count {
+            plus.layers[k].add(direction.layers[k], scaledBy: h)
+            minus.layers[k].add(direction.layers[k], scaledBy: -h)
+        }
+        var gradientPlus = NetworkState(zerosLike: state), gradientMinus = NetworkState(zerosLike: state)
+        clamped.stateGradient(at: plus, into: &gradientPlus)
+        clamped.stateGradient(at: minus, into: &gradientMinus)
+        for k in 1..<state.layers.count {
+            var numeric = gradientPlus.layers[k] - gradientMinus.layers[k]
+            numeric.scale(by: 1 / (2 * h))
+            #expect(maxAbsDifference(numeric, product.layers[k]) < 1e-8)
+        }
+    }
+
+    @Test("∂E/∂θ equals the finite difference of E in every parameter")
+    func parameterGradient() {
+        let state = problem.interiorState()
+        let analytic = problem.energy.parameterGradients(at: state)
+        for (t, parameters) in problem.energy.parameters.enumerated() {
+            for (p, parameter) in parameters.enumerated() {
+                for i in 0..<parameter.count {
+                    var plus = problem.energy, minus = problem.energy
+                    var up = parameters, down = parameters
+                    up[p].elements[i] += h
+                    down[p].elements[i] -= h
+                    plus.terms[t].parameters = up
+                    minus.terms[t].parameters = down
+                    let numeric = (plus.energy(at: state) - minus.energy(at: state)) / (2 * h)
+                    #expect(abs(numeric - analytic[t][p].elements[i]) < 1e-8, "\(problem.energy.terms[t].name)[\(i)]")
+                }
+            }
+        }
+    }
+
+    @Test("The mixed derivative (∂²E/∂θ∂s)·v equals the finite difference of ∂E/∂θ along v")
+    func mixedDerivative() {
+        let state = problem.interiorState()
+        var direction = problem.interiorState(seed: 11)
+        direction.layers[0].scale(by: 0)
+        var plus = state, minus = state
+        for k in 1..<state.layers.count {
+            plus.layers[k].add(direction.layers[k], scaledBy: h)
+            minus.layers[k].add(direction.layers[k], scaledBy: -h)
+        }
+        for term in problem.energy.terms {
+            let analytic = term.parameterGradientDerivatives(at: state, along: direction)
+            for (p, (up, down)) in zip(term.parameterGradients(at: plus), term.parameterGradients(at: minus)).enumerated() {
+                var numeric = up - down
+                numeric.scale(by: 1 / (2 * h))
+                #expect(maxAbsDifference(numeric, analytic[p]) < 1e-8, "\(term.name)")
+            }
+        }
+    }
+
+    @Test("The fused in-place contrastive step equals θ − η·(∂E/∂θ(a) − ∂E/∂θ(b))")
+    func fusedContrast() {
+        let a = problem.interiorState(seed: 1)
+        var b = problem.interiorState(seed: 2)
+        b.layers[0] = a.layers[0]
+        for variant in [b, problem.interiorState(seed: 5)] {
+            for term in problem.energy.terms {
+                var fused = term
+                fused.descendContrast(between: a, and: variant, stepSize: 0.3)
+                let difference = term.parameterGradientDifference(between: a, and: variant)
+                for (p, parameter) in term.parameters.enumerated() {
+                    var expected = parameter
+                    expected.add(difference[p], scaledBy: -0.3)
+                    #expect(maxAbsDifference(expected, fused.parameters[p]) < 1e-12, "\(term.name)")
+                }
+            }
+        }
+    }
+}
+
+@Suite("Dynamics")
+struct DynamicsTests {
+    @Test("Projected gradient descent lowers the energy at every step and reaches a fixed point in the box")
+    func relaxation() throws {
+        let problem = SmallProblem(weightScale: 2)
+        var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        let oneStep = ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1)
+        var energy = problem.energy.energy(at: state)
+        for _ in 0..<200 {
+            try oneStep.relax(&state, under: clamped, nudge: nil)
+            let next = problem.energy.energy(at: state)
+            #expect(next <= energy + 1e-12)
+            energy = next
+        }
+        let report = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 100_000, tolerance: 1e-14)
+            .relax(&state, under: clamped, nudge: nil)
+        #expect(report.lastChange <= 1e-14)
+        for k in 1..<state.layers.count { #expect(state.layers[k].elements.allSatisfy { (0...1).contains($0) }) }
+        #expect(state.layers[0] == problem.input, "the input stays clamped")
+    }
+
+    @Test("A non-finite state is reported as divergence, naming the layer")
+    func nonFinite() {
+        var problem = SmallProblem()
+        var parameters = problem.energy.parameters
+        parameters[0][0].elements[0] = .nan
+        problem.energy.parameters = parameters
+        var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        #expect(throws: RelaxationError.self) {
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10).relax(&state, under: clamped, nudge: nil)
+        }
+    }
+}

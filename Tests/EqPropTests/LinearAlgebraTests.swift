@@ -1,0 +1,84 @@
+import Foundation
+import LinearAlgebra
+import Testing
+
+@Suite("Linear algebra")
+struct LinearAlgebraTests {
+    func naiveProduct(_ a: Matrix<Double>, _ b: Matrix<Double>, transposeA: Bool, transposeB: Bool) -> Matrix<Double> {
+        let opA = transposeA ? a.transposed : a
+        let opB = transposeB ? b.transposed : b
+        var c = Matrix<Double>(rows: opA.rows, columns: opB.columns)
+        for i in 0..<opA.rows {
+            for j in 0..<opB.columns {
+                c[i, j] = (0..<opA.columns).reduce(0) { $0 + opA[i, $1] * opB[$1, j] }
+            }
+        }
+        return c
+    }
+
+    @Test("GEMM matches the definition for every transpose combination", arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func gemm(transposeA: Bool, transposeB: Bool) {
+        var generator = SeededGenerator(seed: 1)
+        let a = Matrix<Double>.uniform(rows: transposeA ? 4 : 3, columns: transposeA ? 3 : 4, in: -1...1, using: &generator)
+        let b = Matrix<Double>.uniform(rows: transposeB ? 5 : 4, columns: transposeB ? 4 : 5, in: -1...1, using: &generator)
+        var c = Matrix<Double>.uniform(rows: 3, columns: 5, in: -1...1, using: &generator)
+        let expected = naiveProduct(a, b, transposeA: transposeA, transposeB: transposeB)
+        let before = c
+        c.multiplyAdd(a, b, transposeA: transposeA, transposeB: transposeB, alpha: 2, beta: 0.5)
+        for i in 0..<c.count {
+            #expect(abs(c.elements[i] - (2 * expected.elements[i] + 0.5 * before.elements[i])) < 1e-12)
+        }
+        let floatProduct = Matrix.product(a.converted(to: Float.self), b.converted(to: Float.self), transposeA: transposeA, transposeB: transposeB)
+        for i in 0..<floatProduct.count { #expect(abs(Double(floatProduct.elements[i]) - expected.elements[i]) < 1e-5) }
+    }
+
+    @Test("isFinite detects NaN and infinities")
+    func finiteness() {
+        var m = Matrix<Float>(rows: 2, columns: 3, repeating: 1)
+        #expect(m.isFinite)
+        m[1, 2] = .nan
+        #expect(!m.isFinite)
+        m[1, 2] = -.infinity
+        #expect(!m.isFinite)
+    }
+
+    @Test("Clamping keeps NaN visible (divergence must not be hidden by the hard sigmoid)")
+    func clampPropagatesNaN() {
+        var m = Matrix<Float>(rows: 1, columns: 3, elements: [-2, .nan, 3])
+        m.clamp(to: 0...1)
+        #expect(m.elements[0] == 0 && m.elements[2] == 1)
+        #expect(m.elements[1].isNaN)
+    }
+
+    @Test("NPY round trip, and numpy's own header layout")
+    func npyRoundTrip() throws {
+        var generator = SeededGenerator(seed: 2)
+        let m = Matrix<Float>.uniform(rows: 3, columns: 7, in: -1...1, using: &generator)
+        let data = NPY.encode(m)
+        #expect((10 + Int(data[8]) + Int(data[9]) * 256) % 64 == 0, "header must be padded to 64 bytes")
+        #expect(try NPY.decode(data, as: Float.self, file: "m.npy") == m)
+    }
+
+    @Test("Malformed NPY data is refused with the file name")
+    func npyRejects() {
+        let good = NPY.encode(Matrix<Float>(rows: 2, columns: 2, repeating: 1))
+        #expect(throws: NPY.Failure.self) { try NPY.decode(Data("hello".utf8), as: Float.self, file: "x.npy") }
+        #expect(throws: NPY.Failure.self) { try NPY.decode(good.dropLast(3), as: Float.self, file: "x.npy") }
+        do {
+            _ = try NPY.decode(good, as: Double.self, file: "weights.npy")
+            Issue.record("a float32 file must not load as float64")
+        } catch {
+            #expect("\(error)".contains("weights.npy"))
+        }
+    }
+
+    @Test("The seeded generator is reproducible and its state survives encoding")
+    func generator() throws {
+        var a = SeededGenerator(seed: 42)
+        _ = a.next()
+        var b = try JSONDecoder().decode(SeededGenerator.self, from: JSONEncoder().encode(a))
+        #expect((0..<5).map { _ in a.next() } == (0..<5).map { _ in b.next() })
+        var c = SeededGenerator(seed: 43), d = SeededGenerator(seed: 42)
+        #expect(d.next() != c.next())
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the eqprop command line: real runs, JSON outputs, and clear errors on bad input.
+
+Usage: cli-checks.py PATH/TO/eqprop   (reads the data from $EQPROP_DATA)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+binary = sys.argv[1]
+data = os.environ.get("EQPROP_DATA")
+results = []
+
+
+def run(*args, expect_success=True):
+    process = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
+    if expect_success and process.returncode != 0:
+        raise AssertionError(f"eqprop {' '.join(args)} failed ({process.returncode}): {process.stderr}")
+    if not expect_success and process.returncode == 0:
+        raise AssertionError(f"eqprop {' '.join(args)} succeeded but should have failed")
+    return process
+
+
+def check(name, function):
+    try:
+        function()
+        results.append((name, None))
+        print(f"ok   {name}")
+    except Exception as error:  # report every failure, not only the first
+        results.append((name, error))
+        print(f"FAIL {name}: {error}")
+
+
+def gradcheck_symmetric():
+    report = json.loads(run("gradcheck", "--beta", "0.001", "--symmetric", "--json").stdout)
+    assert report["cosine"] >= 0.999999, report
+    assert report["relative_error"] < 1e-4, report
+    assert {part["name"] for part in report["per_layer"]} >= {"W0-1", "W1-2", "b1"}, report
+
+
+def gradcheck_one_sided_error_shrinks_like_beta():
+    errors = [json.loads(run("gradcheck", "--beta", str(beta), "--json").stdout)["relative_error"] for beta in (0.02, 0.01)]
+    ratio = errors[0] / errors[1]
+    assert 1.7 < ratio < 2.3, f"halving β should halve the error, ratio {ratio}"
+
+
+def rejects(args, *fragments):
+    def body():
+        process = run(*args, expect_success=False)
+        for fragment in fragments:
+            assert fragment in process.stderr, f"expected {fragment!r} in: {process.stderr}"
+    return body
+
+
+def train_and_evaluate():
+    with tempfile.TemporaryDirectory() as folder:
+        metrics_path = os.path.join(folder, "metrics.json")
+        model = os.path.join(folder, "model")
+        run("train", "--train-limit", "3000", "--epochs", "1", "--metrics-json", metrics_path, "--save-model", model)
+        metrics = json.load(open(metrics_path))
+        for key in ("train_error", "test_error", "epochs", "seconds_per_epoch", "samples_per_second"):
+            assert key in metrics, f"{key} missing from {metrics}"
+        assert metrics["epochs"] == 1 and metrics["test_error"] < 0.2, metrics
+        evaluation = json.loads(run("evaluate", "--model", model, "--json").stdout)
+        assert abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
+
+
+def divergence_is_reported():
+    process = run("train", "--train-limit", "400", "--epochs", "1", "--learning-rates", "1e38,1e38", "--beta", "0.001",
+                  expect_success=False)
+    assert "diverged" in process.stderr, process.stderr
+
+
+with tempfile.TemporaryDirectory() as empty:
+    check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
+    check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
+    check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon"))
+    check("train: zero batch is rejected", rejects(["train", "--batch-size", "0"], "--batch-size"))
+    check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))
+    check("train: missing data names the files and folder",
+          rejects(["train", "--data-dir", empty, "--offline"], "train-images-idx3-ubyte.gz", empty))
+    check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta"))
+    if data:
+        check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
+        check("train: a diverging run is reported", divergence_is_reported)
+
+failed = sum(1 for _, error in results if error)
+print(f"cli-checks: {len(results) - failed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
