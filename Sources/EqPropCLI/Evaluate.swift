@@ -10,13 +10,18 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var data: DataOptions
 
+    @Option(help: "Steps of the free phase (default: the model's training setting); more steps check convergence.")
+    var freeSteps: Int?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func run() throws {
-        let (energy, configuration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        let (energy, savedConfiguration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        var configuration = savedConfiguration
+        if let freeSteps { configuration.freeSteps = freeSteps }
         let (train, test) = try data.load()
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count)
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0)
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)
         let testMeasurement = try trainer.evaluate(on: test)

@@ -10,8 +10,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// `α_k` per learning-rate group (see ``LayeredEnergy/learningRateGroups``).
     public var learningRates: [Scalar]
     public var batchSize: Int
-    /// With persistent particles, each training example's last free fixed point (one matrix per
-    /// layer, `count × units`); `nil` when each free phase starts from zero.
+    /// With persistent particles, each training example's last free fixed point (one `count × units`
+    /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.
     public var particles: [Matrix<Scalar>]?
     public var generator: SeededGenerator
 
@@ -24,7 +24,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         self.cost = cost
         self.learningRates = learningRates
         self.batchSize = batchSize
-        self.particles = trainingCount.map { count in energy.layerSizes.map { Matrix(rows: count, columns: $0) } }
+        self.particles = trainingCount.map { count in energy.layerSizes.dropFirst().map { Matrix(rows: count, columns: $0) } }
         self.generator = generator
     }
 
@@ -65,7 +65,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             let target = data.targets.gatheringRows(indices)
             var state = NetworkState(input: data.inputs.gatheringRows(indices), layerSizes: energy.layerSizes)
             if let particles {
-                for k in 1..<state.layers.count { state.layers[k] = particles[k].gatheringRows(indices) }
+                for k in 1..<state.layers.count { state.layers[k] = particles[k - 1].gatheringRows(indices) }
             }
             let contrast: Contrast<Scalar>
             do {
@@ -79,7 +79,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             }
             contrast.descend(&energy, learningRates: learningRates)
             if particles != nil {
-                for k in 1..<state.layers.count { particles![k].scatterRows(state.layers[k], to: indices) }
+                for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
             errors += zip(state.output.argmaxPerRow(), indices).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
