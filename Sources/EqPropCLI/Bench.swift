@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
         var seconds: [Double] = []
         for _ in 0..<epochs {
             let start = DispatchTime.now()
-            _ = try trainer.trainEpoch(on: train)
+            _ = try BLAS.withThreadCount(1) { try trainer.trainEpoch(on: train) }
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
         }
         let best = seconds.min()!

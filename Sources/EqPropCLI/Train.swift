@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
             let start = DispatchTime.now()
             var lastPrint = start
-            let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
+            let trainMeasurement = try BLAS.withThreadCount(1) { try trainer.trainEpoch(on: train) { progress in
                 guard terminal else { return }
                 let now = DispatchTime.now()
                 if now.uptimeNanoseconds - lastPrint.uptimeNanoseconds > 200_000_000 {
@@ -88,7 +88,7 @@ struct Train: ParsableCommand {
                     print("\r  epoch \(epoch): \(progress.examplesSeen)/\(progress.examples) error \(percent(progress.runningError))", terminator: "")
                     fflush(nil)
                 }
-            }
+            } }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             trainingSeconds += seconds
             let testMeasurement = try trainer.evaluate(on: test)

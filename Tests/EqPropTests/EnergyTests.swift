@@ -59,13 +59,8 @@ struct EnergyTests {
         for (t, parameters) in problem.energy.parameters.enumerated() {
             for (p, parameter) in parameters.enumerated() {
                 for i in 0..<parameter.count {
-                    var plus = problem.energy, minus = problem.energy
-                    var up = parameters, down = parameters
-                    up[p].elements[i] += h
-                    down[p].elements[i] -= h
-                    plus.terms[t].parameters = up
-                    minus.terms[t].parameters = down
-                    let numeric = (plus.energy(at: state) - minus.energy(at: state)) / (2 * h)
+                    let numeric = centralDifference(of: { $0.energy(at: state) }, energy: problem.energy,
+                                                    term: t, parameter: p, index: i, step: h)
                     #expect(abs(numeric - analytic[t][p].elements[i]) < 1e-8, "\(problem.energy.terms[t].name)[\(i)]")
                 }
             }

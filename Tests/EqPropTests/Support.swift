@@ -43,3 +43,18 @@ struct SmallProblem {
 func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
     zip(a.elements, b.elements).map { abs($0 - $1) }.max() ?? 0
 }
+
+/// The central difference `(f(θ + h·e) − f(θ − h·e)) / 2h` along one parameter element `e`:
+/// element `index` of parameter `parameter` of term `term`.
+func centralDifference(
+    of f: (LayeredEnergy<Double>) throws -> Double, energy: LayeredEnergy<Double>,
+    term: Int, parameter: Int, index: Int, step h: Double
+) rethrows -> Double {
+    var plus = energy, minus = energy
+    var up = energy.terms[term].parameters, down = up
+    up[parameter].elements[index] += h
+    down[parameter].elements[index] -= h
+    plus.terms[term].parameters = up
+    minus.terms[term].parameters = down
+    return (try f(plus) - f(minus)) / (2 * h)
+}
