@@ -16,36 +16,38 @@ struct Bench: ParsableCommand {
 
     @Option var preset: String = "scellier2017-net1"
     @OptionGroup var data: DataOptions
+    @OptionGroup var compute: ComputeOptions
     @Option(help: "Epochs to time.") var epochs: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        compute.configureBLAS()
         guard var configuration = TrainingConfiguration.presets[preset] else {
             throw ValidationError("--preset: unknown preset '\(preset)'")
         }
         guard epochs > 0 else { throw ValidationError("--epochs: expected a positive number, got \(epochs)") }
         configuration.epochs = epochs
         let (train, _) = try data.load()
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count)
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         var seconds: [Double] = []
         for _ in 0..<epochs {
             let start = DispatchTime.now()
-            _ = try BLAS.withThreadCount(1) { try trainer.trainEpoch(on: train) }
+            _ = try trainer.trainEpoch(on: train)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
         }
         let best = seconds.min()!
         let flops = Self.flopsPerExample(configuration) * Double(train.count)
-        let peak = Self.measuredPeakGFLOPS()
+        let peak = BLAS.withThreadCount(ProcessInfo.processInfo.activeProcessorCount) { Self.measuredPeakGFLOPS() }
         let report = BenchReport(
             preset: preset, examples: train.count, secondsPerEpoch: seconds, bestSecondsPerEpoch: best,
             samplesPerSecond: Double(train.count) / best, gflopPerEpoch: flops / 1e9,
             achievedGFLOPS: flops / best / 1e9, peakGFLOPS: peak, fractionOfPeak: flops / best / 1e9 / peak,
-            blasKernel: BLAS.coreName, threads: ProcessInfo.processInfo.activeProcessorCount)
+            blasKernel: BLAS.coreName, threads: compute.parallelBlocks(for: configuration))
         if json {
             try writeJSON(report, to: "-")
         } else {
             print("""
-                \(preset) on \(train.count) examples, BLAS kernel \(report.blasKernel), \(report.threads) cores
+                \(preset) on \(train.count) examples, BLAS kernel \(report.blasKernel), \(report.threads) threads
                 seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
                 samples per second: \(Int(report.samplesPerSecond))
                 GEMM work per epoch: \(String(format: "%.1f", report.gflopPerEpoch)) GFLOP → \(String(format: "%.1f", report.achievedGFLOPS)) GFLOP/s

@@ -9,6 +9,7 @@ struct Evaluate: ParsableCommand {
     var model: String
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: "Steps of the free phase (default: the model's training setting); more steps check convergence.")
     var freeSteps: Int?
@@ -17,11 +18,12 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func run() throws {
+        compute.configureBLAS()
         let (energy, savedConfiguration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
         var configuration = savedConfiguration
         if let freeSteps { configuration.freeSteps = freeSteps }
         let (train, test) = try data.load()
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0)
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: configuration))
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)
         let testMeasurement = try trainer.evaluate(on: test)

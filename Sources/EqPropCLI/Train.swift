@@ -15,6 +15,7 @@ struct Train: ParsableCommand {
     var preset: String = "scellier2017-net1"
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: ArgumentHelp("Layer sizes, input first, e.g. 784,500,10.", valueName: "sizes"))
     var layers: String?
@@ -65,12 +66,13 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        compute.configureBLAS()
         let configuration = try resolvedConfiguration()
         let (train, test) = try data.load()
         guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
             throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
         }
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count)
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
               + "ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
@@ -80,7 +82,7 @@ struct Train: ParsableCommand {
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
             let start = DispatchTime.now()
             var lastPrint = start
-            let trainMeasurement = try BLAS.withThreadCount(1) { try trainer.trainEpoch(on: train) { progress in
+            let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
                 guard terminal else { return }
                 let now = DispatchTime.now()
                 if now.uptimeNanoseconds - lastPrint.uptimeNanoseconds > 200_000_000 {
@@ -88,7 +90,7 @@ struct Train: ParsableCommand {
                     print("\r  epoch \(epoch): \(progress.examplesSeen)/\(progress.examples) error \(percent(progress.runningError))", terminator: "")
                     fflush(nil)
                 }
-            } }
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             trainingSeconds += seconds
             let testMeasurement = try trainer.evaluate(on: test)

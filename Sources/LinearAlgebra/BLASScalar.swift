@@ -60,11 +60,7 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
-    /// Runs `body` with OpenBLAS limited to `count` threads, then restores the previous count.
-    ///
-    /// Mini-batch training multiplies skinny matrices (20 rows) thousands of times a second;
-    /// there, handing work to a second thread costs more than it saves (measured: 3.0 s per net1
-    /// epoch on two threads, 2.2 s on one).
+    /// Runs `body` with OpenBLAS using `count` threads, then restores the previous count.
     public static func withThreadCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
         let previous = threadCount
         threadCount = count

@@ -37,4 +37,9 @@ public struct Nudge<Scalar: BLASScalar>: Sendable {
         self.target = target
         self.beta = beta
     }
+
+    /// The nudge on the examples in `rows` only.
+    public func restricted(to rows: Range<Int>) -> Nudge {
+        Nudge(cost: cost, target: target.rows(rows), beta: beta)
+    }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import LinearAlgebra
 
 /// Gradient descent on `F = E + β·C` with step `ε`, each state projected onto its layer's box:
@@ -12,16 +13,45 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     public var steps: Int
     /// Stop once no unit's state changes by more than this in one step.
     public var tolerance: Scalar?
+    /// How many blocks of examples relax at once on separate threads. Examples do not interact,
+    /// so the result does not depend on it beyond floating-point rounding in BLAS.
+    public var parallelBlocks: Int
 
-    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil) {
+    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, parallelBlocks: Int = 1) {
         precondition(stepSize > 0 && steps >= 0, "the step size must be positive and the step count non-negative")
+        precondition(parallelBlocks >= 1, "at least one block")
         self.stepSize = stepSize
         self.steps = steps
         self.tolerance = tolerance
+        self.parallelBlocks = parallelBlocks
     }
 
     @discardableResult
     public func relax(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation {
+        let blocks = Swift.min(parallelBlocks, state.batchSize)
+        guard blocks > 1 else { return try relaxBlock(&state, under: energy, nudge: nudge) }
+        let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
+        let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
+        let whole = state
+        DispatchQueue.concurrentPerform(iterations: blocks) { b in
+            let rows = ranges[b]
+            results[b] = Result {
+                var part = whole.rows(rows)
+                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), nudge: nudge?.restricted(to: rows))
+                return (part, relaxation)
+            }
+        }
+        var combined = Relaxation(steps: 0, lastChange: 0)
+        for b in 0..<blocks {
+            let (part, relaxation) = try results[b]!.get()
+            state.setRows(startingAt: ranges[b].lowerBound, from: part)
+            combined.steps = Swift.max(combined.steps, relaxation.steps)
+            combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
+        }
+        return combined
+    }
+
+    private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation {
         var gradient = NetworkState(zerosLike: state)
         let output = state.layers.count - 1
         var change: Scalar = 0
@@ -46,6 +76,26 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             throw RelaxationError.nonFinite(layer: k, step: step)
         }
         return Relaxation(steps: step, lastChange: Double(change))
+    }
+}
+
+/// One slot per concurrent task; each task writes only its own slot.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Value?>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    subscript(index: Int) -> Value? {
+        get { slots[index] }
+        set { slots[index] = newValue }
     }
 }
 

@@ -83,6 +83,22 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         varyingContributions = varying
     }
 
+    private init(energy: LayeredEnergy<Scalar>, clampedLayers: Set<Int>, freeLayers: [Int],
+                 constantGradient: [Matrix<Scalar>?], varyingContributions: [(term: Int, layer: Int)]) {
+        self.energy = energy
+        self.clampedLayers = clampedLayers
+        self.freeLayers = freeLayers
+        self.constantGradient = constantGradient
+        self.varyingContributions = varyingContributions
+    }
+
+    /// The same clamped energy for the examples (rows) in `rows` only.
+    public func restricted(to rows: Range<Int>) -> ClampedEnergy {
+        ClampedEnergy(energy: energy, clampedLayers: clampedLayers, freeLayers: freeLayers,
+                      constantGradient: constantGradient.map { $0?.rows(rows) },
+                      varyingContributions: varyingContributions)
+    }
+
     /// `gradient ← ∂E/∂s` for the free layers (clamped layers are left untouched).
     public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
         for k in freeLayers {

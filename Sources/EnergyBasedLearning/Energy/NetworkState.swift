@@ -27,6 +27,16 @@ public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
     /// The last layer, read out as the network's prediction.
     public var output: Matrix<Scalar> { layers[layers.count - 1] }
 
+    /// The states of the examples in `rows`.
+    public func rows(_ rows: Range<Int>) -> NetworkState {
+        NetworkState(layers: layers.map { $0.rows(rows) })
+    }
+
+    /// Overwrites the examples from `row` on with `part`.
+    public mutating func setRows(startingAt row: Int, from part: NetworkState) {
+        for k in layers.indices { layers[k].setRows(startingAt: row, from: part.layers[k]) }
+    }
+
     /// Whether every state is finite.
     public var isFinite: Bool { layers.allSatisfy(\.isFinite) }
 }
