@@ -108,20 +108,6 @@ extension Matrix {
         }
     }
 
-    /// The Frobenius norm ‖self‖, accumulated in Double.
-    @inlinable
-    public var norm: Double { dot(self).squareRoot() }
-
-    /// Clamps every element into `range`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public mutating func clamp(to range: ClosedRange<Scalar>) {
-        let low = range.lowerBound, high = range.upperBound
-        elements.withUnsafeMutableBufferPointer { buffer in
-            for i in buffer.indices { buffer[i] = Swift.min(Swift.max(buffer[i], low), high) }
-        }
-    }
-
     /// `self − other`.
     @inlinable
     public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {

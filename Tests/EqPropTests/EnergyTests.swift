@@ -142,6 +142,17 @@ struct DynamicsTests {
         }
     }
 
+    @Test("The projection onto the box keeps NaN visible: the hard sigmoid must not hide a divergence")
+    func projectionKeepsNaN() {
+        let problem = SmallProblem()
+        var state = problem.interiorState()
+        state.layers[2].elements[1] = .nan
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        #expect(throws: RelaxationError.self) {
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1).relax(&state, under: clamped, nudge: nil)
+        }
+    }
+
     @Test("A non-finite state is reported as divergence, naming the layer")
     func nonFinite() {
         var problem = SmallProblem()

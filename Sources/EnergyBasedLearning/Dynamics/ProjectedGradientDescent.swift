@@ -65,7 +65,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             change = 0
             for k in energy.freeLayers {
                 let layerChange = state.layers[k].descend(
-                    along: gradient.layers[k], stepSize: stepSize, within: energy.energy.stateBounds[k],
+                    along: gradient.layers[k], stepSize: stepSize, within: energy.stateBounds[k],
                     measuringChange: tolerance != nil)
                 change = Swift.max(change, layerChange)
             }

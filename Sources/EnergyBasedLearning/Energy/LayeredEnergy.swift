@@ -55,6 +55,8 @@ public struct LayeredEnergy<Scalar: BLASScalar>: Sendable {
 public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     public let energy: LayeredEnergy<Scalar>
     public let clampedLayers: Set<Int>
+    /// The box each layer's state is projected onto (see ``LayeredEnergy/stateBounds``).
+    public var stateBounds: [ClosedRange<Scalar>?] { energy.stateBounds }
     /// The free layers, in increasing order.
     public let freeLayers: [Int]
     private let constantGradient: [Matrix<Scalar>?]

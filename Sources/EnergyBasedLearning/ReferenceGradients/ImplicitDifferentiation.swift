@@ -68,7 +68,7 @@ public struct ImplicitDifferentiation<Scalar: BLASScalar>: Sendable {
         var mask = NetworkState(zerosLike: state)
         var residual: Scalar = 0
         for k in energy.freeLayers {
-            let bounds = energy.energy.stateBounds[k]
+            let bounds = energy.stateBounds[k]
             let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
             for i in 0..<state.layers[k].count {
                 let s = state.layers[k].elements[i]

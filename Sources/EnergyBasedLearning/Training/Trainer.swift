@@ -45,7 +45,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     }
 
     public enum Failure: Error, CustomStringConvertible {
-        case diverged(epochBatch: Int, reason: String)
+        case diverged(batch: Int, reason: String)
 
         public var description: String {
             switch self {
@@ -75,7 +75,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 try freeDynamics.relax(&state, under: clamped, nudge: nil)
                 contrast = try rule.contrast(energy: clamped, freeState: state, target: target, using: &generator)
             } catch let error as RelaxationError {
-                throw Failure.diverged(epochBatch: batchIndex, reason: error.description)
+                throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
             contrast.descend(&energy, learningRates: learningRates)
             if particles != nil {
@@ -87,7 +87,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                               runningError: Double(errors) / Double(start + indices.count)))
         }
         guard energy.parametersAreFinite else {
-            throw Failure.diverged(epochBatch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
+            throw Failure.diverged(batch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count)
     }
