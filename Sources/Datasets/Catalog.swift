@@ -84,7 +84,7 @@ public struct DataDirectory: Sendable {
         var located = try locate(dataset)
         if located.contains(where: { $0 == nil }) {
             let missing = zip(DatasetName.fileNames, located).filter { $0.1 == nil }.map(\.0)
-            var failure: String? = "downloading is disabled"
+            var failure: String? = "not downloading: offline"
             if download {
                 do {
                     try fetch(missing, of: dataset)

@@ -35,9 +35,9 @@ struct Train: ParsableCommand {
     var persistentParticles: Bool?
     @Option var seed: UInt64?
 
-    @Option(help: ArgumentHelp("Write the final metrics as JSON to this file.", valueName: "path"))
+    @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
     var metricsJson: String?
-    @Option(help: ArgumentHelp("Save the trained model into this folder.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Save the model into this folder after every epoch (NumPy .npy files).", valueName: "dir"))
     var saveModel: String?
 
     func validate() throws {

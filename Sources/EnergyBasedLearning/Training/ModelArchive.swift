@@ -41,11 +41,16 @@ public struct ModelArchive: Codable, Sendable, Equatable {
     /// Reads a model saved by ``save(_:configuration:to:)`` into a Hopfield energy.
     public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws -> (LayeredEnergy<Scalar>, TrainingConfiguration) {
         let manifest = folder.appendingPathComponent("model.json")
+        guard FileManager.default.fileExists(atPath: manifest.path) else {
+            throw Failure.unreadable(file: manifest.path, reason: "no such file; expected a folder written by `eqprop train --save-model`")
+        }
         let archive: ModelArchive
         do {
             archive = try JSONDecoder().decode(ModelArchive.self, from: Data(contentsOf: manifest))
+        } catch let error as DecodingError {
+            throw Failure.unreadable(file: manifest.path, reason: "not a model description (\(error))")
         } catch {
-            throw Failure.unreadable(file: manifest.path, reason: "\(error)")
+            throw Failure.unreadable(file: manifest.path, reason: error.localizedDescription)
         }
         var generator = SeededGenerator(seed: 0)
         var energy = LayeredEnergy<Scalar>.hopfield(layerSizes: archive.configuration.layerSizes, using: &generator)
