@@ -5,11 +5,23 @@ import LinearAlgebra
 
 struct Gradcheck: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare the EP gradient estimate with the exact gradient (implicit differentiation), in Double.",
-        discussion: "On a small seeded network and batch: relax to the free fixed point, compute dL/dθ exactly, then EP's estimate at the given β.")
+        abstract: "Compare a rule's gradient estimate with the exact gradient (implicit differentiation), in Double.",
+        discussion: """
+            On a small seeded network and batch: relax to the free fixed point, compute dL/dθ exactly, then the rule's \
+            estimate at the given β (averaged over --samples draws of its noise).
+            """)
 
+    enum Rule: String, ExpressibleByArgument, CaseIterable {
+        case ep, stdp
+    }
+
+    @Option(help: "The rule: ep (Equilibrium Propagation) or stdp (the rate-based STDP rule).") var rule: Rule = .ep
     @Option(help: "Nudging strength β.") var beta: Double = 0.01
-    @Flag(help: "Symmetric ±β nudging.") var symmetric = false
+    @Flag(help: "EP: symmetric ±β nudging.") var symmetric = false
+    @Option(help: "STDP: symmetric or postsynaptic.") var form: RateSTDP<Double>.Form = .symmetric
+    @Option(help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
+    @Option(help: "STDP: Langevin noise level σ.") var noise: Double = 0
+    @Option(help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers: String = "12,10,8,4"
     @Option var batchSize: Int = 5
     @Option var seed: UInt64 = 1
@@ -24,12 +36,24 @@ struct Gradcheck: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
         guard beta != 0, beta.isFinite else { throw ValidationError("--beta: expected a finite non-zero β (EP divides by it), got \(beta)") }
         guard epsilon > 0, epsilon <= 1 else { throw ValidationError("--epsilon: expected a step size in (0, 1], got \(epsilon)") }
-        let result = try GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
-            .run(beta: beta, nudging: symmetric ? .symmetric : .oneSided)
+        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise: expected a finite σ ≥ 0, got \(noise)") }
+        guard samples >= 1 else { throw ValidationError("--samples: expected at least 1, got \(samples)") }
+        guard nudgedSteps >= 1 else { throw ValidationError("--nudged-steps: expected at least 1, got \(nudgedSteps)") }
+        let check = GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
+        let result: GradientComparison
+        switch rule {
+        case .ep:
+            result = try check.run(beta: beta, nudging: symmetric ? .symmetric : .oneSided)
+        case .stdp:
+            result = try check.compare(RateSTDP(beta: beta, form: form, stepSize: epsilon, steps: nudgedSteps, noise: noise),
+                                       samples: samples)
+        }
         if json {
-            try writeJSON(GradcheckReport(beta: beta, symmetric: symmetric, layers: sizes, batchSize: batchSize, seed: seed, comparison: result), to: "-")
+            try writeJSON(GradcheckReport(rule: rule.rawValue, beta: beta, symmetric: symmetric, noise: noise, samples: samples,
+                                          layers: sizes, batchSize: batchSize, seed: seed, comparison: result), to: "-")
         } else {
-            print("EP (\(symmetric ? "symmetric" : "one-sided"), β = \(beta)) vs implicit differentiation: cosine \(result.cosine), relative error \(result.relativeError)")
+            let name = rule == .ep ? "EP (\(symmetric ? "symmetric" : "one-sided"))" : "STDP (\(form.rawValue), σ = \(noise), \(samples) samples)"
+            print("\(name), β = \(beta), vs implicit differentiation: cosine \(result.cosine), relative error \(result.relativeError)")
             for part in result.parts {
                 print("  \(part.name): cosine \(part.cosine), relative error \(part.relativeError)")
             }
@@ -38,14 +62,20 @@ struct Gradcheck: ParsableCommand {
 }
 
 struct GradcheckReport: Encodable {
+    var rule: String
     var beta: Double
     var symmetric: Bool
+    var noise: Double
+    var samples: Int
     var layers: [Int]
     var batchSize: Int
     var seed: UInt64
     var comparison: GradientComparison
 
-    enum CodingKeys: String, CodingKey { case beta, symmetric, layers, batchSize = "batch_size", seed, cosine, relativeError = "relative_error", parts = "per_layer" }
+    enum CodingKeys: String, CodingKey {
+        case rule, beta, symmetric, noise, samples, layers, batchSize = "batch_size", seed, cosine
+        case relativeError = "relative_error", parts = "per_layer"
+    }
     struct Part: Encodable {
         var name: String
         var cosine: Double
@@ -63,8 +93,11 @@ struct GradcheckReport: Encodable {
 
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rule, forKey: .rule)
         try container.encode(beta, forKey: .beta)
         try container.encode(symmetric, forKey: .symmetric)
+        try container.encode(noise, forKey: .noise)
+        try container.encode(samples, forKey: .samples)
         try container.encode(layers, forKey: .layers)
         try container.encode(batchSize, forKey: .batchSize)
         try container.encode(seed, forKey: .seed)
@@ -73,3 +106,5 @@ struct GradcheckReport: Encodable {
         try container.encode(comparison.parts.map { Part(name: $0.name, cosine: $0.cosine, relativeError: $0.relativeError) }, forKey: .parts)
     }
 }
+
+extension RateSTDP.Form: ExpressibleByArgument {}

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A fast, seedable random number generator (xoshiro256**), so that every run with the same
 /// seed draws the same numbers on every machine.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
@@ -70,5 +72,26 @@ extension Matrix {
     ) -> Matrix {
         let limit = Scalar(6.0 / Double(fanIn + fanOut)).squareRoot()
         return uniform(rows: fanIn, columns: fanOut, in: -limit...limit, using: &generator)
+    }
+}
+
+extension Matrix {
+    /// Adds independent `N(0, standardDeviation²)` draws to every element (Box–Muller).
+    @_specialize(where Scalar == Float, G == SeededGenerator)
+    @_specialize(where Scalar == Double, G == SeededGenerator)
+    public mutating func addGaussianNoise<G: RandomNumberGenerator>(standardDeviation: Scalar, using generator: inout G) {
+        elements.withUnsafeMutableBufferPointer { buffer in
+            var i = 0
+            while i < buffer.count {
+                // u1 in (0, 1] so that log(u1) is finite.
+                let u1 = 1 - Scalar.random(in: 0..<1, using: &generator)
+                let u2 = Scalar.random(in: 0..<1, using: &generator)
+                let radius = standardDeviation * (-2 * Scalar.log(u1)).squareRoot()
+                let angle = 2 * Scalar.pi * u2
+                buffer[i] += radius * Scalar.cos(angle)
+                if i + 1 < buffer.count { buffer[i + 1] += radius * Scalar.sin(angle) }
+                i += 2
+            }
+        }
     }
 }

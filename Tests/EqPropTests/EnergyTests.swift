@@ -111,19 +111,20 @@ struct EnergyTests {
 struct DynamicsTests {
     @Test("Projected gradient descent lowers the energy at every step and reaches a fixed point in the box")
     func relaxation() throws {
+        var generator = SeededGenerator(seed: 0)
         let problem = SmallProblem(weightScale: 2)
         var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
         let oneStep = ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1)
         var energy = problem.energy.energy(at: state)
         for _ in 0..<200 {
-            try oneStep.relax(&state, under: clamped, nudge: nil)
+            try oneStep.relax(&state, under: clamped, nudge: nil, using: &generator)
             let next = problem.energy.energy(at: state)
             #expect(next <= energy + 1e-12)
             energy = next
         }
         let report = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 100_000, tolerance: 1e-14)
-            .relax(&state, under: clamped, nudge: nil)
+            .relax(&state, under: clamped, nudge: nil, using: &generator)
         #expect(report.lastChange <= 1e-14)
         for k in 1..<state.layers.count { #expect(state.layers[k].elements.allSatisfy { (0...1).contains($0) }) }
         #expect(state.layers[0] == problem.input, "the input stays clamped")
@@ -131,30 +132,33 @@ struct DynamicsTests {
 
     @Test("Relaxing blocks of examples in parallel gives the same states as one block, with and without a nudge")
     func parallelBlocks() throws {
+        var generator = SeededGenerator(seed: 0)
         let problem = SmallProblem(batchSize: 7)
         let start = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: start)
         for nudge in [nil, Nudge<Double>(cost: SquaredError(), target: problem.target, beta: 0.3)] {
             var serial = start, parallel = start
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50).relax(&serial, under: clamped, nudge: nudge)
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50, parallelBlocks: 3).relax(&parallel, under: clamped, nudge: nudge)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50).relax(&serial, under: clamped, nudge: nudge, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50, parallelBlocks: 3).relax(&parallel, under: clamped, nudge: nudge, using: &generator)
             for k in serial.layers.indices { #expect(maxAbsDifference(serial.layers[k], parallel.layers[k]) < 1e-12) }
         }
     }
 
     @Test("The projection onto the box keeps NaN visible: the hard sigmoid must not hide a divergence")
     func projectionKeepsNaN() {
+        var generator = SeededGenerator(seed: 0)
         let problem = SmallProblem()
         var state = problem.interiorState()
         state.layers[2].elements[1] = .nan
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
         #expect(throws: RelaxationError.self) {
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1).relax(&state, under: clamped, nudge: nil)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1).relax(&state, under: clamped, nudge: nil, using: &generator)
         }
     }
 
     @Test("A non-finite state is reported as divergence, naming the layer")
     func nonFinite() {
+        var generator = SeededGenerator(seed: 0)
         var problem = SmallProblem()
         var parameters = problem.energy.parameters
         parameters[0][0].elements[0] = .nan
@@ -162,7 +166,7 @@ struct DynamicsTests {
         var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
         #expect(throws: RelaxationError.self) {
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10).relax(&state, under: clamped, nudge: nil)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10).relax(&state, under: clamped, nudge: nil, using: &generator)
         }
     }
 }

@@ -9,8 +9,9 @@ struct GradientTests {
 
     /// `L(θ) = C(s*(θ))` with `s*` the free fixed point for the energy with parameters `θ`.
     func loss(_ energy: LayeredEnergy<Double>) throws -> Double {
+        var generator = SeededGenerator(seed: 0)
         var state = NetworkState(input: check.input, layerSizes: energy.layerSizes)
-        try check.dynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil)
+        try check.dynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
         return SquaredError<Double>().cost(output: state.output, target: check.target)
     }
 

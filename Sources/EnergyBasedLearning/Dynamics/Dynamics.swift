@@ -4,10 +4,13 @@ import LinearAlgebra
 /// nudged phase use the same dynamics.
 public protocol Dynamics<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
-    /// Moves the free layers of `state` towards a minimum of `energy` (plus `nudge`, if any).
-    /// Throws ``RelaxationError/nonFinite(layer:step:)`` when a state stops being finite.
+    /// Moves the free layers of `state` towards a minimum of `energy` (plus `nudge`, if any),
+    /// drawing any noise from `generator`. Throws ``RelaxationError/nonFinite(layer:step:)`` when a
+    /// state stops being finite.
     @discardableResult
-    func relax(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation
+    func relax<G: RandomNumberGenerator>(
+        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
+        using generator: inout G) throws -> Relaxation
 }
 
 /// What a relaxation did.

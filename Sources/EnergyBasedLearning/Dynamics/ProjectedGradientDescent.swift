@@ -3,33 +3,48 @@ import LinearAlgebra
 
 /// Gradient descent on `F = E + β·C` with step `ε`, each state projected onto its layer's box:
 ///
-/// `s_k ← Π_[a,b]( s_k − ε · ∂F/∂s_k )`,
+/// `s_k ← Π_[a,b]( s_k − ε · ∂F/∂s_k + σ·√ε·ξ )`,   `ξ ~ N(0, I)`,
 ///
 /// all free layers updated at once from the previous state, as in Scellier & Bengio (2017),
-/// where `ε = 0.5` and the box is `[0, 1]`.
+/// where `ε = 0.5`, `σ = 0` and the box is `[0, 1]`. With noise `σ > 0` this is the
+/// Euler–Maruyama discretisation, with time step `ε`, of the projected Langevin dynamics
+/// `ds = −∂F/∂s dt + σ dW` of Bengio et al. (2017).
 public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     public var stepSize: Scalar
     /// The number of steps, or the maximum number when `tolerance` is set.
     public var steps: Int
     /// Stop once no unit's state changes by more than this in one step.
     public var tolerance: Scalar?
+    /// The noise level `σ` of the Langevin term (0: deterministic).
+    public var noise: Scalar
     /// How many blocks of examples relax at once on separate threads. Examples do not interact,
-    /// so the result does not depend on it beyond floating-point rounding in BLAS.
+    /// so without noise the result does not depend on it beyond floating-point rounding in BLAS.
     public var parallelBlocks: Int
 
-    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, parallelBlocks: Int = 1) {
+    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, noise: Scalar = 0, parallelBlocks: Int = 1) {
         precondition(stepSize > 0 && steps >= 0, "the step size must be positive and the step count non-negative")
+        precondition(noise >= 0, "the noise level σ cannot be negative")
         precondition(parallelBlocks >= 1, "at least one block")
         self.stepSize = stepSize
         self.steps = steps
         self.tolerance = tolerance
+        self.noise = noise
         self.parallelBlocks = parallelBlocks
     }
 
     @discardableResult
-    public func relax(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation {
+    public func relax<G: RandomNumberGenerator>(
+        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
+        using generator: inout G
+    ) throws -> Relaxation {
         let blocks = Swift.min(parallelBlocks, state.batchSize)
-        guard blocks > 1 else { return try relaxBlock(&state, under: energy, nudge: nudge) }
+        // Each block draws its noise from its own generator, seeded from the caller's; without
+        // noise the caller's generator is left untouched.
+        let seeds = noise > 0 ? (0..<blocks).map { _ in generator.next() } : Array(repeating: 0, count: blocks)
+        guard blocks > 1 else {
+            var blockGenerator = SeededGenerator(seed: seeds[0])
+            return try relaxBlock(&state, under: energy, nudge: nudge, using: &blockGenerator)
+        }
         let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
         let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
         let whole = state
@@ -37,7 +52,9 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             let rows = ranges[b]
             results[b] = Result {
                 var part = whole.rows(rows)
-                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), nudge: nudge?.restricted(to: rows))
+                var blockGenerator = SeededGenerator(seed: seeds[b])
+                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), nudge: nudge?.restricted(to: rows),
+                                                using: &blockGenerator)
                 return (part, relaxation)
             }
         }
@@ -51,8 +68,11 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         return combined
     }
 
-    private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?) throws -> Relaxation {
+    private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
+                            using generator: inout SeededGenerator) throws -> Relaxation {
         var gradient = NetworkState(zerosLike: state)
+        // The step −ε·(∂F/∂s + n) with n ~ N(0, σ²/ε) is −ε·∂F/∂s + σ√ε·ξ.
+        let gradientNoise = noise / stepSize.squareRoot()
         let output = state.layers.count - 1
         var change: Scalar = 0
         var step = 0
@@ -61,6 +81,11 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             if let nudge, !energy.clampedLayers.contains(output) {
                 nudge.cost.accumulateGradient(output: state.layers[output], target: nudge.target,
                                               scale: nudge.beta, into: &gradient.layers[output])
+            }
+            if noise > 0 {
+                for k in energy.freeLayers {
+                    gradient.layers[k].addGaussianNoise(standardDeviation: gradientNoise, using: &generator)
+                }
             }
             change = 0
             for k in energy.freeLayers {

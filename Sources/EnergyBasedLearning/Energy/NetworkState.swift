@@ -40,3 +40,28 @@ public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
     /// Whether every state is finite.
     public var isFinite: Bool { layers.allSatisfy(\.isFinite) }
 }
+
+/// Arithmetic on states as vectors (all layers, all examples).
+extension NetworkState {
+    /// Σ over layers and units of `self · other`.
+    public func dot(_ other: NetworkState) -> Double {
+        zip(layers, other.layers).reduce(0) { $0 + $1.0.dot($1.1) }
+    }
+
+    /// `self ← self + factor · other`.
+    public mutating func add(_ other: NetworkState, scaledBy factor: Scalar = 1) {
+        for k in layers.indices { layers[k].add(other.layers[k], scaledBy: factor) }
+    }
+
+    /// `self ← factor · self`.
+    public mutating func scale(by factor: Scalar) {
+        for k in layers.indices { layers[k].scale(by: factor) }
+    }
+
+    /// Element-wise product with `mask`.
+    public mutating func multiply(by mask: NetworkState) {
+        for k in layers.indices {
+            for i in 0..<layers[k].count { layers[k].elements[i] *= mask.layers[k].elements[i] }
+        }
+    }
+}

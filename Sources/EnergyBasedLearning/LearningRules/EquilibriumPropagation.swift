@@ -26,24 +26,27 @@ public struct EquilibriumPropagation<Scalar: BLASScalar>: LearningRule {
         self.dynamics = dynamics
     }
 
-    public func contrast<G: RandomNumberGenerator>(
+    public func estimate<G: RandomNumberGenerator>(
         energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>,
         using generator: inout G
     ) throws -> Contrast<Scalar> {
         let beta = randomSign && Bool.random(using: &generator) ? -self.beta : self.beta
-        let positive = try nudged(freeState, energy: energy, target: target, beta: beta)
+        let positive = try nudged(freeState, energy: energy, target: target, beta: beta, using: &generator)
         switch nudging {
         case .oneSided:
             return Contrast(positive: positive, negative: freeState, scale: 1 / beta)
         case .symmetric:
-            let negative = try nudged(freeState, energy: energy, target: target, beta: -beta)
+            let negative = try nudged(freeState, energy: energy, target: target, beta: -beta, using: &generator)
             return Contrast(positive: positive, negative: negative, scale: 1 / (2 * beta))
         }
     }
 
-    private func nudged(_ freeState: NetworkState<Scalar>, energy: ClampedEnergy<Scalar>, target: Matrix<Scalar>, beta: Scalar) throws -> NetworkState<Scalar> {
+    private func nudged<G: RandomNumberGenerator>(
+        _ freeState: NetworkState<Scalar>, energy: ClampedEnergy<Scalar>, target: Matrix<Scalar>, beta: Scalar,
+        using generator: inout G
+    ) throws -> NetworkState<Scalar> {
         var state = freeState
-        try dynamics.relax(&state, under: energy, nudge: Nudge(cost: cost, target: target, beta: beta))
+        try dynamics.relax(&state, under: energy, nudge: Nudge(cost: cost, target: target, beta: beta), using: &generator)
         return state
     }
 }

@@ -1,19 +1,58 @@
 import LinearAlgebra
 
 /// A learning rule: from a free equilibrium and a target, an estimate of the loss gradient.
-///
-/// Contrastive rules (EP, CHL) express the estimate as a ``Contrast`` of two states, so that the
-/// update `∂E/∂θ(a) − ∂E/∂θ(b)` is local to each term and can be applied in place.
 public protocol LearningRule<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
-    /// The gradient estimate for the free equilibrium `freeState` (free layers relaxed, input clamped).
-    func contrast<G: RandomNumberGenerator>(
+    associatedtype Estimate: GradientEstimate<Scalar>
+    /// The gradient estimate for the free equilibrium `freeState` (free layers relaxed, input
+    /// clamped), drawing any randomness (a sign, noise) from `generator`.
+    func estimate<G: RandomNumberGenerator>(
         energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>,
-        using generator: inout G) throws -> Contrast<Scalar>
+        using generator: inout G) throws -> Estimate
 }
 
+/// An estimate `ĝ` of `dL/dθ` (summed over a batch), for every term's parameters.
+public protocol GradientEstimate<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+    /// The number of examples `ĝ` sums over.
+    var batchSize: Int { get }
+    /// `ĝ` for every term's parameters, in the order of `energy.terms`.
+    func gradient(of energy: LayeredEnergy<Scalar>) -> [[Matrix<Scalar>]]
+    /// One step of gradient descent on the batch mean, `θ ← θ − (α_group / batch) · ĝ`.
+    func descend(_ energy: inout LayeredEnergy<Scalar>, learningRates: [Scalar])
+}
+
+extension GradientEstimate {
+    public func descend(_ energy: inout LayeredEnergy<Scalar>, learningRates: [Scalar]) {
+        let gradient = gradient(of: energy)
+        let groups = energy.learningRateGroups
+        for i in energy.terms.indices where !gradient[i].isEmpty {
+            var parameters = energy.terms[i].parameters
+            for p in parameters.indices {
+                parameters[p].add(gradient[i][p], scaledBy: -learningRates[groups[i]] / Scalar(batchSize))
+            }
+            energy.terms[i].parameters = parameters
+        }
+    }
+}
+
+/// An estimate accumulated into one matrix per parameter.
+public struct AccumulatedGradient<Scalar: BLASScalar>: GradientEstimate {
+    public var gradients: [[Matrix<Scalar>]]
+    public var batchSize: Int
+
+    public init(gradients: [[Matrix<Scalar>]], batchSize: Int) {
+        self.gradients = gradients
+        self.batchSize = batchSize
+    }
+
+    public func gradient(of energy: LayeredEnergy<Scalar>) -> [[Matrix<Scalar>]] { gradients }
+}
+
+/// Contrastive rules (EP, CHL) express the estimate as a contrast of two states, so that the
+/// update `∂E/∂θ(a) − ∂E/∂θ(b)` is local to each term and can be applied in place.
 /// The gradient estimate `ĝ = scale · (∂E/∂θ(positive) − ∂E/∂θ(negative))` of a contrastive rule.
-public struct Contrast<Scalar: BLASScalar>: Sendable {
+public struct Contrast<Scalar: BLASScalar>: GradientEstimate {
     public var positive: NetworkState<Scalar>
     public var negative: NetworkState<Scalar>
     public var scale: Scalar
@@ -23,6 +62,8 @@ public struct Contrast<Scalar: BLASScalar>: Sendable {
         self.negative = negative
         self.scale = scale
     }
+
+    public var batchSize: Int { positive.batchSize }
 
     /// `ĝ` for every term's parameters (summed over the batch), in the order of `energy.terms`.
     public func gradient(of energy: LayeredEnergy<Scalar>) -> [[Matrix<Scalar>]] {
@@ -35,7 +76,8 @@ public struct Contrast<Scalar: BLASScalar>: Sendable {
         }
     }
 
-    /// One step of gradient descent on the batch mean, `θ ← θ − (α_group / batch) · ĝ`, in place.
+    /// One step of gradient descent on the batch mean, `θ ← θ − (α_group / batch) · ĝ`, in place,
+    /// by each term's fused contrastive step.
     public func descend(_ energy: inout LayeredEnergy<Scalar>, learningRates: [Scalar]) {
         let groups = energy.learningRateGroups
         let perExample = scale / Scalar(positive.batchSize)

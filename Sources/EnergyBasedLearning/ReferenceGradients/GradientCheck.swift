@@ -25,7 +25,8 @@ public struct GradientCheck: Sendable {
     public func freeEquilibrium() throws -> (ClampedEnergy<Double>, NetworkState<Double>) {
         var state = NetworkState(input: input, layerSizes: energy.layerSizes)
         let clamped = ClampedEnergy(energy, clamping: [0], at: state)
-        try dynamics.relax(&state, under: clamped, nudge: nil)
+        var generator = SeededGenerator(seed: 0)
+        try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
         return (clamped, state)
     }
 
@@ -37,11 +38,23 @@ public struct GradientCheck: Sendable {
 
     /// EP's estimate at `beta` compared with the exact gradient.
     public func run(beta: Double, nudging: Nudging) throws -> GradientComparison {
+        try compare(EquilibriumPropagation(beta: beta, nudging: nudging, dynamics: dynamics))
+    }
+
+    /// A rule's estimate, averaged over `samples` draws of its randomness (seeded), compared with
+    /// the exact gradient at the free fixed point.
+    public func compare<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int = 1, seed: UInt64 = 0) throws -> GradientComparison {
+        precondition(samples >= 1, "at least one sample")
         let (clamped, state) = try freeEquilibrium()
         let exact = try ImplicitDifferentiation(fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
-        let rule = EquilibriumPropagation(beta: beta, nudging: nudging, dynamics: dynamics)
-        var generator = SeededGenerator(seed: 0)
-        let estimate = try rule.contrast(energy: clamped, freeState: state, target: target, using: &generator).gradient(of: energy)
-        return GradientComparison(estimate: estimate, reference: exact, names: energy.terms.map { $0.name })
+        var generator = SeededGenerator(seed: seed)
+        var mean = exact.map { $0.map { Matrix<Double>(rows: $0.rows, columns: $0.columns) } }
+        for _ in 0..<samples {
+            let estimate = try rule.estimate(energy: clamped, freeState: state, target: target, using: &generator).gradient(of: energy)
+            for i in mean.indices {
+                for p in mean[i].indices { mean[i][p].add(estimate[i][p], scaledBy: 1 / Double(samples)) }
+            }
+        }
+        return GradientComparison(estimate: mean, reference: exact, names: energy.terms.map { $0.name })
     }
 }

@@ -115,25 +115,3 @@ public struct ImplicitDifferentiation<Scalar: BLASScalar>: Sendable {
         return solution
     }
 }
-
-extension NetworkState {
-    /// Σ over layers and units of `self · other`.
-    func dot(_ other: NetworkState) -> Double {
-        zip(layers, other.layers).reduce(0) { $0 + $1.0.dot($1.1) }
-    }
-
-    mutating func add(_ other: NetworkState, scaledBy factor: Scalar = 1) {
-        for k in layers.indices { layers[k].add(other.layers[k], scaledBy: factor) }
-    }
-
-    mutating func scale(by factor: Scalar) {
-        for k in layers.indices { layers[k].scale(by: factor) }
-    }
-
-    /// Element-wise product with `mask`.
-    mutating func multiply(by mask: NetworkState) {
-        for k in layers.indices {
-            for i in 0..<layers[k].count { layers[k].elements[i] *= mask.layers[k].elements[i] }
-        }
-    }
-}

@@ -67,17 +67,17 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             if let particles {
                 for k in 1..<state.layers.count { state.layers[k] = particles[k - 1].gatheringRows(indices) }
             }
-            let contrast: Contrast<Scalar>
+            let estimate: any GradientEstimate<Scalar>
             do {
                 // The clamped energy shares the parameters' storage: it must be gone before the
                 // update, or the update would copy every weight matrix.
                 let clamped = ClampedEnergy(energy, clamping: [0], at: state)
-                try freeDynamics.relax(&state, under: clamped, nudge: nil)
-                contrast = try rule.contrast(energy: clamped, freeState: state, target: target, using: &generator)
+                try freeDynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
+                estimate = try rule.estimate(energy: clamped, freeState: state, target: target, using: &generator)
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
-            contrast.descend(&energy, learningRates: learningRates)
+            estimate.descend(&energy, learningRates: learningRates)
             if particles != nil {
                 for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
@@ -93,13 +93,15 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     }
 
     /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
-    public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000) throws -> Measurement {
+    /// Noisy dynamics draw from a generator seeded with `seed`, so evaluation is reproducible.
+    public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000, seed: UInt64 = 0) throws -> Measurement {
         var errors = 0, totalCost = 0.0
+        var generator = SeededGenerator(seed: seed)
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let rows = start..<Swift.min(start + batchSize, data.count)
             let target = data.targets.rows(rows)
             var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
-            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil)
+            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
         }
