@@ -18,7 +18,7 @@ struct Gradcheck: ParsableCommand {
     @Option(help: "The rule: ep (Equilibrium Propagation) or stdp (the rate-based STDP rule).") var rule: Rule = .ep
     @Option(help: "Nudging strength β.") var beta: Double = 0.01
     @Flag(help: "EP: symmetric ±β nudging.") var symmetric = false
-    @Option(help: "STDP: symmetric or postsynaptic.") var form: RateSTDP<Double>.Form = .symmetric
+    @Option(help: "STDP: symmetric or postsynaptic.") var form: STDPForm = .symmetric
     @Option(help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
     @Option(help: "STDP: Langevin noise level σ.") var noise: Double = 0
     @Option(help: "Draws of the rule's noise to average.") var samples: Int = 1
@@ -107,4 +107,4 @@ struct GradcheckReport: Encodable {
     }
 }
 
-extension RateSTDP.Form: ExpressibleByArgument {}
+extension STDPForm: ExpressibleByArgument {}

@@ -5,7 +5,7 @@ import LinearAlgebra
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a layered Hopfield network with Equilibrium Propagation.",
+        abstract: "Train a layered Hopfield network with Equilibrium Propagation (or the STDP rule).",
         discussion: """
             Presets carry the settings of Scellier & Bengio (2017): \
             \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", ")). Every setting can be overridden by its flag.
@@ -31,6 +31,12 @@ struct Train: ParsableCommand {
     var randomSign: Bool?
     @Flag(help: "Symmetric nudging with +β and −β (Laborieux et al. 2021).")
     var symmetric = false
+    @Option(help: "Learning rule: ep, or stdp (the rate-based STDP rule, applied online in the nudged phase).")
+    var rule: TrainingConfiguration.Rule?
+    @Option(help: "With --rule stdp: symmetric or postsynaptic.")
+    var stdpForm: STDPForm?
+    @Option(help: "Langevin noise level σ in the nudged phase.")
+    var noise: Double?
     @Flag(inversion: .prefixedNo, help: "Start each free phase from the example's last fixed point.")
     var persistentParticles: Bool?
     @Option var seed: UInt64?
@@ -59,6 +65,9 @@ struct Train: ParsableCommand {
         if let learningRates { c.learningRates = try parseList(learningRates, flag: "learning-rates") }
         if let randomSign { c.randomSign = randomSign }
         if symmetric { c.nudging = .symmetric }
+        if let rule { c.rule = rule }
+        if let stdpForm { c.stdpForm = stdpForm }
+        if let noise { c.noise = noise }
         if let persistentParticles { c.persistentParticles = persistentParticles }
         if let seed { c.seed = seed }
         try c.validate()
@@ -75,7 +84,7 @@ struct Train: ParsableCommand {
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
-              + "ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
+              + "rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
               + "rates \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
         var trainingSeconds = 0.0
         let terminal = isatty(STDOUT_FILENO) != 0
@@ -158,3 +167,5 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
+
+extension TrainingConfiguration.Rule: ExpressibleByArgument {}

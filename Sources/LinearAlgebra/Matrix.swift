@@ -54,6 +54,19 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     /// Whether every element is finite (no NaN, no ±∞).
     public var isFinite: Bool { allElementsAreFinite() }
 
+    /// Whether every element is zero.
+    public var isZero: Bool { allElementsAreZero() }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func allElementsAreZero() -> Bool {
+        elements.withUnsafeBufferPointer { buffer in
+            var nonZero = false
+            for value in buffer { nonZero = nonZero || value != 0 }
+            return !nonZero
+        }
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func allElementsAreFinite() -> Bool {

@@ -38,6 +38,7 @@ struct TrainingTests {
             ("learning-rates", changed { $0.learningRates = [0.1, .nan] }),
             ("free-steps", changed { $0.freeSteps = 0 }),
             ("layers", changed { $0.layerSizes = [784] }),
+        ("noise", changed { $0.noise = -0.1 }),
         ]
     }()
 
@@ -93,6 +94,31 @@ struct TrainingTests {
         let test = try first.evaluate(on: synthetic(count: 200, seed: 2))
         #expect(test.error < 0.05, "test error \(test.error)")
         #expect(measurements.last!.cost < measurements.first!.cost)
+    }
+
+    @Test("The STDP rule trains the separable problem, with and without Langevin noise", arguments: [0.0, 0.01])
+    func stdpLearns(noise: Double) throws {
+        var c = smallConfiguration()
+        c.rule = .stdp
+        c.noise = noise
+        c.randomSign = false
+        let data = synthetic(count: 400, seed: 1)
+        var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        for _ in 0..<5 { _ = try trainer.trainEpoch(on: data) }
+        let test = try trainer.evaluate(on: synthetic(count: 200, seed: 2))
+        #expect(test.error < 0.05, "test error \(test.error)")
+    }
+
+    @Test("A configuration saved before `rule` and `noise` existed still loads, as EP without noise")
+    func configurationCompatibility() throws {
+        let legacy = """
+            {"layerSizes":[16,8,2],"epochs":1,"batchSize":10,"freeSteps":20,"nudgedSteps":4,"stepSize":0.5,"beta":1,
+             "learningRates":[0.2,0.1],"randomSign":true,"nudging":"one-sided","persistentParticles":false,"seed":1}
+            """
+        let configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(legacy.utf8))
+        #expect(configuration.rule == .ep && configuration.noise == 0 && configuration.layerSizes == [16, 8, 2])
+        let roundTrip = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONEncoder().encode(configuration))
+        #expect(roundTrip == configuration)
     }
 
     @Test("A diverging run stops with an error instead of training on NaN")

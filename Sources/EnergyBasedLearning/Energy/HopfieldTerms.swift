@@ -149,11 +149,16 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
         return [gradient]
     }
 
-    /// `(∂²E_kl/∂W∂s)·v = −(v_kᵀ s_l + s_kᵀ v_l)`.
+    /// `(∂²E_kl/∂W∂s)·v = −(v_kᵀ s_l + s_kᵀ v_l)`; a product whose `v` side is zero (a clamped
+    /// layer) is skipped.
     public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] {
         var derivative = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
-        derivative.multiplyAdd(direction.layers[lower], state.layers[upper], transposeA: true, alpha: -1, beta: 0)
-        derivative.multiplyAdd(state.layers[lower], direction.layers[upper], transposeA: true, alpha: -1)
+        if !direction.layers[lower].isZero {
+            derivative.multiplyAdd(direction.layers[lower], state.layers[upper], transposeA: true, alpha: -1)
+        }
+        if !direction.layers[upper].isZero {
+            derivative.multiplyAdd(state.layers[lower], direction.layers[upper], transposeA: true, alpha: -1)
+        }
         return [derivative]
     }
 

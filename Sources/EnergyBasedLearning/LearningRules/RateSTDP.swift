@@ -15,15 +15,8 @@ import LinearAlgebra
 /// `1/β`. Because `∂E/∂θ` is quadratic in the state, the symmetric sum telescopes: integrated over a
 /// noise-free nudged phase it equals EP's `(1/β)(∂E/∂θ(s^β) − ∂E/∂θ(s⁰))`.
 public struct RateSTDP<Scalar: BLASScalar>: LearningRule {
-    public enum Form: String, Sendable, CaseIterable {
-        /// `ρ(s_j)·dρ(s_i)/dt`, with `i` the postsynaptic unit (the term's highest layer).
-        case postsynaptic
-        /// `ρ(s_j)·dρ(s_i)/dt + ρ(s_i)·dρ(s_j)/dt`.
-        case symmetric
-    }
-
     public var beta: Scalar
-    public var form: Form
+    public var form: STDPForm
     /// One step of the nudged dynamics, taken `steps` times with the rule applied after each.
     public var step: ProjectedGradientDescent<Scalar>
     public var steps: Int
@@ -32,7 +25,7 @@ public struct RateSTDP<Scalar: BLASScalar>: LearningRule {
     /// - Parameters:
     ///   - stepSize: the time step `ε` of the dynamics.
     ///   - noise: the Langevin noise level `σ` (0: deterministic).
-    public init(beta: Scalar, form: Form = .symmetric, stepSize: Scalar, steps: Int, noise: Scalar = 0,
+    public init(beta: Scalar, form: STDPForm = .symmetric, stepSize: Scalar, steps: Int, noise: Scalar = 0,
                 cost: any Cost<Scalar> = SquaredError()) {
         precondition(beta != 0, "the rule divides by β: it cannot be zero")
         self.beta = beta
@@ -68,4 +61,12 @@ public struct RateSTDP<Scalar: BLASScalar>: LearningRule {
         }
         return AccumulatedGradient(gradients: accumulated, batchSize: freeState.batchSize)
     }
+}
+
+/// Which synapses of a symmetric pair the rate rule updates.
+public enum STDPForm: String, Sendable, CaseIterable, Codable {
+    /// `ρ(s_j)·dρ(s_i)/dt`, with `i` the postsynaptic unit (the term's highest layer).
+    case postsynaptic
+    /// `ρ(s_j)·dρ(s_i)/dt + ρ(s_i)·dρ(s_j)/dt`.
+    case symmetric
 }

@@ -110,16 +110,23 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
 }
 
 extension Trainer {
-    /// A trainer for `configuration`: Hopfield energy, projected gradient dynamics, EP; each
-    /// relaxation runs `parallelBlocks` blocks of examples on separate threads.
+    /// A trainer for `configuration`: Hopfield energy, projected gradient dynamics, EP or the
+    /// STDP rule; each relaxation runs `parallelBlocks` blocks of examples on separate threads.
     public init(configuration c: TrainingConfiguration, trainingCount: Int, parallelBlocks: Int = 1) throws {
         try c.validate()
         var generator = SeededGenerator(seed: c.seed)
         let energy = LayeredEnergy<Scalar>.hopfield(layerSizes: c.layerSizes, using: &generator)
-        let rule = EquilibriumPropagation<Scalar>(
-            beta: Scalar(c.beta), nudging: c.nudging,
-            randomSign: c.randomSign,
-            dynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps, parallelBlocks: parallelBlocks))
+        let rule: any LearningRule<Scalar>
+        switch c.rule {
+        case .ep:
+            rule = EquilibriumPropagation<Scalar>(
+                beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign,
+                dynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps,
+                                                   noise: Scalar(c.noise), parallelBlocks: parallelBlocks))
+        case .stdp:
+            rule = RateSTDP<Scalar>(beta: Scalar(c.beta), form: c.stdpForm, stepSize: Scalar(c.stepSize),
+                                    steps: c.nudgedSteps, noise: Scalar(c.noise))
+        }
         self.init(energy: energy, freeDynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks),
                   rule: rule, learningRates: c.learningRates.map { Scalar($0) }, batchSize: c.batchSize,
                   persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)

@@ -1,5 +1,13 @@
-/// Everything that defines an Equilibrium Propagation training run on a layered Hopfield network.
+/// Everything that defines a training run on a layered Hopfield network.
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    /// The learning rule.
+    public enum Rule: String, Codable, Sendable, CaseIterable {
+        /// Equilibrium Propagation (one-sided or symmetric nudging).
+        case ep
+        /// The rate-based STDP rule, applied online during the nudged phase.
+        case stdp
+    }
+
     /// Units per layer, input first.
     public var layerSizes: [Int]
     public var epochs: Int
@@ -20,6 +28,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Start each example's free phase from its previous fixed point.
     public var persistentParticles: Bool
     public var seed: UInt64
+    public var rule: Rule = .ep
+    /// With `rule == .stdp`: the form of the rate rule.
+    public var stdpForm: STDPForm = .symmetric
+    /// The Langevin noise level `σ` of the nudged phase (0: deterministic).
+    public var noise: Double = 0
 
     public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
                 stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
@@ -55,6 +68,30 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                   "\(layerSizes.count - 1) rates (one per weight matrix)", learningRates)
         try check(learningRates.allSatisfy { $0 >= 0 && $0.isFinite }, "learning-rates",
                   "non-negative finite rates", learningRates)
+        try check(noise >= 0 && noise.isFinite, "noise", "a finite noise level σ ≥ 0", noise)
+    }
+}
+
+extension TrainingConfiguration {
+    private enum CodingKeys: String, CodingKey {
+        case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
+        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise
+    }
+
+    /// Reads a configuration; `rule`, `stdpForm` and `noise` may be absent (files written before
+    /// they existed) and default to EP, symmetric and 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            layerSizes: try c.decode([Int].self, forKey: .layerSizes), epochs: try c.decode(Int.self, forKey: .epochs),
+            batchSize: try c.decode(Int.self, forKey: .batchSize), freeSteps: try c.decode(Int.self, forKey: .freeSteps),
+            nudgedSteps: try c.decode(Int.self, forKey: .nudgedSteps), stepSize: try c.decode(Double.self, forKey: .stepSize),
+            beta: try c.decode(Double.self, forKey: .beta), learningRates: try c.decode([Double].self, forKey: .learningRates),
+            randomSign: try c.decode(Bool.self, forKey: .randomSign), nudging: try c.decode(Nudging.self, forKey: .nudging),
+            persistentParticles: try c.decode(Bool.self, forKey: .persistentParticles), seed: try c.decode(UInt64.self, forKey: .seed))
+        rule = try c.decodeIfPresent(Rule.self, forKey: .rule) ?? .ep
+        stdpForm = try c.decodeIfPresent(STDPForm.self, forKey: .stdpForm) ?? .symmetric
+        noise = try c.decodeIfPresent(Double.self, forKey: .noise) ?? 0
     }
 }
 
