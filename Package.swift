@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "EqProp",
     products: [
-        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets"]),
+        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting"]),
         .executable(name: "eqprop", targets: ["EqPropCLI"]),
     ],
     dependencies: [
@@ -28,15 +28,19 @@ let package = Package(
         .target(name: "EnergyBasedLearning", dependencies: ["LinearAlgebra"]),
         // IDX/gzip readers, MNIST and Fashion-MNIST.
         .target(name: "Datasets", dependencies: ["CZlib"]),
+        // Poisson spiking neurons and the STDP window of the spike-based rule.
+        .target(name: "Spiking", dependencies: ["EnergyBasedLearning", "LinearAlgebra"]),
+        // SVG plots (STDP windows, alignment sweeps, learning curves).
+        .target(name: "Plotting"),
         // The `eqprop` command-line tool.
         .executableTarget(
             name: "EqPropCLI",
             dependencies: [
-                "EnergyBasedLearning", "Datasets", "LinearAlgebra",
+                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "EqPropTests",
-            dependencies: ["EnergyBasedLearning", "Datasets", "LinearAlgebra"]),
+            dependencies: ["EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting"]),
     ]
 )

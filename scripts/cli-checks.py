@@ -73,15 +73,40 @@ def divergence_is_reported():
     assert "diverged" in process.stderr, process.stderr
 
 
+def stdp_window_outputs():
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path, svg_path = os.path.join(folder, "window.csv"), os.path.join(folder, "window.svg")
+        report = json.loads(run("stdp", "--trials", "4000", "--window-ms", "50", "--json", "--csv", csv_path,
+                                "--svg", svg_path).stdout)
+        window = report["window"]
+        assert [point["dt_ms"] for point in window] == list(range(-50, 51)), window
+        early = sum(point["dw"] for point in window if 0 < point["dt_ms"] <= 20)
+        late = sum(point["dw"] for point in window if -20 <= point["dt_ms"] < 0)
+        assert early > 0 > late, f"expected potentiation when pre leads and depression when it lags: {early}, {late}"
+        for side in ("potentiation", "depression"):
+            assert 10 < report["fit"][side]["tau_ms"] < 40, report["fit"]
+            assert 10 < report["rate_fit"][side]["tau_ms"] < 40, report["rate_fit"]
+        lines = open(csv_path).read().splitlines()
+        assert lines[0] == "dt_ms,dw,dw_stderr,dw_rate,pairs" and len(lines) == 102, lines[:3]
+        svg = open(svg_path).read()
+        assert svg.startswith("<svg") and "rate rule" in svg and "spiking simulation" in svg
+
+
 with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
-    check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon"))
+    check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon: expected"))
     check("train: zero batch is rejected", rejects(["train", "--batch-size", "0"], "--batch-size"))
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))
     check("train: missing data names the files and folder",
           rejects(["train", "--data-dir", empty, "--offline"], "train-images-idx3-ubyte.gz", empty))
     check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta"))
+    check("stdp: JSON window, CSV and SVG", stdp_window_outputs)
+    check("stdp: negative σ is rejected", rejects(["stdp", "--sigma", "-0.1"], "--sigma: expected a finite noise level"))
+    check("stdp: zero time step is rejected", rejects(["stdp", "--dt-ms", "0"], "--dt-ms"))
+    check("stdp: negative rate is rejected", rejects(["stdp", "--post-rate", "-10"], "--post-rate: expected a positive rate"))
+    check("stdp: Δt outside the simulated trial is rejected",
+          rejects(["stdp", "--window-ms", "300", "--duration-ms", "200"], "--window-ms", "--duration-ms"))
     if data:
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)

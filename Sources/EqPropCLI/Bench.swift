@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
     @Option var preset: String = "scellier2017-net1"
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Epochs to time.") var epochs: Int = 1
+    @Option(parsing: .unconditional, help: "Epochs to time.") var epochs: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

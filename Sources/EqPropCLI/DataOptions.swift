@@ -14,7 +14,7 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "Never download missing files.")
     var offline = false
 
-    @Option(help: ArgumentHelp("Use only the first N training examples (for quick runs).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N training examples (for quick runs).", valueName: "N"))
     var trainLimit: Int?
 
     func validate() throws {
@@ -44,7 +44,7 @@ extension ClassificationData<Float> {
 }
 
 struct ComputeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Blocks of examples relaxed in parallel, one per thread (default: automatic).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Blocks of examples relaxed in parallel, one per thread (default: automatic).", valueName: "n"))
     var threads: Int?
 
     func validate() throws {

@@ -11,7 +11,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
 
-    @Option(help: "Steps of the free phase (default: the model's training setting); more steps check convergence.")
+    @Option(parsing: .unconditional, help: "Steps of the free phase (default: the model's training setting); more steps check convergence.")
     var freeSteps: Int?
 
     @Flag(help: "Print the result as JSON.")

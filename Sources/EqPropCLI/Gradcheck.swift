@@ -16,16 +16,16 @@ struct Gradcheck: ParsableCommand {
     }
 
     @Option(help: "The rule: ep (Equilibrium Propagation) or stdp (the rate-based STDP rule).") var rule: Rule = .ep
-    @Option(help: "Nudging strength β.") var beta: Double = 0.01
+    @Option(parsing: .unconditional, help: "Nudging strength β.") var beta: Double = 0.01
     @Flag(help: "EP: symmetric ±β nudging.") var symmetric = false
     @Option(help: "STDP: symmetric or postsynaptic.") var form: STDPForm = .symmetric
-    @Option(help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
-    @Option(help: "STDP: Langevin noise level σ.") var noise: Double = 0
-    @Option(help: "Draws of the rule's noise to average.") var samples: Int = 1
+    @Option(parsing: .unconditional, help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
+    @Option(parsing: .unconditional, help: "STDP: Langevin noise level σ.") var noise: Double = 0
+    @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers: String = "12,10,8,4"
-    @Option var batchSize: Int = 5
-    @Option var seed: UInt64 = 1
-    @Option(help: "Step size ε of the dynamics.") var epsilon: Double = 0.5
+    @Option(parsing: .unconditional) var batchSize: Int = 5
+    @Option(parsing: .unconditional) var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Step size ε of the dynamics.") var epsilon: Double = 0.5
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

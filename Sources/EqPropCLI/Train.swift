@@ -19,13 +19,13 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Layer sizes, input first, e.g. 784,500,10.", valueName: "sizes"))
     var layers: String?
-    @Option var epochs: Int?
-    @Option var batchSize: Int?
-    @Option(help: "Steps of the free phase.") var freeSteps: Int?
-    @Option(help: "Steps of each nudged phase.") var nudgedSteps: Int?
-    @Option(help: "Step size ε of the dynamics.") var epsilon: Double?
-    @Option(help: "Nudging strength β for the cost ½‖y − d‖².") var beta: Double?
-    @Option(help: ArgumentHelp("Learning rates, one per weight matrix, e.g. 0.2,0.1.", valueName: "rates"))
+    @Option(parsing: .unconditional) var epochs: Int?
+    @Option(parsing: .unconditional) var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Steps of the free phase.") var freeSteps: Int?
+    @Option(parsing: .unconditional, help: "Steps of each nudged phase.") var nudgedSteps: Int?
+    @Option(parsing: .unconditional, help: "Step size ε of the dynamics.") var epsilon: Double?
+    @Option(parsing: .unconditional, help: "Nudging strength β for the cost ½‖y − d‖².") var beta: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates, one per weight matrix, e.g. 0.2,0.1.", valueName: "rates"))
     var learningRates: String?
     @Flag(inversion: .prefixedNo, help: "Draw the sign of β at random for each batch.")
     var randomSign: Bool?
@@ -35,11 +35,11 @@ struct Train: ParsableCommand {
     var rule: TrainingConfiguration.Rule?
     @Option(help: "With --rule stdp: symmetric or postsynaptic.")
     var stdpForm: STDPForm?
-    @Option(help: "Langevin noise level σ in the nudged phase.")
+    @Option(parsing: .unconditional, help: "Langevin noise level σ in the nudged phase.")
     var noise: Double?
     @Flag(inversion: .prefixedNo, help: "Start each free phase from the example's last fixed point.")
     var persistentParticles: Bool?
-    @Option var seed: UInt64?
+    @Option(parsing: .unconditional) var seed: UInt64?
 
     @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
     var metricsJson: String?
