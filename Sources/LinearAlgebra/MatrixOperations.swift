@@ -61,6 +61,18 @@ extension Matrix {
         }
     }
 
+    /// `self ← self ⊙ other`, the element-wise (Hadamard) product (same shape).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func multiply(elementwiseBy other: Matrix) {
+        precondition(rows == other.rows && columns == other.columns, "shape mismatch: \(rows)×\(columns) ⊙ \(other.rows)×\(other.columns)")
+        other.elements.withUnsafeBufferPointer { o in
+            elements.withUnsafeMutableBufferPointer { s in
+                for i in s.indices { s[i] *= o[i] }
+            }
+        }
+    }
+
     /// Adds the row vector `row` (a `1 × columns` matrix) times `factor` to every row.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

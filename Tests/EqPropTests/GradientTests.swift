@@ -50,13 +50,7 @@ struct GradientTests {
     /// The slope of log(relative error) against log(β) over a range of β small enough that no unit
     /// enters or leaves its box between the phases (at β = 0.04 one does, in this network).
     func fittedOrder(_ nudging: Nudging) throws -> Double {
-        let betas = [0.02, 0.01, 0.005, 0.0025]
-        let points = try betas.map { (log($0), log(try check.run(beta: $0, nudging: nudging).relativeError)) }
-        let meanX = points.map(\.0).reduce(0, +) / Double(points.count)
-        let meanY = points.map(\.1).reduce(0, +) / Double(points.count)
-        let covariance = points.map { ($0.0 - meanX) * ($0.1 - meanY) }.reduce(0, +)
-        let variance = points.map { ($0.0 - meanX) * ($0.0 - meanX) }.reduce(0, +)
-        return covariance / variance
+        try EqPropTests.fittedOrder(nudges: [0.02, 0.01, 0.005, 0.0025]) { try check.run(beta: $0, nudging: nudging).relativeError }
     }
 
     @Test("One-sided EP's error shrinks like β")

@@ -1,6 +1,7 @@
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import Testing
 
 /// The real data folder for tests: `$EQPROP_DATA` (scripts/test sets it to ../shared/data).
 let realDataDirectory: URL? = ProcessInfo.processInfo.environment["EQPROP_DATA"].map { URL(fileURLWithPath: $0) }
@@ -13,21 +14,45 @@ func temporaryFolder() throws -> URL {
     return url
 }
 
-/// A small seeded Hopfield problem in Double: energy, an input batch and one-hot targets.
-struct SmallProblem {
+/// A small seeded problem in Double: energy, an input batch and one-hot targets.
+struct SmallProblem: Sendable, CustomTestStringConvertible {
+    var name: String
     var energy: LayeredEnergy<Double>
     var input: Matrix<Double>
     var target: Matrix<Double>
 
+    /// The Hopfield energy.
     init(layerSizes: [Int] = [6, 5, 4, 3], batchSize: Int = 3, seed: UInt64 = 7, weightScale: Double = 1) {
-        let check = GradientCheck(layerSizes: layerSizes, batchSize: batchSize, seed: seed)
-        energy = check.energy
+        self.init(name: "Hopfield", check: GradientCheck(layerSizes: layerSizes, batchSize: batchSize, seed: seed))
         if weightScale != 1 {
             energy.parameters = energy.parameters.map { $0.map { var m = $0; m.scale(by: weightScale); return m } }
         }
+    }
+
+    init(name: String, check: GradientCheck) {
+        self.name = name
+        energy = check.energy
         input = check.input
         target = check.target
     }
+
+    /// The predictive-coding energy with `hidden` activations, an `output` activation and
+    /// precisions (1, 2, 0.5).
+    static func predictiveCoding(hidden: Activation, output: Activation) -> SmallProblem {
+        let check = try! GradientCheck.predictiveCoding(layerSizes: [6, 5, 4, 3], hidden: hidden, output: output,
+                                                        precisions: [1, 2, 0.5], batchSize: 3, seed: 7)
+        return SmallProblem(name: "predictive coding (\(hidden.rawValue), \(output.rawValue) output)", check: check)
+    }
+
+    /// Every energy the derivative tests run on.
+    static let energies: [SmallProblem] = [
+        SmallProblem(),
+        .predictiveCoding(hidden: .tanh, output: .identity),
+        .predictiveCoding(hidden: .sigmoid, output: .sigmoid),
+        .predictiveCoding(hidden: .relu, output: .hardSigmoid),
+    ]
+
+    var testDescription: String { name }
 
     /// A state with every free unit strictly inside (0, 1), for derivative checks.
     func interiorState(seed: UInt64 = 3) -> NetworkState<Double> {
@@ -57,4 +82,14 @@ func centralDifference(
     plus.terms[term].parameters = up
     minus.terms[term].parameters = down
     return (try f(plus) - f(minus)) / (2 * h)
+}
+
+/// The slope of log(error) against log(nudge): the order `p` of an error that shrinks like `nudgeᵖ`.
+func fittedOrder(nudges: [Double], error: (Double) throws -> Double) rethrows -> Double {
+    let points = try nudges.map { (log($0), log(try error($0))) }
+    let meanX = points.map(\.0).reduce(0, +) / Double(points.count)
+    let meanY = points.map(\.1).reduce(0, +) / Double(points.count)
+    let covariance = points.map { ($0.0 - meanX) * ($0.1 - meanY) }.reduce(0, +)
+    let variance = points.map { ($0.0 - meanX) * ($0.0 - meanX) }.reduce(0, +)
+    return covariance / variance
 }

@@ -60,8 +60,6 @@ extension NetworkState {
 
     /// Element-wise product with `mask`.
     public mutating func multiply(by mask: NetworkState) {
-        for k in layers.indices {
-            for i in 0..<layers[k].count { layers[k].elements[i] *= mask.layers[k].elements[i] }
-        }
+        for k in layers.indices { layers[k].multiply(elementwiseBy: mask.layers[k]) }
     }
 }

@@ -1,29 +1,63 @@
 import LinearAlgebra
 
 /// A reproducible comparison of a learning rule's estimate with the exact gradient, in Double:
-/// a seeded Hopfield network and batch (inputs uniform in `[0, 1]`, random one-hot targets),
-/// relaxed to its free fixed point to `tolerance`, the exact `dL/dθ` by implicit
-/// differentiation, and EP's estimate with its nudged phases relaxed to the same tolerance.
+/// a seeded network and batch (inputs uniform in `[0, 1]`, random one-hot targets), relaxed to
+/// its free fixed point to `tolerance`, the exact `dL/dθ`, and the rule's estimate with its
+/// phases relaxed to the same tolerance.
 public struct GradientCheck: Sendable {
     public var energy: LayeredEnergy<Double>
     public var input: Matrix<Double>
     public var target: Matrix<Double>
     public var dynamics: ProjectedGradientDescent<Double>
+    /// Where the free phase starts: zero for the Hopfield energy, the feed-forward pass for a
+    /// predictive-coding energy.
+    public var initialState: NetworkState<Double>
 
+    /// The Hopfield energy of Scellier & Bengio (2017) on `layerSizes`.
     public init(layerSizes: [Int], batchSize: Int, seed: UInt64, stepSize: Double = 0.5,
                 tolerance: Double = 1e-14, maximumSteps: Int = 200_000) {
         var generator = SeededGenerator(seed: seed)
-        energy = .hopfield(layerSizes: layerSizes, using: &generator)
-        input = .uniform(rows: batchSize, columns: layerSizes[0], in: 0...1, using: &generator)
+        let energy = LayeredEnergy<Double>.hopfield(layerSizes: layerSizes, using: &generator)
+        let (input, target) = Self.batch(layerSizes: layerSizes, batchSize: batchSize, using: &generator)
+        self.init(energy: energy, input: input, target: target, initialState: NetworkState(input: input, layerSizes: layerSizes),
+                  dynamics: ProjectedGradientDescent(stepSize: stepSize, steps: maximumSteps, tolerance: tolerance))
+    }
+
+    /// The predictive-coding energy on `layerSizes`, starting from its feed-forward pass.
+    public static func predictiveCoding(
+        layerSizes: [Int], hidden: Activation, output: Activation, precisions: [Double]? = nil, batchSize: Int, seed: UInt64,
+        inferenceRate: Double = 0.1, tolerance: Double = 1e-14, maximumSteps: Int = 200_000
+    ) throws -> GradientCheck {
+        var generator = SeededGenerator(seed: seed)
+        let energy = LayeredEnergy<Double>.predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output,
+                                                            precisions: precisions, using: &generator)
+        let (input, target) = batch(layerSizes: layerSizes, batchSize: batchSize, using: &generator)
+        return GradientCheck(energy: energy, input: input, target: target,
+                             initialState: try Backpropagation.feedForward(energy, input: input),
+                             dynamics: ProjectedGradientDescent(stepSize: inferenceRate, steps: maximumSteps, tolerance: tolerance))
+    }
+
+    public init(energy: LayeredEnergy<Double>, input: Matrix<Double>, target: Matrix<Double>, initialState: NetworkState<Double>,
+                dynamics: ProjectedGradientDescent<Double>) {
+        self.energy = energy
+        self.input = input
+        self.target = target
+        self.initialState = initialState
+        self.dynamics = dynamics
+    }
+
+    /// Inputs uniform in `[0, 1]` and random one-hot targets.
+    private static func batch(layerSizes: [Int], batchSize: Int, using generator: inout SeededGenerator) -> (Matrix<Double>, Matrix<Double>) {
+        let input = Matrix<Double>.uniform(rows: batchSize, columns: layerSizes[0], in: 0...1, using: &generator)
         let classes = layerSizes[layerSizes.count - 1]
-        target = Matrix(rows: batchSize, columns: classes)
+        var target = Matrix<Double>(rows: batchSize, columns: classes)
         for row in 0..<batchSize { target[row, Int.random(in: 0..<classes, using: &generator)] = 1 }
-        dynamics = ProjectedGradientDescent(stepSize: stepSize, steps: maximumSteps, tolerance: tolerance)
+        return (input, target)
     }
 
     /// The free fixed point and the energy clamped at its input.
     public func freeEquilibrium() throws -> (ClampedEnergy<Double>, NetworkState<Double>) {
-        var state = NetworkState(input: input, layerSizes: energy.layerSizes)
+        var state = initialState
         let clamped = ClampedEnergy(energy, clamping: [0], at: state)
         var generator = SeededGenerator(seed: 0)
         try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
@@ -41,12 +75,29 @@ public struct GradientCheck: Sendable {
         try compare(EquilibriumPropagation(beta: beta, nudging: nudging, dynamics: dynamics))
     }
 
+    /// Backprop's gradient through the feed-forward network of a predictive-coding energy.
+    public func backpropagationGradient() throws -> [[Matrix<Double>]] {
+        try Backpropagation().gradient(energy: energy, input: input, target: target)
+    }
+
+    /// The exact gradient a rule is measured against.
+    public enum Reference: String, Sendable, CaseIterable {
+        /// Implicit differentiation at the free fixed point (any energy).
+        case implicitDifferentiation = "implicit-differentiation"
+        /// Backprop through the feed-forward network (predictive-coding energies).
+        case backpropagation
+    }
+
     /// A rule's estimate, averaged over `samples` draws of its randomness (seeded), compared with
     /// the exact gradient at the free fixed point.
-    public func compare<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int = 1, seed: UInt64 = 0) throws -> GradientComparison {
+    public func compare<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int = 1, seed: UInt64 = 0,
+                                                    reference: Reference = .implicitDifferentiation) throws -> GradientComparison {
         precondition(samples >= 1, "at least one sample")
         let (clamped, state) = try freeEquilibrium()
-        let exact = try ImplicitDifferentiation(fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
+        let exact = switch reference {
+        case .implicitDifferentiation: try ImplicitDifferentiation(fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
+        case .backpropagation: try backpropagationGradient()
+        }
         var generator = SeededGenerator(seed: seed)
         var mean = exact.map { $0.map { Matrix<Double>(rows: $0.rows, columns: $0.columns) } }
         for _ in 0..<samples {

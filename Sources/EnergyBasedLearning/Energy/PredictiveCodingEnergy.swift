@@ -1,0 +1,158 @@
+import LinearAlgebra
+
+/// The prediction error of one layer in a predictive-coding network:
+///
+/// `E_l = ½ π_l Σ_batch ‖x_l − f(x_{l−1} W_l + b_l)‖²`,
+///
+/// with `W_l` of shape `size(l−1) × size(l)`, bias `b_l`, activation `f` and precision `π_l`.
+/// Writing `a = x_{l−1}W_l + b_l`, `e = x_l − f(a)` and `g = e ⊙ f′(a)`:
+/// `∂E/∂x_l = π e`, `∂E/∂x_{l−1} = −π g W_lᵀ`, `∂E/∂W_l = −π x_{l−1}ᵀ g`, `∂E/∂b_l = −π Σ g`.
+public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
+    /// The predicting layer `l − 1`.
+    public let lower: Int
+    /// The predicted layer `l`.
+    public let upper: Int
+    public var weight: Matrix<Scalar>
+    public var bias: Matrix<Scalar>
+    public var activation: Activation
+    public var precision: Scalar
+
+    public init(lower: Int, upper: Int, weight: Matrix<Scalar>, bias: Matrix<Scalar>, activation: Activation, precision: Scalar = 1) {
+        precondition(lower != upper, "a prediction connects two different layers")
+        precondition(bias.rows == 1 && bias.columns == weight.columns, "the bias is a 1 × size(l) row")
+        precondition(precision > 0, "the precision π must be positive")
+        self.lower = lower
+        self.upper = upper
+        self.weight = weight
+        self.bias = bias
+        self.activation = activation
+        self.precision = precision
+    }
+
+    public var name: String { "W\(lower)-\(upper)" }
+
+    public var layers: [Int] { [lower, upper] }
+
+    public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [lower, upper] }
+
+    /// `f(a)` and `f′(a)` (and `f″(a)` when asked) at `a = x_{l−1}W + b`.
+    func prediction(at state: NetworkState<Scalar>, secondDerivative: Bool = false)
+        -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)
+    {
+        var preactivation = Matrix.product(state.layers[lower], weight)
+        preactivation.addToEveryRow(bias)
+        return activation.evaluate(preactivation, secondDerivative: secondDerivative)
+    }
+
+    /// `e = x_l − f(a)` and `g = e ⊙ f′(a)`.
+    private func errors(at state: NetworkState<Scalar>) -> (error: Matrix<Scalar>, weighted: Matrix<Scalar>) {
+        let predicted = prediction(at: state)
+        let error = state.layers[upper] - predicted.value
+        var weighted = error
+        weighted.multiply(elementwiseBy: predicted.derivative)
+        return (error, weighted)
+    }
+
+    public func energy(at state: NetworkState<Scalar>) -> Double {
+        let error = errors(at: state).error
+        return 0.5 * Double(precision) * error.dot(error)
+    }
+
+    public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
+        let (error, weighted) = errors(at: state)
+        if k == upper {
+            gradient.add(error, scaledBy: precision)
+        } else {
+            gradient.multiplyAdd(weighted, weight, transposeB: true, alpha: -precision)
+        }
+    }
+
+    /// With `δa = v_{l−1}W`, `δe = v_l − f′ ⊙ δa` and `δg = δe ⊙ f′ + e ⊙ f″ ⊙ δa`: `π δe` for
+    /// layer `l`, `−π δg Wᵀ` for layer `l − 1`.
+    public func accumulateHessianProduct(
+        ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>, into product: inout Matrix<Scalar>
+    ) {
+        let (errorChange, weightedChange) = changes(at: state, along: direction)
+        if k == upper {
+            product.add(errorChange, scaledBy: precision)
+        } else {
+            product.multiplyAdd(weightedChange, weight, transposeB: true, alpha: -precision)
+        }
+    }
+
+    /// `δe` and `δg` along `direction` (see ``accumulateHessianProduct(ofLayer:at:direction:into:)``).
+    private func changes(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> (Matrix<Scalar>, Matrix<Scalar>) {
+        let predicted = prediction(at: state, secondDerivative: true)
+        let error = state.layers[upper] - predicted.value
+        let preactivationChange = Matrix.product(direction.layers[lower], weight)
+        var derivativeTimesChange = preactivationChange
+        derivativeTimesChange.multiply(elementwiseBy: predicted.derivative)
+        let errorChange = direction.layers[upper] - derivativeTimesChange
+        var weightedChange = errorChange
+        weightedChange.multiply(elementwiseBy: predicted.derivative)
+        if var curvature = predicted.secondDerivative, !curvature.isZero {
+            curvature.multiply(elementwiseBy: error)
+            curvature.multiply(elementwiseBy: preactivationChange)
+            weightedChange.add(curvature)
+        }
+        return (errorChange, weightedChange)
+    }
+
+    public var parameters: [Matrix<Scalar>] {
+        get { [weight, bias] }
+        set {
+            weight = newValue[0]
+            bias = newValue[1]
+        }
+    }
+
+    public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        let weighted = errors(at: state).weighted
+        return outerGradients(state.layers[lower], weighted)
+    }
+
+    /// `δ(∂E/∂W) = −π (v_{l−1}ᵀ g + x_{l−1}ᵀ δg)`, `δ(∂E/∂b) = −π Σ δg`.
+    public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        let weighted = errors(at: state).weighted
+        let (_, weightedChange) = changes(at: state, along: direction)
+        return outerGradients(state.layers[lower], weightedChange, plus: (direction.layers[lower], weighted))
+    }
+
+    /// `[−π (xᵀ w + x′ᵀ w′), −π Σ w]`; the product `x′ᵀ w′` only when `extra = (x′, w′)` is
+    /// given and `x′` is non-zero.
+    private func outerGradients(_ x: Matrix<Scalar>, _ w: Matrix<Scalar>, plus extra: (Matrix<Scalar>, Matrix<Scalar>)? = nil) -> [Matrix<Scalar>] {
+        var weightGradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
+        weightGradient.multiplyAdd(x, w, transposeA: true, alpha: -precision, beta: 0)
+        if let (left, right) = extra, !left.isZero {
+            weightGradient.multiplyAdd(left, right, transposeA: true, alpha: -precision)
+        }
+        var biasGradient = w.columnSums()
+        biasGradient.scale(by: -precision)
+        return [weightGradient, biasGradient]
+    }
+}
+
+extension LayeredEnergy {
+    /// The predictive-coding energy of a layered network (Millidge et al. 2022):
+    ///
+    /// `E(x) = Σ_{l≥1} ½ π_l ‖x_l − f_l(x_{l−1} W_l + b_l)‖²`,
+    ///
+    /// with `f_l = hidden` for hidden layers and `output` for the last; states are unbounded. Its
+    /// minimum with the input clamped and every other layer free is the feed-forward pass
+    /// (`E = 0`). Weights are Glorot-uniform, biases zero.
+    public static func predictiveCoding<G: RandomNumberGenerator>(
+        layerSizes: [Int], hidden: Activation, output: Activation, precisions: [Scalar]? = nil, using generator: inout G
+    ) -> LayeredEnergy {
+        precondition(layerSizes.count >= 2, "a network needs an input and an output layer")
+        let precisions = precisions ?? Array(repeating: 1, count: layerSizes.count - 1)
+        precondition(precisions.count == layerSizes.count - 1, "one precision per predicted layer")
+        let terms: [any EnergyTerm<Scalar>] = (1..<layerSizes.count).map { l in
+            PredictionError(
+                lower: l - 1, upper: l,
+                weight: .glorotUniform(fanIn: layerSizes[l - 1], fanOut: layerSizes[l], using: &generator),
+                bias: Matrix(rows: 1, columns: layerSizes[l]),
+                activation: l == layerSizes.count - 1 ? output : hidden, precision: precisions[l - 1])
+        }
+        return LayeredEnergy(layerSizes: layerSizes, terms: terms, stateBounds: Array(repeating: nil, count: layerSizes.count))
+    }
+}

@@ -1,0 +1,49 @@
+import LinearAlgebra
+
+/// PC-Nudge (Millidge et al. 2022): on a predictive-coding energy, hold the output layer's
+/// prediction error at `e_L = −λ·∂C/∂ŷ` (`ŷ` the free output), relax the hidden layers, and
+/// estimate `dL/dθ ≈ (1/λ)·(∂E/∂θ(s^λ) − ∂E/∂θ(s⁰))`.
+///
+/// The output state follows its prediction, `x_L = f(a_L) − λ·∂C/∂ŷ`, at every inference step, so
+/// the hidden layers relax under `E_{<L} + λπ_L·∂C/∂ŷ · f(a_L)`: EP's nudge, linearised at the free
+/// output, on the network's prediction. The estimate is exact as `λ → 0` for any cost and any
+/// precisions. (Clamping `x_L` at the fixed value `ŷ − λ·∂C/∂ŷ` instead would let the hidden
+/// layers absorb part of the error and is not exact unless `π_L` is small: that is PC.)
+public struct PCNudge<Scalar: BLASScalar>: LearningRule {
+    public var lambda: Scalar
+    public var cost: any Cost<Scalar>
+    /// The inference dynamics: its step size, step budget and tolerance (applied one step at a
+    /// time, the output re-set after each).
+    public var dynamics: ProjectedGradientDescent<Scalar>
+
+    public init(lambda: Scalar, cost: any Cost<Scalar> = SquaredError(), dynamics: ProjectedGradientDescent<Scalar>) {
+        precondition(lambda != 0, "PC-Nudge divides by λ: it cannot be zero")
+        self.lambda = lambda
+        self.cost = cost
+        self.dynamics = dynamics
+    }
+
+    public func estimate<G: RandomNumberGenerator>(
+        energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>,
+        using generator: inout G
+    ) throws -> Contrast<Scalar> {
+        guard let outputTerm = try Backpropagation.chain(of: energy.energy).last?.term else {
+            throw Backpropagation<Scalar>.Failure.notFeedForward(layer: 1)
+        }
+        let output = freeState.layers.count - 1
+        var heldError = Matrix<Scalar>(rows: freeState.batchSize, columns: freeState.output.columns)
+        cost.accumulateGradient(output: freeState.output, target: target, scale: -lambda, into: &heldError)
+        let step = ProjectedGradientDescent(stepSize: dynamics.stepSize, steps: 1, tolerance: dynamics.tolerance,
+                                            noise: dynamics.noise, parallelBlocks: dynamics.parallelBlocks)
+        let clampedLayers = energy.clampedLayers.union([output])
+        var state = freeState
+        for _ in 0..<dynamics.steps {
+            state.layers[output] = outputTerm.prediction(at: state).value + heldError
+            let relaxation = try step.relax(&state, under: ClampedEnergy(energy.energy, clamping: clampedLayers, at: state),
+                                            nudge: nil, using: &generator)
+            if let tolerance = dynamics.tolerance, relaxation.lastChange <= Double(tolerance) { break }
+        }
+        state.layers[output] = outputTerm.prediction(at: state).value + heldError
+        return Contrast(positive: state, negative: freeState, scale: 1 / lambda)
+    }
+}

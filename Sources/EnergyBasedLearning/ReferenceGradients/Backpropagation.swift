@@ -1,0 +1,70 @@
+import LinearAlgebra
+
+/// Backpropagation through the feed-forward network that a predictive-coding energy describes:
+/// `x_l = f_l(x_{l−1} W_l + b_l)` for every ``PredictionError`` term, in order of layers.
+///
+/// With `δ_L = ∂C/∂x_L` and, going down, `g_l = δ_l ⊙ f_l′(a_l)`, `δ_{l−1} = g_l W_lᵀ`:
+/// `dL/dW_l = x_{l−1}ᵀ g_l` and `dL/db_l = Σ_batch g_l`.
+///
+/// The feed-forward pass is the free equilibrium of that energy (every prediction error is
+/// zero), so this is also what implicit differentiation gives there; the tests check both agree.
+public struct Backpropagation<Scalar: BLASScalar>: Sendable {
+    public var cost: any Cost<Scalar>
+
+    public init(cost: any Cost<Scalar> = SquaredError()) {
+        self.cost = cost
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        /// Layer `layer` is not predicted by exactly one ``PredictionError`` from the layer below.
+        case notFeedForward(layer: Int)
+
+        public var description: String {
+            switch self {
+            case let .notFeedForward(layer):
+                return "backpropagation needs a feed-forward chain of prediction errors; layer \(layer) is not predicted by exactly one term from layer \(layer - 1)"
+            }
+        }
+    }
+
+    /// The chain of prediction terms, indexed by the layer they predict (1…L), with their
+    /// positions in `energy.terms`.
+    static func chain(of energy: LayeredEnergy<Scalar>) throws -> [(index: Int, term: PredictionError<Scalar>)] {
+        try (1..<energy.layerSizes.count).map { layer in
+            let matches = energy.terms.enumerated().compactMap { index, term in
+                (term as? PredictionError<Scalar>).map { (index, $0) }
+            }.filter { $0.1.upper == layer }
+            guard matches.count == 1, matches[0].1.lower == layer - 1 else { throw Failure.notFeedForward(layer: layer) }
+            return matches[0]
+        }
+    }
+
+    /// The feed-forward pass from `input`: the state with every prediction error zero.
+    public static func feedForward(_ energy: LayeredEnergy<Scalar>, input: Matrix<Scalar>) throws -> NetworkState<Scalar> {
+        var state = NetworkState(input: input, layerSizes: energy.layerSizes)
+        for (_, term) in try chain(of: energy) {
+            state.layers[term.upper] = term.prediction(at: state).value
+        }
+        return state
+    }
+
+    /// `dL/dθ` (summed over the batch) for every term, in the order of `energy.terms`;
+    /// `L = C(x_L, target)` at the feed-forward pass from `input`.
+    public func gradient(energy: LayeredEnergy<Scalar>, input: Matrix<Scalar>, target: Matrix<Scalar>) throws -> [[Matrix<Scalar>]] {
+        let chain = try Self.chain(of: energy)
+        let state = try Self.feedForward(energy, input: input)
+        var gradients = energy.terms.map { $0.parameters.map { Matrix<Scalar>(rows: $0.rows, columns: $0.columns) } }
+        var delta = Matrix<Scalar>(rows: input.rows, columns: energy.layerSizes[energy.layerSizes.count - 1])
+        cost.accumulateGradient(output: state.output, target: target, scale: 1, into: &delta)
+        for (index, term) in chain.reversed() {
+            var g = delta
+            g.multiply(elementwiseBy: term.prediction(at: state).derivative)
+            gradients[index][0].multiplyAdd(state.layers[term.lower], g, transposeA: true, beta: 0)
+            gradients[index][1] = g.columnSums()
+            if term.lower > 0 {
+                delta = Matrix.product(g, term.weight, transposeB: true)
+            }
+        }
+        return gradients
+    }
+}

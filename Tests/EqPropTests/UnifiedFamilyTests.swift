@@ -1,0 +1,94 @@
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+import Testing
+
+/// The claims of Millidge, Song, Salvatori, Lukasiewicz & Bogacz (2022): PC, PC-Nudge, EP and CHL
+/// are energy-based rules whose updates tend to backprop's gradient as the nudge becomes small.
+@Suite("The unified family: PC, PC-Nudge, EP on predictive-coding energies")
+struct UnifiedFamilyTests {
+    static let layerSizes = [8, 7, 6, 4]
+
+    func check(hidden: Activation = .tanh, output: Activation = .identity, precisions: [Double]? = nil) throws -> GradientCheck {
+        try GradientCheck.predictiveCoding(layerSizes: Self.layerSizes, hidden: hidden, output: output,
+                                           precisions: precisions, batchSize: 5, seed: 2)
+    }
+
+    @Test("Backprop equals implicit differentiation at the free equilibrium of a predictive-coding energy",
+          arguments: [(Activation.tanh, Activation.identity), (.sigmoid, .sigmoid), (.relu, .identity)])
+    func backpropIsImplicitDifferentiation(hidden: Activation, output: Activation) throws {
+        let check = try check(hidden: hidden, output: output)
+        let comparison = GradientComparison(estimate: try check.exactGradient(), reference: try check.backpropagationGradient(),
+                                            names: check.energy.terms.map(\.name))
+        #expect(comparison.relativeError < 1e-9, "relative difference \(comparison.relativeError)")
+    }
+
+    @Test("The feed-forward pass is the free equilibrium: zero energy, and relaxation does not move it")
+    func feedForwardIsEquilibrium() throws {
+        let check = try check()
+        #expect(check.energy.energy(at: check.initialState) == 0)
+        let (_, relaxed) = try check.freeEquilibrium()
+        for k in relaxed.layers.indices { #expect(maxAbsDifference(relaxed.layers[k], check.initialState.layers[k]) < 1e-15) }
+    }
+
+    @Test("Backprop refuses an energy that is not a feed-forward chain")
+    func notFeedForward() {
+        let hopfield = GradientCheck(layerSizes: [4, 3, 2], batchSize: 2, seed: 1)
+        #expect(throws: Backpropagation<Double>.Failure.notFeedForward(layer: 1)) {
+            try Backpropagation<Double>().gradient(energy: hopfield.energy, input: hopfield.input, target: hopfield.target)
+        }
+    }
+
+    @Test("PC-Nudge converges to backprop: cosine ≥ 0.999 at small λ and error O(λ)",
+          arguments: [(Activation.tanh, Activation.identity), (.relu, .identity), (.sigmoid, .sigmoid)])
+    func pcNudge(hidden: Activation, output: Activation) throws {
+        let check = try check(hidden: hidden, output: output)
+        func comparison(_ lambda: Double) throws -> GradientComparison {
+            try check.compare(PCNudge(lambda: lambda, dynamics: check.dynamics), reference: .backpropagation)
+        }
+        let smallest = try comparison(1e-3)
+        #expect(smallest.cosine >= 0.999, "cosine \(smallest.cosine)")
+        #expect(smallest.parts.allSatisfy { $0.cosine >= 0.999 }, "\(smallest.parts)")
+        // Small enough that no ReLU unit changes side between the phases (at λ = 0.01 one does).
+        let order = try fittedOrder(nudges: [0.004, 0.002, 0.001, 0.0005]) { try comparison($0).relativeError }
+        #expect(abs(order - 1) < 0.1, "fitted order \(order)")
+    }
+
+    @Test("PC with the output clamped at the target converges to backprop as the output precision shrinks, error O(π_L)")
+    func predictiveCoding() throws {
+        func comparison(_ outputPrecision: Double) throws -> GradientComparison {
+            let check = try check(precisions: [1, 1, outputPrecision])
+            return try check.compare(OutputClamping.predictiveCoding(outputPrecision: outputPrecision, dynamics: check.dynamics),
+                                     reference: .backpropagation)
+        }
+        let smallest = try comparison(1e-3)
+        #expect(smallest.cosine >= 0.999, "cosine \(smallest.cosine)")
+        let order = try fittedOrder(nudges: [0.02, 0.01, 0.005, 0.0025]) { try comparison($0).relativeError }
+        #expect(abs(order - 1) < 0.1, "fitted order \(order)")
+        #expect(try comparison(1).cosine < 0.999, "with equal precisions PC is not backprop: the limit is what makes it exact")
+    }
+
+    @Test("EP on the predictive-coding energy converges to backprop: one-sided O(β), symmetric O(β²)",
+          arguments: [(Nudging.oneSided, 1.0), (.symmetric, 2.0)])
+    func equilibriumPropagation(nudging: Nudging, expectedOrder: Double) throws {
+        let check = try check()
+        func comparison(_ beta: Double) throws -> GradientComparison {
+            try check.compare(EquilibriumPropagation(beta: beta, nudging: nudging, dynamics: check.dynamics), reference: .backpropagation)
+        }
+        #expect(try comparison(1e-3).cosine >= 0.999)
+        let order = try fittedOrder(nudges: [0.02, 0.01, 0.005, 0.0025]) { try comparison($0).relativeError }
+        #expect(abs(order - expectedOrder) < 0.1 * expectedOrder, "fitted order \(order)")
+    }
+
+    @Test("CHL's update vanishes when the target is the free output, and points downhill otherwise")
+    func contrastiveHebbian() throws {
+        let hopfield = GradientCheck(layerSizes: [8, 6, 4], batchSize: 3, seed: 4)
+        let (clamped, free) = try hopfield.freeEquilibrium()
+        var generator = SeededGenerator(seed: 0)
+        let rule = OutputClamping<Double>.contrastiveHebbian(dynamics: hopfield.dynamics)
+        let atOutput = try rule.estimate(energy: clamped, freeState: free, target: free.output, using: &generator).gradient(of: hopfield.energy)
+        #expect(atOutput.allSatisfy { $0.allSatisfy { $0.elements.allSatisfy { abs($0) < 1e-12 } } })
+        let comparison = try hopfield.compare(rule)
+        #expect(comparison.cosine > 0, "CHL's update is a descent direction here: cosine \(comparison.cosine)")
+    }
+}
