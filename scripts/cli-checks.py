@@ -46,6 +46,29 @@ def gradcheck_one_sided_error_shrinks_like_beta():
     assert 1.7 < ratio < 2.3, f"halving β should halve the error, ratio {ratio}"
 
 
+def gradcheck_unified_family():
+    for rule, nudge in (("pc-nudge", "0.001"), ("pc", "0.001"), ("ep-symmetric", "0.001")):
+        report = json.loads(run("gradcheck", "--rule", rule, "--energy", "pc", "--nudge", nudge, "--json").stdout)
+        assert report["reference"] == "backpropagation", report
+        assert report["cosine"] >= 0.999, (rule, report)
+        assert {part["name"] for part in report["per_layer"]} == {"W0-1", "W1-2", "W2-3"}, report
+
+
+def align_sweep():
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path, svg_path = os.path.join(folder, "align.csv"), os.path.join(folder, "align.svg")
+        report = json.loads(run("align", "--nudges", "0.01,0.5", "--steps", "20,200", "--seeds", "1,2", "--batch-size", "16",
+                                "--json", "--csv", csv_path, "--svg", svg_path).stdout)
+        assert report["rule"] == "pc-nudge" and len(report["rows"]) == 8, report["rows"]
+        summary = {(line["nudge"], line["steps"]): line for line in report["summary"]}
+        assert summary[(0.01, 200)]["cosine"] > 0.999, summary
+        assert summary[(0.01, 200)]["cosine"] > summary[(0.5, 200)]["cosine"], "alignment improves as λ shrinks"
+        assert summary[(0.01, 200)]["relative_error"] < summary[(0.01, 20)]["relative_error"], "and with more inference steps"
+        lines = open(csv_path).read().splitlines()
+        assert lines[0] == "rule,nudge,steps,seed,layer,cosine,relative_error" and len(lines) == 1 + 8 * 4, len(lines)
+        assert open(svg_path).read().count("<svg") == 3, "two stacked plots"
+
+
 def rejects(args, *fragments):
     def body():
         process = run(*args, expect_success=False)
@@ -100,14 +123,22 @@ with tempfile.TemporaryDirectory() as empty:
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))
     check("train: missing data names the files and folder",
           rejects(["train", "--data-dir", empty, "--offline"], "train-images-idx3-ubyte.gz", empty))
-    check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta"))
+    check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta: expected a finite non-zero"))
+    check("gradcheck: PC, PC-Nudge and symmetric EP on the PC energy match backprop", gradcheck_unified_family)
+    check("gradcheck: pc-nudge on the Hopfield energy is rejected",
+          rejects(["gradcheck", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy"))
+    check("gradcheck: a negative precision ratio is rejected", rejects(["gradcheck", "--rule", "pc", "--nudge", "-0.1"], "--nudge"))
+    check("gradcheck: an unknown rule is rejected", rejects(["gradcheck", "--rule", "hebb"], "--rule", "pc-nudge"))
     check("stdp: JSON window, CSV and SVG", stdp_window_outputs)
     check("stdp: negative σ is rejected", rejects(["stdp", "--sigma", "-0.1"], "--sigma: expected a finite noise level"))
     check("stdp: zero time step is rejected", rejects(["stdp", "--dt-ms", "0"], "--dt-ms"))
     check("stdp: negative rate is rejected", rejects(["stdp", "--post-rate", "-10"], "--post-rate: expected a positive rate"))
     check("stdp: Δt outside the simulated trial is rejected",
           rejects(["stdp", "--window-ms", "300", "--duration-ms", "200"], "--window-ms", "--duration-ms"))
+    check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
+    check("align: an unknown activation is rejected", rejects(["align", "--hidden", "softsign"], "--hidden"))
     if data:
+        check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
 

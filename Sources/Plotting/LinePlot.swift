@@ -75,6 +75,17 @@ public struct LinePlot: Sendable {
         svg += "<text x=\"18\" y=\"\(format(yCenter))\" text-anchor=\"middle\" "
             + "transform=\"rotate(-90 18 \(format(yCenter)))\">\(escaped(yLabel))</text>\n"
 
+        // The legend goes in the corner of the plot area that holds the fewest points.
+        let legendWidth = 30 + 7.5 * Double(series.map(\.name.count).max() ?? 0), legendHeight = 18 * Double(series.count) + 8
+        let corners = [(margin.left + 12, margin.top), (margin.left + plotWidth - legendWidth, margin.top),
+                       (margin.left + 12, margin.top + plotHeight - legendHeight), (margin.left + plotWidth - legendWidth, margin.top + plotHeight - legendHeight)]
+        func crowding(_ corner: (Double, Double)) -> Int {
+            finite.filter { point in
+                let x = px(point.x), y = py(point.y)
+                return x >= corner.0 - 6 && x <= corner.0 + legendWidth + 6 && y >= corner.1 - 6 && y <= corner.1 + legendHeight + 6
+            }.count
+        }
+        let (legendLeft, legendTop) = corners.min { crowding($0) < crowding($1) }!
         for (index, item) in series.enumerated() {
             let color = Self.palette[index % Self.palette.count]
             switch item.style {
@@ -88,8 +99,8 @@ public struct LinePlot: Sendable {
                     svg += "<circle cx=\"\(format(px(point.x)))\" cy=\"\(format(py(point.y)))\" r=\"2.2\" fill=\"\(color)\" fill-opacity=\"0.7\"/>\n"
                 }
             }
-            let legendY = margin.top + 16 + Double(index) * 18
-            let legendX = margin.left + 12
+            let legendY = legendTop + 16 + Double(index) * 18
+            let legendX = legendLeft
             switch item.style {
             case .line: svg += line(legendX, legendY - 4, legendX + 22, legendY - 4, stroke: color, width: 2)
             case .markers: svg += "<circle cx=\"\(format(legendX + 11))\" cy=\"\(format(legendY - 4))\" r=\"3\" fill=\"\(color)\"/>\n"
@@ -162,4 +173,19 @@ private func format(_ value: Double) -> String { String(format: "%.1f", value) }
 
 private func escaped(_ text: String) -> String {
     text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+}
+
+extension LinePlot {
+    /// Several plots stacked vertically in one SVG document, each `width × height`.
+    public static func stacked(_ plots: [LinePlot], width: Double = 720, height: Double = 440) -> String {
+        let total = height * Double(plots.count)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(format(width))\" height=\"\(format(total))\" "
+            + "viewBox=\"0 0 \(format(width)) \(format(total))\">\n"
+        for (index, plot) in plots.enumerated() {
+            // A nested <svg> element is placed by its x/y attributes.
+            svg += plot.svg(width: width, height: height).replacingOccurrences(
+                of: "<svg xmlns=\"http://www.w3.org/2000/svg\" ", with: "<svg x=\"0\" y=\"\(format(Double(index) * height))\" ")
+        }
+        return svg + "</svg>\n"
+    }
 }

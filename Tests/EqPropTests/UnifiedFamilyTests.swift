@@ -92,3 +92,40 @@ struct UnifiedFamilyTests {
         #expect(comparison.cosine > 0, "CHL's update is a descent direction here: cosine \(comparison.cosine)")
     }
 }
+
+@Suite("The alignment sweep")
+struct AlignmentSweepTests {
+    static func sweep(rule: AlignmentSweep.Rule = .pcNudge, nudges: [Double] = [0.001, 0.1, 1], steps: [Int] = [300]) -> AlignmentSweep {
+        AlignmentSweep(rule: rule, layerSizes: [10, 8, 6, 3], hidden: .relu, output: .identity, nudges: nudges, steps: steps,
+                       inferenceRate: 0.1, seeds: [1, 2])
+    }
+
+    @Test("Alignment with backprop improves as the nudge shrinks, for every rule", arguments: AlignmentSweep.Rule.allCases)
+    func improvesAsNudgeShrinks(rule: AlignmentSweep.Rule) throws {
+        let problem = try GradientCheck.predictiveCoding(layerSizes: [10, 8, 6, 3], hidden: .relu, output: .identity, batchSize: 6, seed: 9)
+        let rows = try Self.sweep(rule: rule).run(input: problem.input, target: problem.target)
+        #expect(rows.count == 6)
+        for seed in [UInt64(1), 2] {
+            let errors = rows.filter { $0.seed == seed }.sorted { $0.nudge < $1.nudge }.map(\.comparison.relativeError)
+            #expect(errors == errors.sorted(), "seed \(seed): relative errors \(errors) should grow with the nudge")
+            let smallest = try #require(rows.first { $0.seed == seed && $0.nudge == 0.001 })
+            #expect(smallest.comparison.cosine > 0.999, "seed \(seed): \(smallest.comparison.cosine)")
+        }
+    }
+
+    static let impossible: [(AlignmentSweep, String)] = [
+        (sweep(nudges: [0.1, 0]), "nudges"),
+        (sweep(rule: .pc, nudges: [-0.5]), "nudges"),
+        (sweep(nudges: [.nan]), "nudges"),
+        (sweep(steps: [0]), "steps"),
+        (sweep(nudges: []), "nudges"),
+    ]
+
+    @Test("Impossible sweeps are refused with the flag that names them", arguments: impossible)
+    func badSettings(sweep: AlignmentSweep, flag: String) {
+        #expect(throws: AlignmentSweep.InvalidSetting.self) { try sweep.validate() }
+        do { try sweep.validate() } catch let error as AlignmentSweep.InvalidSetting {
+            #expect(error.flag == flag)
+        } catch { Issue.record("\(error)") }
+    }
+}

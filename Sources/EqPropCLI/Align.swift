@@ -1,0 +1,178 @@
+import ArgumentParser
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+import Plotting
+
+struct Align: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure how a rule's update aligns with backprop's gradient as its nudge shrinks (Millidge et al. 2022).",
+        discussion: """
+            On a predictive-coding network and a batch of real images: for each seed, nudge and number of inference steps, \
+            the rule's update against backprop's gradient (cosine and relative distance, overall and per layer). The \
+            defaults are the paper's experiment: MNIST, 784-128-64-10, ReLU hidden layers, identity output, squared error, \
+            λ ∈ {0.01, 0.1, 0.2, …, 1.0}, 50 inference steps of rate 0.1, seeds 1, 2, 3.
+            """)
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "The rule: pc-nudge (nudge λ), pc (nudge: output-to-hidden precision ratio), ep or ep-symmetric (nudge β).")
+    var rule: AlignmentSweep.Rule = .pcNudge
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nudges, comma-separated.", valueName: "list"))
+    var nudges = "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Numbers of inference steps, comma-separated.", valueName: "list"))
+    var steps = "50"
+    @Option(parsing: .unconditional, help: "Step size of the inference dynamics.") var inferenceRate: Double = 0.1
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seeds of the networks, comma-separated.", valueName: "list"))
+    var seeds = "1,2,3"
+    @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers = "784,128,64,10"
+    @Option(help: "Activation of the hidden layers.") var hidden: Activation = .relu
+    @Option(help: "Activation of the output layer.") var output: Activation = .identity
+    @Option(parsing: .unconditional, help: "Images in the batch (the first ones of the training set).") var batchSize: Int = 64
+    @Option(help: "Write every measurement as CSV to this file.") var csv: String?
+    @Option(help: "Write an SVG plot (cosine and relative distance per layer against the nudge) to this file.") var svg: String?
+    @Flag(help: "Print the table as JSON.") var json = false
+
+    func run() throws {
+        let sweep = AlignmentSweep(
+            rule: rule, layerSizes: try parseList(layers, flag: "layers"), hidden: hidden, output: output,
+            nudges: try parseList(nudges, flag: "nudges"), steps: try parseList(steps, flag: "steps"),
+            inferenceRate: inferenceRate, seeds: try parseList(seeds, flag: "seeds"))
+        do {
+            try sweep.validate()
+        } catch let error as AlignmentSweep.InvalidSetting {
+            throw ValidationError(error.description)
+        }
+        guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
+        let train = try data.load().train
+        guard train.inputs.columns == sweep.layerSizes[0], train.targets.columns == sweep.layerSizes.last else {
+            throw ValidationError("--layers: the data set has \(train.inputs.columns) inputs and \(train.targets.columns) classes, "
+                                  + "the network \(sweep.layerSizes[0]) and \(sweep.layerSizes.last!)")
+        }
+        let rows = Array(0..<min(batchSize, train.count))
+        let input = train.inputs.gatheringRows(rows).converted(to: Double.self)
+        let target = train.targets.gatheringRows(rows).converted(to: Double.self)
+        let measurements = try sweep.run(input: input, target: target)
+        let summary = AlignmentSummary(measurements)
+        if let csv { try write(csvTable(measurements), to: csv) }
+        if let svg { try write(LinePlot.stacked(plots(summary, sweep: sweep)), to: svg) }
+        if json {
+            try writeJSON(AlignmentReport(sweep: sweep, batchSize: rows.count, rows: measurements, summary: summary), to: "-")
+        } else {
+            print("\(rule.rawValue) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
+                  + "\(hidden.rawValue)/\(output.rawValue), \(rows.count) images, mean over seeds \(seeds)")
+            for line in summary.lines {
+                let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
+                print("\(rule.nudgeName) \(line.nudge), \(line.steps) steps: cosine \(String(format: "%.5f", line.cosine)), "
+                      + "relative distance \(String(format: "%.4f", line.relativeError)) (\(layers))")
+            }
+        }
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    private func csvTable(_ rows: [AlignmentSweep.Row]) -> String {
+        var text = "rule,nudge,steps,seed,layer,cosine,relative_error\n"
+        for row in rows {
+            text += "\(row.rule.rawValue),\(row.nudge),\(row.steps),\(row.seed),all,\(row.comparison.cosine),\(row.comparison.relativeError)\n"
+            for part in row.comparison.parts {
+                text += "\(row.rule.rawValue),\(row.nudge),\(row.steps),\(row.seed),\(part.name),\(part.cosine),\(part.relativeError)\n"
+            }
+        }
+        return text
+    }
+
+    /// Cosine and relative distance against the nudge, one line per layer and one for the whole
+    /// update, at the largest step count.
+    private func plots(_ summary: AlignmentSummary, sweep: AlignmentSweep) -> [LinePlot] {
+        let steps = sweep.steps.max()!
+        let lines = summary.lines.filter { $0.steps == steps }.sorted { $0.nudge < $1.nudge }
+        let names = lines.first?.parts.map(\.name) ?? []
+        func series(_ value: @escaping (AlignmentSummary.Line, Int?) -> Double) -> [LinePlot.Series] {
+            [LinePlot.Series(name: "all layers", points: lines.map { ($0.nudge, value($0, nil)) })]
+                + names.indices.map { i in LinePlot.Series(name: names[i], points: lines.map { ($0.nudge, value($0, i)) }) }
+        }
+        let title = "\(sweep.rule.rawValue) vs backprop, \(steps) inference steps, mean of \(sweep.seeds.count) seeds"
+        return [
+            LinePlot(title: title, xLabel: "nudge \(sweep.rule.nudgeName)", yLabel: "cosine similarity",
+                     series: series { line, i in i.map { line.parts[$0].cosine } ?? line.cosine }, showsZeroLines: false),
+            LinePlot(title: title, xLabel: "nudge \(sweep.rule.nudgeName)", yLabel: "relative distance ‖ĝ − g‖/‖g‖",
+                     series: series { line, i in i.map { line.parts[$0].relativeError } ?? line.relativeError }, showsZeroLines: false),
+        ]
+    }
+}
+
+extension AlignmentSweep.Rule: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+
+/// Means over seeds for each (nudge, steps).
+struct AlignmentSummary: Encodable {
+    struct Line: Encodable {
+        var nudge: Double
+        var steps: Int
+        var cosine: Double
+        var relativeError: Double
+        var parts: [GradcheckReport.Part]
+        enum CodingKeys: String, CodingKey { case nudge, steps, cosine, relativeError = "relative_error", parts = "per_layer" }
+    }
+    var lines: [Line]
+
+    init(_ rows: [AlignmentSweep.Row]) {
+        var keys: [(Double, Int)] = []
+        for row in rows where !keys.contains(where: { $0 == (row.nudge, row.steps) }) { keys.append((row.nudge, row.steps)) }
+        lines = keys.map { nudge, steps in
+            let group = rows.filter { $0.nudge == nudge && $0.steps == steps }.map(\.comparison)
+            func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+            let names = group[0].parts.map(\.name)
+            return Line(nudge: nudge, steps: steps, cosine: mean(group.map(\.cosine)), relativeError: mean(group.map(\.relativeError)),
+                        parts: names.indices.map { i in
+                            GradcheckReport.Part(name: names[i], cosine: mean(group.map { $0.parts[i].cosine }),
+                                                 relativeError: mean(group.map { $0.parts[i].relativeError }))
+                        })
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(lines)
+    }
+}
+
+struct AlignmentReport: Encodable {
+    var sweep: AlignmentSweep
+    var batchSize: Int
+    var rows: [AlignmentSweep.Row]
+    var summary: AlignmentSummary
+
+    enum CodingKeys: String, CodingKey {
+        case rule, nudgeName = "nudge_name", layers, hidden, output, inferenceRate = "inference_rate", seeds
+        case batchSize = "batch_size", rows, summary
+    }
+    struct Row: Encodable {
+        var nudge: Double
+        var steps: Int
+        var seed: UInt64
+        var cosine: Double
+        var relativeError: Double
+        var parts: [GradcheckReport.Part]
+        enum CodingKeys: String, CodingKey { case nudge, steps, seed, cosine, relativeError = "relative_error", parts = "per_layer" }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sweep.rule.rawValue, forKey: .rule)
+        try container.encode(sweep.rule.nudgeName, forKey: .nudgeName)
+        try container.encode(sweep.layerSizes, forKey: .layers)
+        try container.encode(sweep.hidden.rawValue, forKey: .hidden)
+        try container.encode(sweep.output.rawValue, forKey: .output)
+        try container.encode(sweep.inferenceRate, forKey: .inferenceRate)
+        try container.encode(sweep.seeds, forKey: .seeds)
+        try container.encode(batchSize, forKey: .batchSize)
+        try container.encode(rows.map {
+            Row(nudge: $0.nudge, steps: $0.steps, seed: $0.seed, cosine: $0.comparison.cosine, relativeError: $0.comparison.relativeError,
+                parts: $0.comparison.parts.map { GradcheckReport.Part(name: $0.name, cosine: $0.cosine, relativeError: $0.relativeError) })
+        }, forKey: .rows)
+        try container.encode(summary, forKey: .summary)
+    }
+}
