@@ -90,6 +90,17 @@ def train_and_evaluate():
         assert abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
 
 
+def train_predictive_coding():
+    with tempfile.TemporaryDirectory() as folder:
+        for rule in ("pc-nudge", "bp"):
+            metrics_path = os.path.join(folder, f"{rule}.json")
+            run("train", "--energy", "pc", "--rule", rule, "--layers", "784,64,10", "--hidden", "relu", "--output", "identity",
+                "--beta", "0.1", "--epsilon", "0.1", "--nudged-steps", "30", "--learning-rates", "0.1,0.1", "--no-random-sign",
+                "--batch-size", "32", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path)
+            metrics = json.load(open(metrics_path))
+            assert metrics["test_error"] < 0.3 and metrics["configuration"]["energy"] == "pc", metrics
+
+
 def divergence_is_reported():
     process = run("train", "--train-limit", "400", "--epochs", "1", "--learning-rates", "1e38,1e38", "--beta", "0.001",
                   expect_success=False)
@@ -135,12 +146,15 @@ with tempfile.TemporaryDirectory() as empty:
     check("stdp: negative rate is rejected", rejects(["stdp", "--post-rate", "-10"], "--post-rate: expected a positive rate"))
     check("stdp: Δt outside the simulated trial is rejected",
           rejects(["stdp", "--window-ms", "300", "--duration-ms", "200"], "--window-ms", "--duration-ms"))
+    check("train: pc-nudge on the Hopfield energy is rejected",
+          rejects(["train", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy: expected pc"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden", "softsign"], "--hidden"))
     if data:
         check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
+        check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
 
 failed = sum(1 for _, error in results if error)
 print(f"cli-checks: {len(results) - failed} passed, {failed} failed")

@@ -5,11 +5,18 @@ import LinearAlgebra
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a layered Hopfield network with Equilibrium Propagation (or the STDP rule).",
+        abstract: "Train a layered network with Equilibrium Propagation or another rule of the family.",
         discussion: """
             Presets carry the settings of Scellier & Bengio (2017): \
-            \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", ")). Every setting can be overridden by its flag.
+            \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", ")). Every setting can be overridden by its flag. \
+            With --energy pc the free phase is the feed-forward pass, --nudged-steps and --epsilon are the inference steps and \
+            rate, and --beta is the rule's nudge (λ for pc-nudge, the output precision π_L for pc).
             """)
+
+    /// The rules as the command line names them (`ep-symmetric` is EP with symmetric nudging).
+    enum RuleName: String, ExpressibleByArgument, CaseIterable {
+        case ep, epSymmetric = "ep-symmetric", stdp, chl, pc, pcNudge = "pc-nudge", bp
+    }
 
     @Option(help: "Start from a preset.")
     var preset: String = "scellier2017-net1"
@@ -24,15 +31,21 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps of the free phase.") var freeSteps: Int?
     @Option(parsing: .unconditional, help: "Steps of each nudged phase.") var nudgedSteps: Int?
     @Option(parsing: .unconditional, help: "Step size ε of the dynamics.") var epsilon: Double?
-    @Option(parsing: .unconditional, help: "Nudging strength β for the cost ½‖y − d‖².") var beta: Double?
+    @Option(parsing: .unconditional, help: "Nudging strength β for the cost ½‖y − d‖² (the rule's nudge).") var beta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates, one per weight matrix, e.g. 0.2,0.1.", valueName: "rates"))
     var learningRates: String?
     @Flag(inversion: .prefixedNo, help: "Draw the sign of β at random for each batch.")
     var randomSign: Bool?
     @Flag(help: "Symmetric nudging with +β and −β (Laborieux et al. 2021).")
     var symmetric = false
-    @Option(help: "Learning rule: ep, or stdp (the rate-based STDP rule, applied online in the nudged phase).")
-    var rule: TrainingConfiguration.Rule?
+    @Option(help: "Learning rule: ep, ep-symmetric, stdp (the rate-based STDP rule, online in the nudged phase), chl, pc, pc-nudge, bp.")
+    var rule: RuleName?
+    @Option(help: "Energy: hopfield or pc (predictive coding).")
+    var energy: TrainingConfiguration.EnergyKind?
+    @Option(help: "With --energy pc: activation of the hidden layers.")
+    var hidden: Activation?
+    @Option(help: "With --energy pc: activation of the output layer.")
+    var output: Activation?
     @Option(help: "With --rule stdp: symmetric or postsynaptic.")
     var stdpForm: STDPForm?
     @Option(parsing: .unconditional, help: "Langevin noise level σ in the nudged phase.")
@@ -65,7 +78,20 @@ struct Train: ParsableCommand {
         if let learningRates { c.learningRates = try parseList(learningRates, flag: "learning-rates") }
         if let randomSign { c.randomSign = randomSign }
         if symmetric { c.nudging = .symmetric }
-        if let rule { c.rule = rule }
+        if let rule {
+            c.rule = switch rule {
+            case .ep, .epSymmetric: .ep
+            case .stdp: .stdp
+            case .chl: .chl
+            case .pc: .pc
+            case .pcNudge: .pcNudge
+            case .bp: .bp
+            }
+            if rule == .epSymmetric { c.nudging = .symmetric }
+        }
+        if let energy { c.energy = energy }
+        if let hidden { c.hidden = hidden }
+        if let output { c.output = output }
         if let stdpForm { c.stdpForm = stdpForm }
         if let noise { c.noise = noise }
         if let persistentParticles { c.persistentParticles = persistentParticles }
@@ -84,7 +110,7 @@ struct Train: ParsableCommand {
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
-              + "rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
+              + "\(configuration.energy.rawValue) energy, rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
               + "rates \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
         var trainingSeconds = 0.0
         let terminal = isatty(STDOUT_FILENO) != 0
@@ -168,4 +194,4 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     }
 }
 
-extension TrainingConfiguration.Rule: ExpressibleByArgument {}
+extension TrainingConfiguration.EnergyKind: ExpressibleByArgument {}

@@ -39,6 +39,10 @@ struct TrainingTests {
             ("free-steps", changed { $0.freeSteps = 0 }),
             ("layers", changed { $0.layerSizes = [784] }),
         ("noise", changed { $0.noise = -0.1 }),
+            ("energy", changed { $0.rule = .pcNudge }),
+            ("energy", changed { $0.rule = .bp }),
+            ("energy", changed { $0.rule = .stdp; $0.energy = .pc }),
+            ("beta", changed { $0.rule = .pc; $0.energy = .pc; $0.beta = -0.1 }),
         ]
     }()
 
@@ -109,6 +113,44 @@ struct TrainingTests {
         #expect(test.error < 0.05, "test error \(test.error)")
     }
 
+    /// The small network on the predictive-coding energy, trained with `rule`.
+    func predictiveCodingConfiguration(rule: TrainingConfiguration.Rule) -> TrainingConfiguration {
+        var c = smallConfiguration()
+        c.energy = .pc
+        c.hidden = .tanh
+        c.rule = rule
+        c.randomSign = false
+        c.beta = rule == .pc ? 0.5 : 0.1
+        c.stepSize = 0.1
+        c.nudgedSteps = 50
+        c.learningRates = [0.1, 0.1]
+        return c
+    }
+
+    @Test("Every rule of the family trains the separable problem on the predictive-coding energy",
+          arguments: [TrainingConfiguration.Rule.bp, .pcNudge, .pc, .ep, .chl])
+    func predictiveCodingRulesLearn(rule: TrainingConfiguration.Rule) throws {
+        let data = synthetic(count: 400, seed: 1)
+        var trainer = try Trainer<Float>(configuration: predictiveCodingConfiguration(rule: rule), trainingCount: data.count)
+        #expect(trainer.freeDynamics is FeedForwardPass<Float>, "the free phase is the feed-forward pass")
+        var costs: [Double] = []
+        for _ in 0..<5 { costs.append(try trainer.trainEpoch(on: data).cost) }
+        let test = try trainer.evaluate(on: synthetic(count: 200, seed: 2))
+        #expect(test.error < 0.05, "\(rule): test error \(test.error)")
+        #expect(costs.last! < costs.first!, "\(rule): costs \(costs)")
+    }
+
+    @Test("A predictive-coding model saves and loads back identically")
+    func predictiveCodingArchive() throws {
+        let folder = try temporaryFolder()
+        let configuration = predictiveCodingConfiguration(rule: .pcNudge)
+        let trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0)
+        try ModelArchive.save(trainer.energy, configuration: configuration, to: folder)
+        let (energy, loaded) = try ModelArchive.load(from: folder, as: Float.self)
+        #expect(loaded == configuration && energy.parameters == trainer.energy.parameters)
+        #expect(energy.terms.allSatisfy { $0 is PredictionError<Float> })
+    }
+
     @Test("A configuration saved before `rule` and `noise` existed still loads, as EP without noise")
     func configurationCompatibility() throws {
         let legacy = """
@@ -117,6 +159,7 @@ struct TrainingTests {
             """
         let configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(legacy.utf8))
         #expect(configuration.rule == .ep && configuration.noise == 0 && configuration.layerSizes == [16, 8, 2])
+        #expect(configuration.energy == .hopfield)
         let roundTrip = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONEncoder().encode(configuration))
         #expect(roundTrip == configuration)
     }

@@ -8,7 +8,10 @@ import LinearAlgebra
 ///
 /// The feed-forward pass is the free equilibrium of that energy (every prediction error is
 /// zero), so this is also what implicit differentiation gives there; the tests check both agree.
-public struct Backpropagation<Scalar: BLASScalar>: Sendable {
+///
+/// As a ``LearningRule`` it gives this gradient at the free state's input, so that a network can be
+/// trained with backprop on the same footing as the energy-based rules.
+public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
     public var cost: any Cost<Scalar>
 
     public init(cost: any Cost<Scalar> = SquaredError()) {
@@ -66,5 +69,12 @@ public struct Backpropagation<Scalar: BLASScalar>: Sendable {
             }
         }
         return gradients
+    }
+
+    public func estimate<G: RandomNumberGenerator>(
+        energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>, using generator: inout G
+    ) throws -> AccumulatedGradient<Scalar> {
+        AccumulatedGradient(gradients: try gradient(energy: energy.energy, input: freeState.layers[0], target: target),
+                            batchSize: freeState.batchSize)
     }
 }

@@ -38,7 +38,7 @@ public struct ModelArchive: Codable, Sendable, Equatable {
             .write(to: folder.appendingPathComponent("model.json"), options: .atomic)
     }
 
-    /// Reads a model saved by ``save(_:configuration:to:)`` into a Hopfield energy.
+    /// Reads a model saved by ``save(_:configuration:to:)`` into the energy its configuration names.
     public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws -> (LayeredEnergy<Scalar>, TrainingConfiguration) {
         let manifest = folder.appendingPathComponent("model.json")
         guard FileManager.default.fileExists(atPath: manifest.path) else {
@@ -53,7 +53,7 @@ public struct ModelArchive: Codable, Sendable, Equatable {
             throw Failure.unreadable(file: manifest.path, reason: error.localizedDescription)
         }
         var generator = SeededGenerator(seed: 0)
-        var energy = LayeredEnergy<Scalar>.hopfield(layerSizes: archive.configuration.layerSizes, using: &generator)
+        var energy: LayeredEnergy<Scalar> = archive.configuration.makeEnergy(using: &generator)
         guard archive.parameterFiles.count == energy.terms.count else {
             throw Failure.unreadable(file: manifest.path, reason: "lists \(archive.parameterFiles.count) terms, the network has \(energy.terms.count)")
         }

@@ -110,25 +110,29 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
 }
 
 extension Trainer {
-    /// A trainer for `configuration`: Hopfield energy, projected gradient dynamics, EP or the
-    /// STDP rule; each relaxation runs `parallelBlocks` blocks of examples on separate threads.
+    /// A trainer for `configuration`: its energy, its free dynamics (projected gradient descent on
+    /// the Hopfield energy, the feed-forward pass on the predictive-coding energy) and its rule;
+    /// each relaxation runs `parallelBlocks` blocks of examples on separate threads.
     public init(configuration c: TrainingConfiguration, trainingCount: Int, parallelBlocks: Int = 1) throws {
         try c.validate()
         var generator = SeededGenerator(seed: c.seed)
-        let energy = LayeredEnergy<Scalar>.hopfield(layerSizes: c.layerSizes, using: &generator)
-        let rule: any LearningRule<Scalar>
-        switch c.rule {
-        case .ep:
-            rule = EquilibriumPropagation<Scalar>(
-                beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign,
-                dynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps,
-                                                   noise: Scalar(c.noise), parallelBlocks: parallelBlocks))
-        case .stdp:
-            rule = RateSTDP<Scalar>(beta: Scalar(c.beta), form: c.stdpForm, stepSize: Scalar(c.stepSize),
-                                    steps: c.nudgedSteps, noise: Scalar(c.noise))
+        let energy: LayeredEnergy<Scalar> = c.makeEnergy(using: &generator)
+        let nudged = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps,
+                                                      noise: Scalar(c.noise), parallelBlocks: parallelBlocks)
+        let rule: any LearningRule<Scalar> = switch c.rule {
+        case .ep: EquilibriumPropagation<Scalar>(beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign, dynamics: nudged)
+        case .stdp: RateSTDP<Scalar>(beta: Scalar(c.beta), form: c.stdpForm, stepSize: Scalar(c.stepSize),
+                                     steps: c.nudgedSteps, noise: Scalar(c.noise))
+        case .chl: OutputClamping<Scalar>.contrastiveHebbian(dynamics: nudged)
+        case .pc: OutputClamping<Scalar>.predictiveCoding(outputPrecision: Scalar(c.beta), dynamics: nudged)
+        case .pcNudge: PCNudge<Scalar>(lambda: Scalar(c.beta), dynamics: nudged)
+        case .bp: Backpropagation<Scalar>()
         }
-        self.init(energy: energy, freeDynamics: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks),
-                  rule: rule, learningRates: c.learningRates.map { Scalar($0) }, batchSize: c.batchSize,
-                  persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
+        let free: any Dynamics<Scalar> = switch c.energy {
+        case .hopfield: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks)
+        case .pc: FeedForwardPass()
+        }
+        self.init(energy: energy, freeDynamics: free, rule: rule, learningRates: c.learningRates.map { Scalar($0) },
+                  batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
     }
 }

@@ -1,11 +1,33 @@
-/// Everything that defines a training run on a layered Hopfield network.
+import LinearAlgebra
+
+/// Everything that defines a training run on a layered network.
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
-    /// The learning rule.
+    /// The learning rule. Its nudge is `beta`: `β` for EP and STDP, `λ` for PC-Nudge, the output
+    /// precision `π_L` (hidden precisions 1) for PC.
     public enum Rule: String, Codable, Sendable, CaseIterable {
         /// Equilibrium Propagation (one-sided or symmetric nudging).
         case ep
         /// The rate-based STDP rule, applied online during the nudged phase.
         case stdp
+        /// Contrastive Hebbian learning: free phase against the output clamped at the target.
+        case chl
+        /// Predictive coding: the output clamped at the target, the update divided by `π_L`.
+        case pc
+        /// PC-Nudge: the output's prediction error held at `−λ·∂C/∂ŷ`, the update divided by `λ`.
+        case pcNudge = "pc-nudge"
+        /// Backprop through the feed-forward network of the predictive-coding energy.
+        case bp
+
+        /// Whether the rule needs the predictive-coding energy.
+        var needsPredictiveCoding: Bool { [.pc, .pcNudge, .bp].contains(self) }
+    }
+
+    /// The energy the network minimises.
+    public enum EnergyKind: String, Codable, Sendable, CaseIterable {
+        /// The Hopfield energy of Scellier & Bengio (2017), states in `[0, 1]`.
+        case hopfield
+        /// The predictive-coding energy; its free phase is the feed-forward pass.
+        case pc
     }
 
     /// Units per layer, input first.
@@ -33,6 +55,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var stdpForm: STDPForm = .symmetric
     /// The Langevin noise level `σ` of the nudged phase (0: deterministic).
     public var noise: Double = 0
+    public var energy: EnergyKind = .hopfield
+    /// With the predictive-coding energy: the activations of the hidden and output layers.
+    public var hidden: Activation = .relu
+    public var output: Activation = .identity
 
     public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
                 stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
@@ -69,17 +95,33 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try check(learningRates.allSatisfy { $0 >= 0 && $0.isFinite }, "learning-rates",
                   "non-negative finite rates", learningRates)
         try check(noise >= 0 && noise.isFinite, "noise", "a finite noise level σ ≥ 0", noise)
+        try check(!rule.needsPredictiveCoding || energy == .pc, "energy", "pc for --rule \(rule.rawValue)", energy.rawValue)
+        try check(rule != .stdp || energy == .hopfield, "energy", "hopfield for --rule stdp", energy.rawValue)
+        try check(rule != .pc || beta > 0, "beta", "a positive output precision π_L for --rule pc", beta)
+    }
+
+    /// The network this configuration trains, its parameters drawn from `generator`.
+    public func makeEnergy<Scalar: BLASScalar>(using generator: inout SeededGenerator) -> LayeredEnergy<Scalar> {
+        switch energy {
+        case .hopfield:
+            return .hopfield(layerSizes: layerSizes, using: &generator)
+        case .pc:
+            var precisions = [Scalar](repeating: 1, count: layerSizes.count - 1)
+            if rule == .pc { precisions[precisions.count - 1] = Scalar(beta) }
+            return .predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output, precisions: precisions, using: &generator)
+        }
     }
 }
 
 extension TrainingConfiguration {
     private enum CodingKeys: String, CodingKey {
         case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
-        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise
+        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output
     }
 
-    /// Reads a configuration; `rule`, `stdpForm` and `noise` may be absent (files written before
-    /// they existed) and default to EP, symmetric and 0.
+    /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden` and `output` may be
+    /// absent (files written before they existed) and default to EP, symmetric, 0, Hopfield, ReLU
+    /// and identity.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -92,6 +134,9 @@ extension TrainingConfiguration {
         rule = try c.decodeIfPresent(Rule.self, forKey: .rule) ?? .ep
         stdpForm = try c.decodeIfPresent(STDPForm.self, forKey: .stdpForm) ?? .symmetric
         noise = try c.decodeIfPresent(Double.self, forKey: .noise) ?? 0
+        energy = try c.decodeIfPresent(EnergyKind.self, forKey: .energy) ?? .hopfield
+        hidden = try c.decodeIfPresent(Activation.self, forKey: .hidden) ?? .relu
+        output = try c.decodeIfPresent(Activation.self, forKey: .output) ?? .identity
     }
 }
 
