@@ -132,16 +132,16 @@ struct DynamicsTests {
         #expect(state.layers[0] == problem.input, "the input stays clamped")
     }
 
-    @Test("Relaxing blocks of examples in parallel gives the same states as one block, with and without a nudge")
-    func parallelBlocks() throws {
+    @Test("Relaxing blocks of examples in parallel gives the same states as one block, with and without a nudge",
+          arguments: [SmallProblem(batchSize: 7), .predictiveCoding(hidden: .tanh, output: .identity)])
+    func parallelBlocks(problem: SmallProblem) throws {
         var generator = SeededGenerator(seed: 0)
-        let problem = SmallProblem(batchSize: 7)
-        let start = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+        let start = problem.interiorState()
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: start)
         for nudge in [nil, Nudge<Double>(cost: SquaredError(), target: problem.target, beta: 0.3)] {
             var serial = start, parallel = start
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50).relax(&serial, under: clamped, nudge: nudge, using: &generator)
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 50, parallelBlocks: 3).relax(&parallel, under: clamped, nudge: nudge, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50).relax(&serial, under: clamped, nudge: nudge, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50, parallelBlocks: 3).relax(&parallel, under: clamped, nudge: nudge, using: &generator)
             for k in serial.layers.indices { #expect(maxAbsDifference(serial.layers[k], parallel.layers[k]) < 1e-12) }
         }
     }

@@ -49,9 +49,21 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// This is the learning step of every contrastive rule (EP, CHL). The default evaluates
     /// both gradients; terms override it with a fused in-place form.
     mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar)
+
+    /// This term for relaxations in which `clampedLayers` stay at their values in `state`: a term
+    /// may precompute what depends only on them (the default returns the term unchanged).
+    func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar>
+
+    /// A specialised term for the examples (rows) in `rows` only (the default returns the term
+    /// unchanged).
+    func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar>
 }
 
 extension EnergyTerm {
+    public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> { self }
+
+    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> { self }
+
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         let difference = parameterGradientDifference(between: a, and: b)
         var updated = parameters

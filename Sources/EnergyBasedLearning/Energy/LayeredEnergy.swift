@@ -62,6 +62,9 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     private let constantGradient: [Matrix<Scalar>?]
     /// `(term, layer)` pairs evaluated at every step.
     private let varyingContributions: [(term: Int, layer: Int)]
+    /// The terms specialised for the clamped layers (see ``EnergyTerm/specialized(clamping:at:)``),
+    /// used by the relaxation; `energy` keeps the plain terms.
+    private let relaxationTerms: [any EnergyTerm<Scalar>]
 
     /// Clamps `clampedLayers` at their values in `state`.
     public init(_ energy: LayeredEnergy<Scalar>, clamping clampedLayers: Set<Int> = [0], at state: NetworkState<Scalar>) {
@@ -83,22 +86,26 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         }
         constantGradient = constant
         varyingContributions = varying
+        relaxationTerms = energy.terms.map { $0.specialized(clamping: clampedLayers, at: state) }
     }
 
     private init(energy: LayeredEnergy<Scalar>, clampedLayers: Set<Int>, freeLayers: [Int],
-                 constantGradient: [Matrix<Scalar>?], varyingContributions: [(term: Int, layer: Int)]) {
+                 constantGradient: [Matrix<Scalar>?], varyingContributions: [(term: Int, layer: Int)],
+                 relaxationTerms: [any EnergyTerm<Scalar>]) {
         self.energy = energy
         self.clampedLayers = clampedLayers
         self.freeLayers = freeLayers
         self.constantGradient = constantGradient
         self.varyingContributions = varyingContributions
+        self.relaxationTerms = relaxationTerms
     }
 
     /// The same clamped energy for the examples (rows) in `rows` only.
     public func restricted(to rows: Range<Int>) -> ClampedEnergy {
         ClampedEnergy(energy: energy, clampedLayers: clampedLayers, freeLayers: freeLayers,
                       constantGradient: constantGradient.map { $0?.rows(rows) },
-                      varyingContributions: varyingContributions)
+                      varyingContributions: varyingContributions,
+                      relaxationTerms: relaxationTerms.map { $0.restricted(to: rows) })
     }
 
     /// `gradient ← ∂E/∂s` for the free layers (clamped layers are left untouched).
@@ -111,7 +118,7 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
             }
         }
         for (term, k) in varyingContributions {
-            energy.terms[term].accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k])
+            relaxationTerms[term].accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k])
         }
     }
 
@@ -123,7 +130,7 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
             direction.layers[k].scale(by: 0)
         }
         for k in freeLayers { product.layers[k].scale(by: 0) }
-        for term in energy.terms {
+        for term in relaxationTerms {
             for k in term.layers where !clampedLayers.contains(k) {
                 term.accumulateHessianProduct(ofLayer: k, at: state, direction: direction, into: &product.layers[k])
             }

@@ -16,6 +16,9 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
     public var bias: Matrix<Scalar>
     public var activation: Activation
     public var precision: Scalar
+    /// `f(a)`, `f′(a)`, `f″(a)` precomputed when the predicting layer is clamped (see
+    /// ``specialized(clamping:at:)``).
+    private var clampedPrediction: (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)?
 
     public init(lower: Int, upper: Int, weight: Matrix<Scalar>, bias: Matrix<Scalar>, activation: Activation, precision: Scalar = 1) {
         precondition(lower != upper, "a prediction connects two different layers")
@@ -39,6 +42,7 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
     func prediction(at state: NetworkState<Scalar>, secondDerivative: Bool = false)
         -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)
     {
+        if let clampedPrediction { return clampedPrediction }
         var preactivation = Matrix.product(state.layers[lower], weight)
         preactivation.addToEveryRow(bias)
         return activation.evaluate(preactivation, secondDerivative: secondDerivative)
@@ -98,11 +102,30 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
         return (errorChange, weightedChange)
     }
 
+    /// With the predicting layer clamped, the prediction `f(x_{l−1}W + b)` is the same at every
+    /// step of a relaxation: it is computed once here (the largest product of a layered network
+    /// is usually the input's).
+    public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> {
+        guard clampedLayers.contains(lower), clampedPrediction == nil else { return self }
+        var term = self
+        term.clampedPrediction = prediction(at: state, secondDerivative: true)
+        return term
+    }
+
+    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> {
+        guard let clampedPrediction else { return self }
+        var term = self
+        term.clampedPrediction = (clampedPrediction.value.rows(rows), clampedPrediction.derivative.rows(rows),
+                                  clampedPrediction.secondDerivative?.rows(rows))
+        return term
+    }
+
     public var parameters: [Matrix<Scalar>] {
         get { [weight, bias] }
         set {
             weight = newValue[0]
             bias = newValue[1]
+            clampedPrediction = nil
         }
     }
 

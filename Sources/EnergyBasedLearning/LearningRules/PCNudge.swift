@@ -37,10 +37,13 @@ public struct PCNudge<Scalar: BLASScalar>: LearningRule {
                                             noise: dynamics.noise, parallelBlocks: dynamics.parallelBlocks)
         let clampedLayers = energy.clampedLayers.union([output])
         var state = freeState
+        state.layers[output] = outputTerm.prediction(at: state).value + heldError
+        // On a predictive-coding energy nothing a clamped energy precomputes depends on the
+        // output layer's value (it is only ever predicted), so one clamped energy serves every step.
+        let clamped = ClampedEnergy(energy.energy, clamping: clampedLayers, at: state)
         for _ in 0..<dynamics.steps {
             state.layers[output] = outputTerm.prediction(at: state).value + heldError
-            let relaxation = try step.relax(&state, under: ClampedEnergy(energy.energy, clamping: clampedLayers, at: state),
-                                            nudge: nil, using: &generator)
+            let relaxation = try step.relax(&state, under: clamped, nudge: nil, using: &generator)
             if let tolerance = dynamics.tolerance, relaxation.lastChange <= Double(tolerance) { break }
         }
         state.layers[output] = outputTerm.prediction(at: state).value + heldError
