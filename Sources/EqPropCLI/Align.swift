@@ -15,7 +15,7 @@ struct Align: ParsableCommand {
             """)
 
     @OptionGroup var data: DataOptions
-    @Option(help: "The rule: pc-nudge (nudge λ), pc (nudge: output-to-hidden precision ratio), ep or ep-symmetric (nudge β).")
+    @Option(help: "The rule: pc-nudge (nudge λ), pc (nudge: output-to-hidden precision ratio), ep or ep-symmetric (nudge β), chl (weak-feedback Hopfield network, nudge γ).")
     var rule: AlignmentSweep.Rule = .pcNudge
     @Option(parsing: .unconditional, help: ArgumentHelp("Nudges, comma-separated.", valueName: "list"))
     var nudges = "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0"
@@ -59,7 +59,7 @@ struct Align: ParsableCommand {
             try writeJSON(AlignmentReport(sweep: sweep, batchSize: rows.count, rows: measurements, summary: summary), to: "-")
         } else {
             print("\(rule.rawValue) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
-                  + "\(hidden.rawValue)/\(output.rawValue), \(rows.count) images, mean over seeds \(seeds)")
+                  + (rule == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(rows.count) images, mean over seeds \(seeds)")
             for line in summary.lines {
                 let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
                 print("\(rule.nudgeName) \(line.nudge), \(line.steps) steps: cosine \(String(format: "%.5f", line.cosine)), "

@@ -9,7 +9,7 @@ struct Gradcheck: ParsableCommand {
         discussion: """
             On a small seeded network and batch: relax to the free fixed point, compute dL/dθ exactly (implicit \
             differentiation on the Hopfield energy, backprop through the feed-forward network on the predictive-coding \
-            energy), then the rule's estimate at the given nudge (averaged over --samples draws of its noise).
+            energy and for weak-feedback CHL), then the rule's estimate at the given nudge (averaged over --samples draws of its noise).
             """)
 
     enum Rule: String, ExpressibleByArgument, CaseIterable {
@@ -22,7 +22,7 @@ struct Gradcheck: ParsableCommand {
 
     @Option(help: "The rule: ep, ep-symmetric, stdp, chl (contrastive Hebbian), pc (output clamped at the target), pc-nudge.")
     var rule: Rule = .ep
-    @Option(parsing: .unconditional, help: "The nudge: β for ep and stdp, λ for pc-nudge, the output-to-hidden precision ratio for pc (default 0.01).")
+    @Option(parsing: .unconditional, help: "The nudge: β for ep and stdp, λ for pc-nudge, the output-to-hidden precision ratio for pc, the feedback gain γ for chl on the Hopfield energy (default 0.01).")
     var nudge: Double?
     @Option(parsing: .unconditional, help: "Nudging strength β (the same as --nudge).") var beta: Double?
     @Flag(help: "EP: symmetric ±β nudging (the same as --rule ep-symmetric).") var symmetric = false
@@ -63,14 +63,20 @@ struct Gradcheck: ParsableCommand {
         guard noise >= 0, noise.isFinite else { throw ValidationError("--noise: expected a finite σ ≥ 0, got \(noise)") }
         guard samples >= 1 else { throw ValidationError("--samples: expected at least 1, got \(samples)") }
         guard nudgedSteps >= 1 else { throw ValidationError("--nudged-steps: expected at least 1, got \(nudgedSteps)") }
+        if rule == .chl, energy == .hopfield, !(nudge > 0 && nudge <= 1) {
+            throw ValidationError("--\(nudgeFlag): expected a feedback gain γ in (0, 1] for chl, got \(nudge)")
+        }
+        let weakFeedback = rule == .chl && energy == .hopfield
         let check = switch energy {
+        case .hopfield where weakFeedback:
+            GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: nudge, batchSize: batchSize, seed: seed, stepSize: epsilon)
         case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
         case .pc: try GradientCheck.predictiveCoding(
             layerSizes: sizes, hidden: hidden, output: output,
             precisions: rule == .pc ? Array(repeating: 1, count: sizes.count - 2) + [nudge] : nil,
             batchSize: batchSize, seed: seed, inferenceRate: epsilon)
         }
-        let reference: GradientCheck.Reference = energy == .pc ? .backpropagation : .implicitDifferentiation
+        let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
         let dynamics = check.dynamics
         let result: GradientComparison
         switch rule {
@@ -80,6 +86,9 @@ struct Gradcheck: ParsableCommand {
         case .stdp:
             result = try check.compare(RateSTDP(beta: nudge, form: form, stepSize: epsilon, steps: nudgedSteps, noise: noise),
                                        samples: samples, reference: reference)
+        case .chl where weakFeedback:
+            result = try check.compare(OutputClamping.weakFeedbackContrastiveHebbian(feedbackGain: nudge, outputLayer: sizes.count - 1,
+                                                                                     dynamics: dynamics), reference: reference)
         case .chl:
             result = try check.compare(OutputClamping.contrastiveHebbian(dynamics: dynamics), reference: reference)
         case .pc:

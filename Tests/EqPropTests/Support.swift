@@ -50,6 +50,8 @@ struct SmallProblem: Sendable, CustomTestStringConvertible {
         .predictiveCoding(hidden: .tanh, output: .identity),
         .predictiveCoding(hidden: .sigmoid, output: .sigmoid),
         .predictiveCoding(hidden: .relu, output: .hardSigmoid),
+        SmallProblem(name: "weak-feedback Hopfield (γ = 0.3)",
+                     check: .weakFeedback(layerSizes: [6, 5, 4, 3], feedbackGain: 0.3, batchSize: 3, seed: 7)),
     ]
 
     var testDescription: String { name }

@@ -129,3 +129,32 @@ struct AlignmentSweepTests {
         } catch { Issue.record("\(error)") }
     }
 }
+
+@Suite("Contrastive Hebbian learning with weak feedback")
+struct WeakFeedbackTests {
+    let layerSizes = [8, 7, 6, 4]
+
+    func comparison(_ gamma: Double) throws -> GradientComparison {
+        let check = GradientCheck.weakFeedback(layerSizes: layerSizes, feedbackGain: gamma, batchSize: 5, seed: 3)
+        let rule = OutputClamping<Double>.weakFeedbackContrastiveHebbian(feedbackGain: gamma, outputLayer: layerSizes.count - 1,
+                                                                         dynamics: check.dynamics)
+        return try check.compare(rule, reference: .backpropagation)
+    }
+
+    @Test("The weak-feedback energy's free equilibrium tends to the feed-forward pass as γ → 0")
+    func equilibriumIsFeedForward() throws {
+        let check = GradientCheck.weakFeedback(layerSizes: layerSizes, feedbackGain: 1e-4, batchSize: 5, seed: 3)
+        let (_, free) = try check.freeEquilibrium()
+        let forward = try Backpropagation.feedForward(try Backpropagation.feedForwardLimit(of: check.energy), input: check.input)
+        for k in free.layers.indices { #expect(maxAbsDifference(free.layers[k], forward.layers[k]) < 1e-3) }
+    }
+
+    @Test("Weak-feedback CHL converges to backprop: cosine ≥ 0.999 at small γ and error O(γ)")
+    func convergesToBackprop() throws {
+        let smallest = try comparison(1e-3)
+        #expect(smallest.cosine >= 0.999, "cosine \(smallest.cosine)")
+        let order = try fittedOrder(nudges: [0.02, 0.01, 0.005, 0.0025]) { try comparison($0).relativeError }
+        #expect(abs(order - 1) < 0.15, "fitted order \(order)")
+        #expect(try comparison(1).cosine < 0.99, "with full feedback CHL is not backprop")
+    }
+}

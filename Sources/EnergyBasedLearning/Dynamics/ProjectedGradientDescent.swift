@@ -17,11 +17,15 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     public var tolerance: Scalar?
     /// The noise level `σ` of the Langevin term (0: deterministic).
     public var noise: Scalar
+    /// A factor per layer on the step size (`nil`: 1 for every layer), for energies whose layers
+    /// have very different curvatures (the weak-feedback energy).
+    public var layerStepScales: [Scalar]?
     /// How many blocks of examples relax at once on separate threads. Examples do not interact,
     /// so without noise the result does not depend on it beyond floating-point rounding in BLAS.
     public var parallelBlocks: Int
 
-    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, noise: Scalar = 0, parallelBlocks: Int = 1) {
+    public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, noise: Scalar = 0, parallelBlocks: Int = 1,
+                layerStepScales: [Scalar]? = nil) {
         precondition(stepSize > 0 && steps >= 0, "the step size must be positive and the step count non-negative")
         precondition(noise >= 0, "the noise level σ cannot be negative")
         precondition(parallelBlocks >= 1, "at least one block")
@@ -30,6 +34,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         self.tolerance = tolerance
         self.noise = noise
         self.parallelBlocks = parallelBlocks
+        self.layerStepScales = layerStepScales
     }
 
     @discardableResult
@@ -90,7 +95,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             change = 0
             for k in energy.freeLayers {
                 let layerChange = state.layers[k].descend(
-                    along: gradient.layers[k], stepSize: stepSize, within: energy.stateBounds[k],
+                    along: gradient.layers[k], stepSize: stepSize * (layerStepScales?[k] ?? 1), within: energy.stateBounds[k],
                     measuringChange: tolerance != nil)
                 change = Swift.max(change, layerChange)
             }

@@ -22,4 +22,27 @@ extension LayeredEnergy {
         return LayeredEnergy(layerSizes: layerSizes, terms: terms,
                              stateBounds: [nil] + Array(repeating: 0...1, count: layerSizes.count - 1))
     }
+
+    /// The Hopfield energy with feedback gain `γ` (Xie & Seung 2003): the terms of layer `k` (its
+    /// leak, its bias and its interaction with layer `k − 1`) weighted by `γ^k`,
+    ///
+    /// `E_γ(s) = Σ_k γ^k (½‖ρ(s_k)‖² − ρ(s_{k−1})W_{k−1}ρ(s_k)ᵀ − b_k·ρ(s_k))`,
+    ///
+    /// so that layer `k` settles at `ρ(s_{k−1}W_{k−1} + b_k + γ·s_{k+1}W_kᵀ)`: feedforward drive
+    /// plus feedback scaled by `γ`. Its dynamics need a step `ε·γ^{−k}` for layer `k`
+    /// (``ProjectedGradientDescent/layerStepScales``, ``feedbackStepScales(layerCount:feedbackGain:)``).
+    public static func hopfield<G: RandomNumberGenerator>(layerSizes: [Int], feedbackGain: Scalar, using generator: inout G) -> LayeredEnergy {
+        precondition(feedbackGain > 0 && feedbackGain <= 1, "the feedback gain γ is in (0, 1]")
+        var energy = hopfield(layerSizes: layerSizes, using: &generator)
+        energy.terms = energy.terms.map { term in
+            ScaledTerm(term, by: Scalar.pow(feedbackGain, term.layers.max() ?? 0))
+        }
+        return energy
+    }
+
+    /// `γ^{−k}` for each layer `k`: the per-layer step scales that make projected gradient descent
+    /// on the weak-feedback energy the dynamics of Xie & Seung.
+    public static func feedbackStepScales(layerCount: Int, feedbackGain: Scalar) -> [Scalar] {
+        (0..<layerCount).map { Scalar.pow(feedbackGain, -$0) }
+    }
 }

@@ -27,6 +27,15 @@ public struct OutputClamping<Scalar: BLASScalar>: LearningRule {
         OutputClamping(scale: 1, dynamics: dynamics)
     }
 
+    /// Contrastive Hebbian learning with weak feedback (Xie & Seung 2003), on the energy
+    /// ``LayeredEnergy/hopfield(layerSizes:feedbackGain:using:)`` with `L + 1` layers: the contrast
+    /// of layer `k`'s terms is `γ^k` times that of the plain energy, and the update, divided by
+    /// `γ^L`, tends to backprop's gradient through the feed-forward network as `γ → 0`.
+    public static func weakFeedbackContrastiveHebbian(feedbackGain: Scalar, outputLayer: Int, dynamics: any Dynamics<Scalar>) -> OutputClamping {
+        precondition(feedbackGain > 0 && feedbackGain <= 1, "the feedback gain γ is in (0, 1]")
+        return OutputClamping(scale: Scalar.pow(feedbackGain, -outputLayer), dynamics: dynamics)
+    }
+
     /// Predictive coding with the output clamped at the target, divided by the energy's output
     /// precision `π_L`.
     public static func predictiveCoding(outputPrecision: Scalar, dynamics: any Dynamics<Scalar>) -> OutputClamping {

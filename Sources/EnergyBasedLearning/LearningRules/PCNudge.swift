@@ -33,8 +33,8 @@ public struct PCNudge<Scalar: BLASScalar>: LearningRule {
         let output = freeState.layers.count - 1
         var heldError = Matrix<Scalar>(rows: freeState.batchSize, columns: freeState.output.columns)
         cost.accumulateGradient(output: freeState.output, target: target, scale: -lambda, into: &heldError)
-        let step = ProjectedGradientDescent(stepSize: dynamics.stepSize, steps: 1, tolerance: dynamics.tolerance,
-                                            noise: dynamics.noise, parallelBlocks: dynamics.parallelBlocks)
+        var step = dynamics
+        step.steps = 1
         let clampedLayers = energy.clampedLayers.union([output])
         var state = freeState
         state.layers[output] = outputTerm.prediction(at: state).value + heldError

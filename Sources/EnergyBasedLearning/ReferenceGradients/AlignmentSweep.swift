@@ -5,7 +5,8 @@ import LinearAlgebra
 /// steps, over several seeds.
 ///
 /// For each seed, a network is drawn (Glorot-uniform weights, zero biases), the batch goes through
-/// the feed-forward pass (the free equilibrium), backprop gives the reference, and the rule's
+/// the feed-forward pass (the free equilibrium of the predictive-coding energy; for CHL the start
+/// of the weak-feedback free phase), backprop gives the reference, and the rule's
 /// estimate after `steps` inference steps of size `inferenceRate` is compared with it.
 public struct AlignmentSweep: Sendable {
     /// The rules the sweep can run, each with the meaning of its nudge.
@@ -19,6 +20,10 @@ public struct AlignmentSweep: Sendable {
         case ep
         /// EP with `±β` (Laborieux et al. 2021); the nudge is `β`.
         case epSymmetric = "ep-symmetric"
+        /// Contrastive Hebbian learning on the weak-feedback Hopfield energy (Xie & Seung 2003),
+        /// against backprop through its feed-forward limit (hard-sigmoid layers); the nudge is the
+        /// feedback gain `γ`.
+        case chl
 
         /// What the nudge of this rule is called.
         public var nudgeName: String {
@@ -26,6 +31,7 @@ public struct AlignmentSweep: Sendable {
             case .pcNudge: "λ"
             case .pc: "π_L/π_l"
             case .ep, .epSymmetric: "β"
+            case .chl: "γ"
             }
         }
     }
@@ -79,6 +85,7 @@ public struct AlignmentSweep: Sendable {
             // Every rule divides by its nudge; PC's precision ratio must also be positive.
             try require(nudge.isFinite && nudge != 0, "nudges", "finite non-zero nudges (the update is divided by the nudge)", "\(nudge)")
             if rule == .pc { try require(nudge > 0, "nudges", "positive precision ratios π_L/π_l", "\(nudge)") }
+            if rule == .chl { try require(nudge > 0 && nudge <= 1, "nudges", "feedback gains γ in (0, 1]", "\(nudge)") }
         }
         try require(!steps.isEmpty && steps.allSatisfy { $0 >= 1 }, "steps", "positive step counts",
                     steps.map(String.init).joined(separator: ","))
@@ -93,15 +100,27 @@ public struct AlignmentSweep: Sendable {
         for seed in seeds {
             for nudge in nudges {
                 var generator = SeededGenerator(seed: seed)
-                var precisions = [Double](repeating: 1, count: layerSizes.count - 1)
-                if rule == .pc { precisions[precisions.count - 1] = nudge }
-                let energy = LayeredEnergy<Double>.predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output,
-                                                                    precisions: precisions, using: &generator)
-                let free = try Backpropagation.feedForward(energy, input: input)
-                let reference = try Backpropagation().gradient(energy: energy, input: input, target: target)
+                let energy: LayeredEnergy<Double>, free: NetworkState<Double>, reference: [[Matrix<Double>]]
+                var stepScales: [Double]?
+                if rule == .chl {
+                    // The free phase relaxes (with the same dynamics) from the feed-forward pass.
+                    energy = .hopfield(layerSizes: layerSizes, feedbackGain: nudge, using: &generator)
+                    stepScales = LayeredEnergy.feedbackStepScales(layerCount: layerSizes.count, feedbackGain: nudge)
+                    var state = try Backpropagation.feedForward(try Backpropagation.feedForwardLimit(of: energy), input: input)
+                    try ProjectedGradientDescent<Double>(stepSize: inferenceRate, steps: steps.max()!, layerStepScales: stepScales)
+                        .relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
+                    free = state
+                    reference = try Backpropagation(matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
+                } else {
+                    var precisions = [Double](repeating: 1, count: layerSizes.count - 1)
+                    if rule == .pc { precisions[precisions.count - 1] = nudge }
+                    energy = .predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output, precisions: precisions, using: &generator)
+                    free = try Backpropagation.feedForward(energy, input: input)
+                    reference = try Backpropagation().gradient(energy: energy, input: input, target: target)
+                }
                 let clamped = ClampedEnergy(energy, clamping: [0], at: free)
                 for count in steps {
-                    let dynamics = ProjectedGradientDescent<Double>(stepSize: inferenceRate, steps: count)
+                    let dynamics = ProjectedGradientDescent<Double>(stepSize: inferenceRate, steps: count, layerStepScales: stepScales)
                     var ruleGenerator = SeededGenerator(seed: seed)
                     let estimate = try estimate(nudge: nudge, dynamics: dynamics, energy: clamped, free: free, target: target,
                                                 using: &ruleGenerator)
@@ -121,6 +140,9 @@ public struct AlignmentSweep: Sendable {
             return try PCNudge(lambda: nudge, dynamics: dynamics).estimate(energy: energy, freeState: free, target: target, using: &generator)
         case .pc:
             return try OutputClamping.predictiveCoding(outputPrecision: nudge, dynamics: dynamics)
+                .estimate(energy: energy, freeState: free, target: target, using: &generator)
+        case .chl:
+            return try OutputClamping.weakFeedbackContrastiveHebbian(feedbackGain: nudge, outputLayer: layerSizes.count - 1, dynamics: dynamics)
                 .estimate(energy: energy, freeState: free, target: target, using: &generator)
         case .ep, .epSymmetric:
             return try EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric, dynamics: dynamics)

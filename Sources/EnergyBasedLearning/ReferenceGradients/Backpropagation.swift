@@ -13,9 +13,16 @@ import LinearAlgebra
 /// trained with backprop on the same footing as the energy-based rules.
 public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
     public var cost: any Cost<Scalar>
+    /// Take `∂C/∂ŷ` as the gradient with respect to the output's pre-activation `a_L` (skip
+    /// `f_L′`): backprop of the matching loss of the output activation, whose gradient is
+    /// `f_L(a_L) − d`. This is the loss that clamping the output at the target descends
+    /// (contrastive Hebbian learning, Xie & Seung 2003); for a saturated hard-sigmoid output the
+    /// squared error's gradient would be zero.
+    public var matchingOutputLoss: Bool
 
-    public init(cost: any Cost<Scalar> = SquaredError()) {
+    public init(cost: any Cost<Scalar> = SquaredError(), matchingOutputLoss: Bool = false) {
         self.cost = cost
+        self.matchingOutputLoss = matchingOutputLoss
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -42,6 +49,39 @@ public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
         }
     }
 
+    /// The feed-forward network that a layered Hopfield energy (possibly weak-feedback) tends to
+    /// as its feedback vanishes: `x_k = ρ(x_{k−1}W_{k−1,k} + b_k)` with the hard sigmoid `ρ`, as a
+    /// predictive-coding energy with the same weights and biases (its terms in the order of the
+    /// Hopfield energy's interactions).
+    public static func feedForwardLimit(of hopfield: LayeredEnergy<Scalar>) throws -> LayeredEnergy<Scalar> {
+        func unwrapped(_ term: any EnergyTerm<Scalar>) -> any EnergyTerm<Scalar> {
+            (term as? ScaledTerm<Scalar>).map { unwrapped($0.term) } ?? term
+        }
+        let terms = hopfield.terms.map(unwrapped)
+        let predictions: [any EnergyTerm<Scalar>] = try (1..<hopfield.layerSizes.count).map { layer in
+            let interactions = terms.compactMap { $0 as? DenseInteraction<Scalar> }.filter { $0.lower == layer - 1 && $0.upper == layer }
+            let biases = terms.compactMap { $0 as? Bias<Scalar> }.filter { $0.layer == layer }
+            guard interactions.count == 1, biases.count <= 1 else { throw Failure.notFeedForward(layer: layer) }
+            return PredictionError(lower: layer - 1, upper: layer, weight: interactions[0].weight,
+                                   bias: biases.first?.bias ?? Matrix(rows: 1, columns: hopfield.layerSizes[layer]),
+                                   activation: .hardSigmoid)
+        }
+        return LayeredEnergy(layerSizes: hopfield.layerSizes, terms: predictions, stateBounds: hopfield.stateBounds)
+    }
+
+    /// Backprop's gradient through ``feedForwardLimit(of:)`` of a layered Hopfield energy, arranged
+    /// like `hopfield.terms`: `dL/dW` for each interaction, `dL/db` for each bias, nothing for a leak.
+    public func gradient(ofFeedForwardLimit hopfield: LayeredEnergy<Scalar>, input: Matrix<Scalar>, target: Matrix<Scalar>) throws -> [[Matrix<Scalar>]] {
+        let limit = try Self.feedForwardLimit(of: hopfield)
+        let byLayer = try gradient(energy: limit, input: input, target: target)  // term l − 1 predicts layer l: [dW, db]
+        return hopfield.terms.map { term in
+            let layers = term.layers
+            if term.parameters.isEmpty { return [] }
+            if layers.count == 2 { return [byLayer[layers.max()! - 1][0]] }
+            return [byLayer[layers[0] - 1][1]]
+        }
+    }
+
     /// The feed-forward pass from `input`: the state with every prediction error zero.
     public static func feedForward(_ energy: LayeredEnergy<Scalar>, input: Matrix<Scalar>) throws -> NetworkState<Scalar> {
         var state = NetworkState(input: input, layerSizes: energy.layerSizes)
@@ -61,7 +101,9 @@ public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
         cost.accumulateGradient(output: state.output, target: target, scale: 1, into: &delta)
         for (index, term) in chain.reversed() {
             var g = delta
-            g.multiply(elementwiseBy: term.prediction(at: state).derivative)
+            if !(matchingOutputLoss && term.upper == chain.count) {
+                g.multiply(elementwiseBy: term.prediction(at: state).derivative)
+            }
             gradients[index][0].multiplyAdd(state.layers[term.lower], g, transposeA: true, beta: 0)
             gradients[index][1] = g.columnSums()
             if term.lower > 0 {

@@ -37,6 +37,20 @@ public struct GradientCheck: Sendable {
                              dynamics: ProjectedGradientDescent(stepSize: inferenceRate, steps: maximumSteps, tolerance: tolerance))
     }
 
+    /// The weak-feedback Hopfield energy (Xie & Seung 2003) with gain `γ`, its dynamics stepping
+    /// layer `k` by `ε·γ^{−k}`. Its weights are those of the plain Hopfield check with the same seed.
+    public static func weakFeedback(layerSizes: [Int], feedbackGain: Double, batchSize: Int, seed: UInt64, stepSize: Double = 0.5,
+                                    tolerance: Double = 1e-14, maximumSteps: Int = 200_000) -> GradientCheck {
+        var generator = SeededGenerator(seed: seed)
+        let energy = LayeredEnergy<Double>.hopfield(layerSizes: layerSizes, feedbackGain: feedbackGain, using: &generator)
+        let (input, target) = batch(layerSizes: layerSizes, batchSize: batchSize, using: &generator)
+        return GradientCheck(
+            energy: energy, input: input, target: target, initialState: NetworkState(input: input, layerSizes: layerSizes),
+            dynamics: ProjectedGradientDescent(stepSize: stepSize, steps: maximumSteps, tolerance: tolerance,
+                                               layerStepScales: LayeredEnergy.feedbackStepScales(layerCount: layerSizes.count,
+                                                                                                 feedbackGain: feedbackGain)))
+    }
+
     public init(energy: LayeredEnergy<Double>, input: Matrix<Double>, target: Matrix<Double>, initialState: NetworkState<Double>,
                 dynamics: ProjectedGradientDescent<Double>) {
         self.energy = energy
@@ -75,16 +89,21 @@ public struct GradientCheck: Sendable {
         try compare(EquilibriumPropagation(beta: beta, nudging: nudging, dynamics: dynamics))
     }
 
-    /// Backprop's gradient through the feed-forward network of a predictive-coding energy.
+    /// Backprop's gradient through the feed-forward network of a predictive-coding energy, or
+    /// through the zero-feedback limit of a Hopfield energy.
     public func backpropagationGradient() throws -> [[Matrix<Double>]] {
-        try Backpropagation().gradient(energy: energy, input: input, target: target)
+        if (try? Backpropagation.chain(of: energy)) != nil {
+            return try Backpropagation().gradient(energy: energy, input: input, target: target)
+        }
+        return try Backpropagation(matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
     }
 
     /// The exact gradient a rule is measured against.
     public enum Reference: String, Sendable, CaseIterable {
         /// Implicit differentiation at the free fixed point (any energy).
         case implicitDifferentiation = "implicit-differentiation"
-        /// Backprop through the feed-forward network (predictive-coding energies).
+        /// Backprop through the feed-forward network (predictive-coding energies; the
+        /// zero-feedback limit of Hopfield energies).
         case backpropagation
     }
 
