@@ -54,6 +54,11 @@ def gradcheck_unified_family():
         assert {"W0-1", "W1-2", "W2-3"} <= {part["name"] for part in report["per_layer"]}, report
 
 
+def gradcheck_cross_entropy():
+    report = json.loads(run("gradcheck", "--rule", "pc-nudge", "--cost", "cross-entropy", "--nudge", "0.001", "--json").stdout)
+    assert report["cosine"] >= 0.999, report
+
+
 def align_sweep():
     with tempfile.TemporaryDirectory() as folder:
         csv_path, svg_path = os.path.join(folder, "align.csv"), os.path.join(folder, "align.svg")
@@ -136,6 +141,8 @@ with tempfile.TemporaryDirectory() as empty:
           rejects(["train", "--data-dir", empty, "--offline"], "train-images-idx3-ubyte.gz", empty))
     check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta: expected a finite non-zero"))
     check("gradcheck: PC, PC-Nudge, symmetric EP and weak-feedback CHL match backprop", gradcheck_unified_family)
+    check("gradcheck: PC-Nudge with the cross-entropy matches backprop of the cross-entropy", gradcheck_cross_entropy)
+    check("gradcheck: PC with the cross-entropy is rejected", rejects(["gradcheck", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("gradcheck: pc-nudge on the Hopfield energy is rejected",
           rejects(["gradcheck", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy"))
     check("gradcheck: a feedback gain above 1 is rejected", rejects(["gradcheck", "--rule", "chl", "--nudge", "2"], "--nudge", "γ"))

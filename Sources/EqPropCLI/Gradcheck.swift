@@ -27,6 +27,7 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional, help: "Nudging strength β (the same as --nudge).") var beta: Double?
     @Flag(help: "EP: symmetric ±β nudging (the same as --rule ep-symmetric).") var symmetric = false
     @Option(help: "The energy: hopfield or pc (default: pc for pc and pc-nudge, else hopfield).") var energy: Energy?
+    @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
     @Option(help: "PC energy: activation of the hidden layers.") var hidden: Activation = .tanh
     @Option(help: "PC energy: activation of the output layer.") var output: Activation = .identity
     @Option(help: "STDP: symmetric or postsynaptic.") var form: STDPForm = .symmetric
@@ -67,7 +68,7 @@ struct Gradcheck: ParsableCommand {
             throw ValidationError("--\(nudgeFlag): expected a feedback gain γ in (0, 1] for chl, got \(nudge)")
         }
         let weakFeedback = rule == .chl && energy == .hopfield
-        let check = switch energy {
+        var check = switch energy {
         case .hopfield where weakFeedback:
             GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: nudge, batchSize: batchSize, seed: seed, stepSize: epsilon)
         case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
@@ -76,15 +77,20 @@ struct Gradcheck: ParsableCommand {
             precisions: rule == .pc ? Array(repeating: 1, count: sizes.count - 2) + [nudge] : nil,
             batchSize: batchSize, seed: seed, inferenceRate: epsilon)
         }
+        if [.pc, .chl].contains(rule), cost != .squaredError {
+            throw ValidationError("--cost: \(rule.rawValue) clamps the output at the target, which descends the squared error only; got \(cost.rawValue)")
+        }
+        check.cost = cost.cost(Double.self)
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
         let dynamics = check.dynamics
         let result: GradientComparison
         switch rule {
         case .ep, .epSymmetric:
-            result = try check.compare(EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric, dynamics: dynamics),
+            result = try check.compare(EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric,
+                                                              cost: check.cost, dynamics: dynamics),
                                        reference: reference)
         case .stdp:
-            result = try check.compare(RateSTDP(beta: nudge, form: form, stepSize: epsilon, steps: nudgedSteps, noise: noise),
+            result = try check.compare(RateSTDP(beta: nudge, form: form, stepSize: epsilon, steps: nudgedSteps, noise: noise, cost: check.cost),
                                        samples: samples, reference: reference)
         case .chl where weakFeedback:
             result = try check.compare(OutputClamping.weakFeedbackContrastiveHebbian(feedbackGain: nudge, outputLayer: sizes.count - 1,
@@ -94,7 +100,7 @@ struct Gradcheck: ParsableCommand {
         case .pc:
             result = try check.compare(OutputClamping.predictiveCoding(outputPrecision: nudge, dynamics: dynamics), reference: reference)
         case .pcNudge:
-            result = try check.compare(PCNudge(lambda: nudge, dynamics: dynamics), reference: reference)
+            result = try check.compare(PCNudge(lambda: nudge, cost: check.cost, dynamics: dynamics), reference: reference)
         }
         if json {
             try writeJSON(GradcheckReport(rule: rule.rawValue, energy: energy.rawValue, reference: reference.rawValue, nudge: nudge,
@@ -160,3 +166,4 @@ struct GradcheckReport: Encodable {
 }
 
 extension STDPForm: ExpressibleByArgument {}
+extension CostName: ExpressibleByArgument {}

@@ -42,6 +42,8 @@ struct Train: ParsableCommand {
     var rule: RuleName?
     @Option(help: "Energy: hopfield or pc (predictive coding).")
     var energy: TrainingConfiguration.EnergyKind?
+    @Option(help: "Output cost: squared-error or cross-entropy (of the softmax).")
+    var cost: CostName?
     @Option(help: "With --energy pc: activation of the hidden layers.")
     var hidden: Activation?
     @Option(help: "With --energy pc: activation of the output layer.")
@@ -91,6 +93,7 @@ struct Train: ParsableCommand {
         }
         if let energy { c.energy = energy }
         if let hidden { c.hidden = hidden }
+        if let cost { c.cost = cost }
         if let output { c.output = output }
         if let stdpForm { c.stdpForm = stdpForm }
         if let noise { c.noise = noise }

@@ -43,6 +43,7 @@ struct TrainingTests {
             ("energy", changed { $0.rule = .bp }),
             ("energy", changed { $0.rule = .stdp; $0.energy = .pc }),
             ("beta", changed { $0.rule = .pc; $0.energy = .pc; $0.beta = -0.1 }),
+            ("cost", changed { $0.rule = .chl; $0.cost = .crossEntropy }),
         ]
     }()
 

@@ -158,3 +158,44 @@ struct WeakFeedbackTests {
         #expect(try comparison(1).cosine < 0.99, "with full feedback CHL is not backprop")
     }
 }
+
+@Suite("Cross-entropy output cost")
+struct CrossEntropyTests {
+    @Test("∂C/∂y = softmax(y) − d equals the finite difference of the cross-entropy")
+    func gradient() {
+        var generator = SeededGenerator(seed: 5)
+        let output = Matrix<Double>.uniform(rows: 3, columns: 4, in: -2...2, using: &generator)
+        var target = Matrix<Double>(rows: 3, columns: 4)
+        for row in 0..<3 { target[row, row] = 1 }
+        let cost = CrossEntropy<Double>()
+        var gradient = Matrix<Double>(rows: 3, columns: 4)
+        cost.accumulateGradient(output: output, target: target, scale: 1, into: &gradient)
+        let h = 1e-5
+        for i in 0..<output.count {
+            var plus = output, minus = output
+            plus.elements[i] += h
+            minus.elements[i] -= h
+            let numeric = (cost.cost(output: plus, target: target) - cost.cost(output: minus, target: target)) / (2 * h)
+            #expect(abs(numeric - gradient.elements[i]) < 1e-8)
+        }
+        #expect(cost.cost(output: Matrix(rows: 1, columns: 2, elements: [1000, 0]), target: Matrix(rows: 1, columns: 2, elements: [1, 0])) < 1e-12,
+                "the softmax is computed stably")
+    }
+
+    @Test("PC-Nudge and symmetric EP with the cross-entropy converge to backprop of the cross-entropy")
+    func rulesConverge() throws {
+        var check = try GradientCheck.predictiveCoding(layerSizes: [8, 7, 6, 4], hidden: .tanh, output: .identity, batchSize: 5, seed: 2)
+        check.cost = CrossEntropy()
+        let rules: [(String, any LearningRule<Double>)] = [
+            ("pc-nudge", PCNudge(lambda: 1e-3, cost: CrossEntropy(), dynamics: check.dynamics)),
+            ("ep-symmetric", EquilibriumPropagation(beta: 1e-3, nudging: .symmetric, cost: CrossEntropy(), dynamics: check.dynamics)),
+        ]
+        for (name, rule) in rules {
+            let comparison = try check.compare(rule, reference: .backpropagation)
+            #expect(comparison.cosine >= 0.999, "\(name): cosine \(comparison.cosine)")
+            #expect(comparison.relativeError < 0.01, "\(name): relative error \(comparison.relativeError)")
+        }
+        let squared = try check.compare(PCNudge(lambda: 1e-3, dynamics: check.dynamics), reference: .backpropagation)
+        #expect(squared.cosine < 0.99, "the squared-error update does not follow the cross-entropy's gradient")
+    }
+}

@@ -25,6 +25,19 @@ public struct SquaredError<Scalar: BLASScalar>: Cost {
     }
 }
 
+/// The costs by name, as the command line spells them.
+public enum CostName: String, Sendable, CaseIterable, Codable {
+    case squaredError = "squared-error"
+    case crossEntropy = "cross-entropy"
+
+    public func cost<Scalar: BLASScalar>(_: Scalar.Type = Scalar.self) -> any Cost<Scalar> {
+        switch self {
+        case .squaredError: SquaredError<Scalar>()
+        case .crossEntropy: CrossEntropy<Scalar>()
+        }
+    }
+}
+
 /// The output nudge of the second phase: the term `β·C(s_output, d)` added to the energy.
 public struct Nudge<Scalar: BLASScalar>: Sendable {
     public var cost: any Cost<Scalar>
@@ -41,5 +54,43 @@ public struct Nudge<Scalar: BLASScalar>: Sendable {
     /// The nudge on the examples in `rows` only.
     public func restricted(to rows: Range<Int>) -> Nudge {
         Nudge(cost: cost, target: target.rows(rows), beta: beta)
+    }
+}
+
+/// The cross-entropy of the softmax of the output, `C = −Σ_j d_j log softmax(y)_j` per example,
+/// with `∂C/∂y = softmax(y) − d` (targets summing to 1).
+public struct CrossEntropy<Scalar: BLASScalar>: Cost {
+    public init() {}
+
+    /// `softmax(y)` per row, computed stably (the row maximum subtracted first).
+    func softmax(_ output: Matrix<Scalar>) -> Matrix<Scalar> {
+        var result = output
+        for row in 0..<output.rows {
+            let start = row * output.columns
+            var largest = -Scalar.infinity
+            for j in 0..<output.columns { largest = Swift.max(largest, output.elements[start + j]) }
+            var total: Scalar = 0
+            for j in 0..<output.columns {
+                let e = Scalar.exp(output.elements[start + j] - largest)
+                result.elements[start + j] = e
+                total += e
+            }
+            for j in 0..<output.columns { result.elements[start + j] /= total }
+        }
+        return result
+    }
+
+    public func cost(output: Matrix<Scalar>, target: Matrix<Scalar>) -> Double {
+        let probabilities = softmax(output)
+        var total = 0.0
+        for i in 0..<target.count where target.elements[i] != 0 {
+            total -= Double(target.elements[i] * Scalar.log(Swift.max(probabilities.elements[i], .leastNormalMagnitude)))
+        }
+        return total
+    }
+
+    public func accumulateGradient(output: Matrix<Scalar>, target: Matrix<Scalar>, scale: Scalar, into gradient: inout Matrix<Scalar>) {
+        gradient.add(softmax(output), scaledBy: scale)
+        gradient.add(target, scaledBy: -scale)
     }
 }

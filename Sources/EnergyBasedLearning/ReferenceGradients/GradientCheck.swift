@@ -12,6 +12,8 @@ public struct GradientCheck: Sendable {
     /// Where the free phase starts: zero for the Hopfield energy, the feed-forward pass for a
     /// predictive-coding energy.
     public var initialState: NetworkState<Double>
+    /// The loss `L = C(output, target)` whose gradient is the reference.
+    public var cost: any Cost<Double> = SquaredError()
 
     /// The Hopfield energy of Scellier & Bengio (2017) on `layerSizes`.
     public init(layerSizes: [Int], batchSize: Int, seed: UInt64, stepSize: Double = 0.5,
@@ -81,7 +83,7 @@ public struct GradientCheck: Sendable {
     /// The exact gradient `dL/dθ` at the free fixed point.
     public func exactGradient() throws -> [[Matrix<Double>]] {
         let (clamped, state) = try freeEquilibrium()
-        return try ImplicitDifferentiation(fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
+        return try ImplicitDifferentiation(cost: cost, fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
     }
 
     /// EP's estimate at `beta` compared with the exact gradient.
@@ -93,9 +95,9 @@ public struct GradientCheck: Sendable {
     /// through the zero-feedback limit of a Hopfield energy.
     public func backpropagationGradient() throws -> [[Matrix<Double>]] {
         if (try? Backpropagation.chain(of: energy)) != nil {
-            return try Backpropagation().gradient(energy: energy, input: input, target: target)
+            return try Backpropagation(cost: cost).gradient(energy: energy, input: input, target: target)
         }
-        return try Backpropagation(matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
+        return try Backpropagation(cost: cost, matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
     }
 
     /// The exact gradient a rule is measured against.
@@ -114,7 +116,7 @@ public struct GradientCheck: Sendable {
         precondition(samples >= 1, "at least one sample")
         let (clamped, state) = try freeEquilibrium()
         let exact = switch reference {
-        case .implicitDifferentiation: try ImplicitDifferentiation(fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
+        case .implicitDifferentiation: try ImplicitDifferentiation(cost: cost, fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
         case .backpropagation: try backpropagationGradient()
         }
         var generator = SeededGenerator(seed: seed)

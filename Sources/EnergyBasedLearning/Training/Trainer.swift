@@ -119,20 +119,21 @@ extension Trainer {
         let energy: LayeredEnergy<Scalar> = c.makeEnergy(using: &generator)
         let nudged = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps,
                                                       noise: Scalar(c.noise), parallelBlocks: parallelBlocks)
+        let cost: any Cost<Scalar> = c.cost.cost()
         let rule: any LearningRule<Scalar> = switch c.rule {
-        case .ep: EquilibriumPropagation<Scalar>(beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign, dynamics: nudged)
+        case .ep: EquilibriumPropagation<Scalar>(beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign, cost: cost, dynamics: nudged)
         case .stdp: RateSTDP<Scalar>(beta: Scalar(c.beta), form: c.stdpForm, stepSize: Scalar(c.stepSize),
-                                     steps: c.nudgedSteps, noise: Scalar(c.noise))
+                                     steps: c.nudgedSteps, noise: Scalar(c.noise), cost: cost)
         case .chl: OutputClamping<Scalar>.contrastiveHebbian(dynamics: nudged)
         case .pc: OutputClamping<Scalar>.predictiveCoding(outputPrecision: Scalar(c.beta), dynamics: nudged)
-        case .pcNudge: PCNudge<Scalar>(lambda: Scalar(c.beta), dynamics: nudged)
-        case .bp: Backpropagation<Scalar>()
+        case .pcNudge: PCNudge<Scalar>(lambda: Scalar(c.beta), cost: cost, dynamics: nudged)
+        case .bp: Backpropagation<Scalar>(cost: cost)
         }
         let free: any Dynamics<Scalar> = switch c.energy {
         case .hopfield: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks)
         case .pc: FeedForwardPass()
         }
-        self.init(energy: energy, freeDynamics: free, rule: rule, learningRates: c.learningRates.map { Scalar($0) },
+        self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, learningRates: c.learningRates.map { Scalar($0) },
                   batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
     }
 }

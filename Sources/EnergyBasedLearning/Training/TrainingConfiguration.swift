@@ -59,6 +59,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// With the predictive-coding energy: the activations of the hidden and output layers.
     public var hidden: Activation = .relu
     public var output: Activation = .identity
+    /// The output cost the rule nudges with (and training reports).
+    public var cost: CostName = .squaredError
 
     public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
                 stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
@@ -98,6 +100,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try check(!rule.needsPredictiveCoding || energy == .pc, "energy", "pc for --rule \(rule.rawValue)", energy.rawValue)
         try check(rule != .stdp || energy == .hopfield, "energy", "hopfield for --rule stdp", energy.rawValue)
         try check(rule != .pc || beta > 0, "beta", "a positive output precision π_L for --rule pc", beta)
+        try check(cost == .squaredError || ![.pc, .chl].contains(rule), "cost",
+                  "squared-error for --rule \(rule.rawValue) (clamping the output at the target descends the squared error)", cost.rawValue)
     }
 
     /// The network this configuration trains, its parameters drawn from `generator`.
@@ -116,12 +120,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 extension TrainingConfiguration {
     private enum CodingKeys: String, CodingKey {
         case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
-        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output
+        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output, cost
     }
 
-    /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden` and `output` may be
-    /// absent (files written before they existed) and default to EP, symmetric, 0, Hopfield, ReLU
-    /// and identity.
+    /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden`, `output` and `cost`
+    /// may be absent (files written before they existed) and default to EP, symmetric, 0, Hopfield,
+    /// ReLU, identity and the squared error.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -137,6 +141,7 @@ extension TrainingConfiguration {
         energy = try c.decodeIfPresent(EnergyKind.self, forKey: .energy) ?? .hopfield
         hidden = try c.decodeIfPresent(Activation.self, forKey: .hidden) ?? .relu
         output = try c.decodeIfPresent(Activation.self, forKey: .output) ?? .identity
+        cost = try c.decodeIfPresent(CostName.self, forKey: .cost) ?? .squaredError
     }
 }
 
