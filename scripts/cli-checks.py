@@ -157,6 +157,7 @@ with tempfile.TemporaryDirectory() as empty:
     check("train: pc-nudge on the Hopfield energy is rejected",
           rejects(["train", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy: expected pc"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
+    check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden", "softsign"], "--hidden"))
     if data:
         check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)

@@ -27,6 +27,7 @@ struct Align: ParsableCommand {
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers = "784,128,64,10"
     @Option(help: "Activation of the hidden layers.") var hidden: Activation = .relu
     @Option(help: "Activation of the output layer.") var output: Activation = .identity
+    @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
     @Option(parsing: .unconditional, help: "Images in the batch (the first ones of the training set).") var batchSize: Int = 64
     @Option(help: "Write every measurement as CSV to this file.") var csv: String?
     @Option(help: "Write an SVG plot (cosine and relative distance per layer against the nudge) to this file.") var svg: String?
@@ -36,7 +37,7 @@ struct Align: ParsableCommand {
         let sweep = AlignmentSweep(
             rule: rule, layerSizes: try parseList(layers, flag: "layers"), hidden: hidden, output: output,
             nudges: try parseList(nudges, flag: "nudges"), steps: try parseList(steps, flag: "steps"),
-            inferenceRate: inferenceRate, seeds: try parseList(seeds, flag: "seeds"))
+            inferenceRate: inferenceRate, seeds: try parseList(seeds, flag: "seeds"), cost: cost)
         do {
             try sweep.validate()
         } catch let error as AlignmentSweep.InvalidSetting {
@@ -146,7 +147,7 @@ struct AlignmentReport: Encodable {
     var summary: AlignmentSummary
 
     enum CodingKeys: String, CodingKey {
-        case rule, nudgeName = "nudge_name", layers, hidden, output, inferenceRate = "inference_rate", seeds
+        case rule, nudgeName = "nudge_name", layers, hidden, output, cost, inferenceRate = "inference_rate", seeds
         case batchSize = "batch_size", rows, summary
     }
     struct Row: Encodable {
@@ -166,6 +167,7 @@ struct AlignmentReport: Encodable {
         try container.encode(sweep.layerSizes, forKey: .layers)
         try container.encode(sweep.hidden.rawValue, forKey: .hidden)
         try container.encode(sweep.output.rawValue, forKey: .output)
+        try container.encode(sweep.cost.rawValue, forKey: .cost)
         try container.encode(sweep.inferenceRate, forKey: .inferenceRate)
         try container.encode(sweep.seeds, forKey: .seeds)
         try container.encode(batchSize, forKey: .batchSize)

@@ -44,9 +44,11 @@ public struct AlignmentSweep: Sendable {
     public var steps: [Int]
     public var inferenceRate: Double
     public var seeds: [UInt64]
+    /// The output cost the rules nudge with and backprop differentiates.
+    public var cost: CostName
 
     public init(rule: Rule, layerSizes: [Int], hidden: Activation, output: Activation, nudges: [Double], steps: [Int],
-                inferenceRate: Double, seeds: [UInt64]) {
+                inferenceRate: Double, seeds: [UInt64], cost: CostName = .squaredError) {
         self.rule = rule
         self.layerSizes = layerSizes
         self.hidden = hidden
@@ -55,6 +57,7 @@ public struct AlignmentSweep: Sendable {
         self.steps = steps
         self.inferenceRate = inferenceRate
         self.seeds = seeds
+        self.cost = cost
     }
 
     /// One measurement: a rule's estimate at one nudge, step count and seed against backprop.
@@ -91,6 +94,8 @@ public struct AlignmentSweep: Sendable {
                     steps.map(String.init).joined(separator: ","))
         try require(inferenceRate > 0 && inferenceRate.isFinite, "inference-rate", "a positive step size", "\(inferenceRate)")
         try require(!seeds.isEmpty, "seeds", "at least one seed", "none")
+        try require(cost == .squaredError || ![.pc, .chl].contains(rule), "cost",
+                    "squared-error for \(rule.rawValue) (clamping the output at the target descends the squared error)", cost.rawValue)
     }
 
     /// Every (seed, nudge, steps) measurement on the batch `input` with one-hot `target`.
@@ -110,13 +115,13 @@ public struct AlignmentSweep: Sendable {
                     try ProjectedGradientDescent<Double>(stepSize: inferenceRate, steps: steps.max()!, layerStepScales: stepScales)
                         .relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
                     free = state
-                    reference = try Backpropagation(matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
+                    reference = try Backpropagation(cost: cost.cost(), matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)
                 } else {
                     var precisions = [Double](repeating: 1, count: layerSizes.count - 1)
                     if rule == .pc { precisions[precisions.count - 1] = nudge }
                     energy = .predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output, precisions: precisions, using: &generator)
                     free = try Backpropagation.feedForward(energy, input: input)
-                    reference = try Backpropagation().gradient(energy: energy, input: input, target: target)
+                    reference = try Backpropagation(cost: cost.cost()).gradient(energy: energy, input: input, target: target)
                 }
                 let clamped = ClampedEnergy(energy, clamping: [0], at: free)
                 for count in steps {
@@ -137,7 +142,7 @@ public struct AlignmentSweep: Sendable {
                           free: NetworkState<Double>, target: Matrix<Double>, using generator: inout SeededGenerator) throws -> Contrast<Double> {
         switch rule {
         case .pcNudge:
-            return try PCNudge(lambda: nudge, dynamics: dynamics).estimate(energy: energy, freeState: free, target: target, using: &generator)
+            return try PCNudge(lambda: nudge, cost: cost.cost(), dynamics: dynamics).estimate(energy: energy, freeState: free, target: target, using: &generator)
         case .pc:
             return try OutputClamping.predictiveCoding(outputPrecision: nudge, dynamics: dynamics)
                 .estimate(energy: energy, freeState: free, target: target, using: &generator)
@@ -145,7 +150,7 @@ public struct AlignmentSweep: Sendable {
             return try OutputClamping.weakFeedbackContrastiveHebbian(feedbackGain: nudge, outputLayer: layerSizes.count - 1, dynamics: dynamics)
                 .estimate(energy: energy, freeState: free, target: target, using: &generator)
         case .ep, .epSymmetric:
-            return try EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric, dynamics: dynamics)
+            return try EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric, cost: cost.cost(), dynamics: dynamics)
                 .estimate(energy: energy, freeState: free, target: target, using: &generator)
         }
     }
