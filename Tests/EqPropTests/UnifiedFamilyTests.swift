@@ -199,3 +199,31 @@ struct CrossEntropyTests {
         #expect(squared.cosine < 0.99, "the squared-error update does not follow the cross-entropy's gradient")
     }
 }
+
+/// The rule of the DocC article "Writing your own energy or rule", written outside the library.
+struct ArticleRule: LearningRule {
+    var nudge: Double
+    var dynamics: ProjectedGradientDescent<Double>
+
+    func estimate<G: RandomNumberGenerator>(
+        energy: ClampedEnergy<Double>, freeState: NetworkState<Double>, target: Matrix<Double>,
+        using generator: inout G
+    ) throws -> Contrast<Double> {
+        var state = freeState
+        try dynamics.relax(&state, under: energy,
+                           nudge: Nudge(cost: SquaredError(), target: target, beta: nudge), using: &generator)
+        return Contrast(positive: state, negative: freeState, scale: 1 / nudge)
+    }
+}
+
+@Suite("Extending the library")
+struct ExtensionTests {
+    @Test("A rule written outside the library plugs into GradientCheck and matches the library's EP")
+    func articleRule() throws {
+        let check = GradientCheck(layerSizes: [12, 10, 8, 4], batchSize: 5, seed: 1)
+        let mine = try check.compare(ArticleRule(nudge: 0.01, dynamics: check.dynamics))
+        let library = try check.run(beta: 0.01, nudging: .oneSided)
+        #expect(mine == library)
+        #expect(mine.cosine > 0.9999)
+    }
+}
