@@ -44,6 +44,10 @@ struct Train: ParsableCommand {
     var energy: TrainingConfiguration.EnergyKind?
     @Option(help: "Output cost: squared-error or cross-entropy (of the softmax).")
     var cost: CostName?
+    @Option(help: "Optimizer: sgd or adam; the learning rates are its step sizes α_k.")
+    var optimizer: OptimizerName?
+    @Option(help: "Learning-rate schedule: constant or cosine (annealed to zero over the epochs).")
+    var schedule: LearningRateSchedule?
     @Option(help: "With --energy pc: activation of the hidden layers.")
     var hidden: Activation?
     @Option(help: "With --energy pc: activation of the output layer.")
@@ -94,6 +98,8 @@ struct Train: ParsableCommand {
         if let energy { c.energy = energy }
         if let hidden { c.hidden = hidden }
         if let cost { c.cost = cost }
+        if let optimizer { c.optimizer = optimizer }
+        if let schedule { c.schedule = schedule }
         if let output { c.output = output }
         if let stdpForm { c.stdpForm = stdpForm }
         if let noise { c.noise = noise }
@@ -114,10 +120,11 @@ struct Train: ParsableCommand {
         print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
               + "\(configuration.energy.rawValue) energy, rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
-              + "rates \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
+              + "\(configuration.optimizer.rawValue) rates (\(configuration.schedule.rawValue)) \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
         var trainingSeconds = 0.0
         let terminal = isatty(STDOUT_FILENO) != 0
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
+            trainer.learningRates = configuration.learningRates(forEpoch: epoch).map { Float($0) }
             let start = DispatchTime.now()
             var lastPrint = start
             let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
@@ -198,3 +205,5 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
 }
 
 extension TrainingConfiguration.EnergyKind: ExpressibleByArgument {}
+extension OptimizerName: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}

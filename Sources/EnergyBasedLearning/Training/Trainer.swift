@@ -7,6 +7,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var freeDynamics: any Dynamics<Scalar>
     public var rule: any LearningRule<Scalar>
     public var cost: any Cost<Scalar>
+    /// What turns each batch's gradient estimate into a parameter update.
+    public var optimizer: any Optimizer<Scalar>
     /// `α_k` per learning-rate group (see ``LayeredEnergy/learningRateGroups``).
     public var learningRates: [Scalar]
     public var batchSize: Int
@@ -16,12 +18,14 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var generator: SeededGenerator
 
     public init(energy: LayeredEnergy<Scalar>, freeDynamics: any Dynamics<Scalar>, rule: any LearningRule<Scalar>,
-                cost: any Cost<Scalar> = SquaredError(), learningRates: [Scalar], batchSize: Int,
+                cost: any Cost<Scalar> = SquaredError(), optimizer: any Optimizer<Scalar> = StochasticGradientDescent(),
+                learningRates: [Scalar], batchSize: Int,
                 persistentParticlesFor trainingCount: Int? = nil, generator: SeededGenerator) {
         self.energy = energy
         self.freeDynamics = freeDynamics
         self.rule = rule
         self.cost = cost
+        self.optimizer = optimizer
         self.learningRates = learningRates
         self.batchSize = batchSize
         self.particles = trainingCount.map { count in energy.layerSizes.dropFirst().map { Matrix(rows: count, columns: $0) } }
@@ -77,7 +81,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
-            estimate.descend(&energy, learningRates: learningRates)
+            optimizer.step(&energy, along: estimate, learningRates: learningRates)
             if particles != nil {
                 for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
@@ -133,7 +137,7 @@ extension Trainer {
         case .hopfield: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks)
         case .pc: FeedForwardPass()
         }
-        self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, learningRates: c.learningRates.map { Scalar($0) },
+        self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, optimizer: c.optimizer.optimizer(), learningRates: c.learningRates.map { Scalar($0) },
                   batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
     }
 }

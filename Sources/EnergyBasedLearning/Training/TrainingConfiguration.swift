@@ -61,6 +61,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var output: Activation = .identity
     /// The output cost the rule nudges with (and training reports).
     public var cost: CostName = .squaredError
+    /// How each batch's gradient estimate updates the parameters; `learningRates` are its `α_k`.
+    public var optimizer: OptimizerName = .sgd
+    /// How the learning rates change from epoch to epoch.
+    public var schedule: LearningRateSchedule = .constant
 
     public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
                 stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
@@ -104,6 +108,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                   "squared-error for --rule \(rule.rawValue) (clamping the output at the target descends the squared error)", cost.rawValue)
     }
 
+    /// The learning rates of epoch `epoch` (1-based): `α_k · schedule.factor(epoch, of: epochs)`.
+    public func learningRates(forEpoch epoch: Int) -> [Double] {
+        let factor = schedule.factor(epoch: epoch, of: epochs)
+        return learningRates.map { $0 * factor }
+    }
+
     /// The network this configuration trains, its parameters drawn from `generator`.
     public func makeEnergy<Scalar: BLASScalar>(using generator: inout SeededGenerator) -> LayeredEnergy<Scalar> {
         switch energy {
@@ -120,12 +130,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 extension TrainingConfiguration {
     private enum CodingKeys: String, CodingKey {
         case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
-        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output, cost
+        case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output, cost, optimizer, schedule
     }
 
-    /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden`, `output` and `cost`
-    /// may be absent (files written before they existed) and default to EP, symmetric, 0, Hopfield,
-    /// ReLU, identity and the squared error.
+    /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden`, `output`, `cost`,
+    /// `optimizer` and `schedule` may be absent (files written before they existed) and default to
+    /// EP, symmetric, 0, Hopfield, ReLU, identity, the squared error, SGD and constant rates.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -142,6 +152,25 @@ extension TrainingConfiguration {
         hidden = try c.decodeIfPresent(Activation.self, forKey: .hidden) ?? .relu
         output = try c.decodeIfPresent(Activation.self, forKey: .output) ?? .identity
         cost = try c.decodeIfPresent(CostName.self, forKey: .cost) ?? .squaredError
+        optimizer = try c.decodeIfPresent(OptimizerName.self, forKey: .optimizer) ?? .sgd
+        schedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant
+    }
+}
+
+/// How the learning rates change over a run of `n` epochs.
+public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
+    /// The same rates every epoch.
+    case constant
+    /// Cosine annealing (Loshchilov & Hutter 2017) to zero at the end of the run:
+    /// `α(e) = α · ½(1 + cos(π(e − 1)/n))` for epoch `e = 1…n`.
+    case cosine
+
+    /// The factor applied to the rates in epoch `epoch` (1-based) of `epochs`.
+    public func factor(epoch: Int, of epochs: Int) -> Double {
+        switch self {
+        case .constant: 1
+        case .cosine: 0.5 * (1 + Double.cos(Double.pi * Double(epoch - 1) / Double(Swift.max(epochs, 1))))
+        }
     }
 }
 

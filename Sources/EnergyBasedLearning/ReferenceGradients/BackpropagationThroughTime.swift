@@ -1,0 +1,104 @@
+import LinearAlgebra
+
+/// Backpropagation through time over the free phase: the exact gradient of `L = C(s_T)` for the
+/// discrete-time dynamics that ``ProjectedGradientDescent`` runs,
+///
+/// `s_{t+1} = Π(s_t − ε·∂E/∂s(s_t, θ))`,   `t = 0 … T−1`,
+///
+/// i.e. `s_{t+1} = ∂Φ/∂s(s_t)` with `Φ(s) = ½‖s‖² − ε·E(s)` inside the box. With `D_t` the mask of
+/// the units the projection `Π` leaves free at step `t` and `H = ∂²E/∂s²`, the adjoint
+/// `λ_t = ∂L/∂s_t` runs backwards from `λ_T = ∂C/∂s_T`:
+///
+/// `λ_t = D_t λ_{t+1} − H(s_t)·(ε D_t λ_{t+1})`,
+///
+/// and the parameters used in step `t` get `∂L/∂θ_t = −(∂²E/∂θ∂s)(s_t)·(ε D_t λ_{t+1})`.
+/// `dL/dθ = Σ_t ∂L/∂θ_t`.
+public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
+    /// The free-phase dynamics unrolled (deterministic: its noise must be 0).
+    public var dynamics: ProjectedGradientDescent<Scalar>
+    public var cost: any Cost<Scalar>
+
+    public init(dynamics: ProjectedGradientDescent<Scalar>, cost: any Cost<Scalar> = SquaredError()) {
+        precondition(dynamics.noise == 0, "backpropagation through time needs deterministic dynamics (σ = 0)")
+        self.dynamics = dynamics
+        self.cost = cost
+    }
+
+    /// The gradients of one unrolled free phase, indexed as in Ernoult et al. (2019) by the number
+    /// `k` of steps back from the end.
+    public struct Gradients: Sendable {
+        /// The last state `s_T`.
+        public var finalState: NetworkState<Scalar>
+        /// `∂L/∂s_{T−k}` for `k = 0 … T` (clamped layers are zero).
+        public var stateGradients: [NetworkState<Scalar>]
+        /// `∂L/∂θ_{T−k}`, the gradient for the parameters used in the step from `s_{T−k}` to
+        /// `s_{T−k+1}`, for `k = 1 … T` (element `k − 1`), for every term in the order of `energy.terms`.
+        public var parameterGradients: [[[Matrix<Scalar>]]]
+        /// The mask (1 or 0) of the units the projection left free in the last step.
+        public var freeUnits: NetworkState<Scalar>
+
+        /// `dL/dθ = Σ_k ∂L/∂θ_{T−k}`, or the sum over the first `steps` steps back only.
+        public func total(overLast steps: Int? = nil) -> [[Matrix<Scalar>]] {
+            let included = parameterGradients.prefix(steps ?? parameterGradients.count)
+            return included.dropFirst().reduce(included.first!) { sum, step in
+                zip(sum, step).map { zip($0, $1).map { $0 + $1 } }
+            }
+        }
+    }
+
+    /// Unrolls `dynamics.steps` steps from `initial` (clamped layers at their values) and
+    /// backpropagates `C(s_T, target)` through them.
+    public func gradients(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> Gradients {
+        precondition(dynamics.steps > 0, "at least one step to backpropagate through")
+        let stepSizes = energy.energy.layerSizes.indices.map { dynamics.stepSize * (dynamics.layerStepScales?[$0] ?? 1) }
+        // Forward: the trajectory and, per step, the mask of units the projection leaves free.
+        var states = [initial]
+        var masks: [NetworkState<Scalar>] = []
+        var gradient = NetworkState(zerosLike: initial)
+        for _ in 0..<dynamics.steps {
+            var state = states[states.count - 1]
+            energy.stateGradient(at: state, into: &gradient)
+            var mask = NetworkState(zerosLike: state)
+            for k in energy.freeLayers {
+                let bounds = energy.stateBounds[k]
+                let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
+                let s = state.layers[k].elements, g = gradient.layers[k].elements
+                mask.layers[k].elements = s.indices.map { i in
+                    let unprojected = s[i] - stepSizes[k] * g[i]
+                    return unprojected > low && unprojected < high ? 1 : 0
+                }
+                _ = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: bounds, measuringChange: false)
+            }
+            guard state.isFinite else { throw RelaxationError.nonFinite(layer: energy.freeLayers.first { !state.layers[$0].isFinite }!, step: states.count) }
+            states.append(state)
+            masks.append(mask)
+        }
+        // Backward.
+        let finalState = states[states.count - 1]
+        var adjoint = NetworkState(zerosLike: finalState)
+        let output = finalState.layers.count - 1
+        if !energy.clampedLayers.contains(output) {
+            cost.accumulateGradient(output: finalState.output, target: target, scale: 1, into: &adjoint.layers[output])
+        }
+        var stateGradients = [adjoint]
+        var parameterGradients: [[[Matrix<Scalar>]]] = []
+        var product = NetworkState(zerosLike: finalState)
+        for t in stride(from: dynamics.steps - 1, through: 0, by: -1) {
+            adjoint.multiply(by: masks[t])
+            var direction = adjoint
+            for k in direction.layers.indices { direction.layers[k].scale(by: stepSizes[k]) }
+            parameterGradients.append(energy.energy.terms.map { term in
+                term.parameterGradientDerivatives(at: states[t], along: direction).map { derivative in
+                    var gradient = derivative
+                    gradient.scale(by: -1)
+                    return gradient
+                }
+            })
+            energy.hessianProduct(at: states[t], direction: direction, into: &product)
+            for k in energy.freeLayers { adjoint.layers[k].add(product.layers[k], scaledBy: -1) }
+            stateGradients.append(adjoint)
+        }
+        return Gradients(finalState: finalState, stateGradients: stateGradients, parameterGradients: parameterGradients,
+                         freeUnits: masks[masks.count - 1])
+    }
+}

@@ -1,0 +1,98 @@
+import LinearAlgebra
+
+/// How a learning rule's gradient estimate changes the parameters. Every rule's estimate goes
+/// through the same optimizer, so rules are compared on an equal footing.
+public protocol Optimizer<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+    /// One update of `energy`'s parameters from `estimate`, with the rate `α_k` of each term's
+    /// learning-rate group (see ``LayeredEnergy/learningRateGroups``).
+    mutating func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar])
+}
+
+/// Plain stochastic gradient descent on the batch mean, `θ ← θ − α_k · ĝ / batch`, as in
+/// Scellier & Bengio (2017). Contrastive estimates apply it in place, fused per term.
+public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
+    public init() {}
+
+    public func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar]) {
+        estimate.descend(&energy, learningRates: learningRates)
+    }
+}
+
+/// Adam (Kingma & Ba 2015) on the batch mean `g = ĝ / batch`:
+/// `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
+/// `θ ← θ − α_k · m̂ / (√v̂ + ε)` with `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`.
+public struct Adam<Scalar: BLASScalar>: Optimizer {
+    public var beta1: Scalar
+    public var beta2: Scalar
+    public var epsilon: Scalar
+    /// The number of steps taken.
+    public private(set) var steps = 0
+    /// `m` and `v` for every term's parameters, in the order of `energy.terms` (empty before the
+    /// first step).
+    public private(set) var firstMoments: [[Matrix<Scalar>]] = []
+    public private(set) var secondMoments: [[Matrix<Scalar>]] = []
+
+    public init(beta1: Scalar = 0.9, beta2: Scalar = 0.999, epsilon: Scalar = 1e-8) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    public mutating func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar]) {
+        let gradient = estimate.gradient(of: energy)
+        if firstMoments.isEmpty {
+            firstMoments = gradient.map { $0.map { Matrix(rows: $0.rows, columns: $0.columns) } }
+            secondMoments = firstMoments
+        }
+        steps += 1
+        let correction1 = 1 - Scalar.pow(beta1, Scalar(steps)), correction2 = 1 - Scalar.pow(beta2, Scalar(steps))
+        let perExample = 1 / Scalar(estimate.batchSize)
+        let groups = energy.learningRateGroups
+        for i in energy.terms.indices where !gradient[i].isEmpty {
+            var parameters = energy.terms[i].parameters
+            let rate = learningRates[groups[i]]
+            for p in parameters.indices {
+                update(&parameters[p], moments: &firstMoments[i][p], &secondMoments[i][p], gradient: gradient[i][p],
+                            gradientScale: perExample, rate: rate, corrections: (correction1, correction2))
+            }
+            energy.terms[i].parameters = parameters
+        }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    private func update(_ theta: inout Matrix<Scalar>, moments m: inout Matrix<Scalar>, _ v: inout Matrix<Scalar>, gradient: Matrix<Scalar>,
+                        gradientScale: Scalar, rate: Scalar, corrections: (Scalar, Scalar)) {
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        let stepSize = rate / corrections.0, inverseCorrection2 = 1 / corrections.1
+        gradient.elements.withUnsafeBufferPointer { g in
+            m.elements.withUnsafeMutableBufferPointer { m in
+                v.elements.withUnsafeMutableBufferPointer { v in
+                    theta.elements.withUnsafeMutableBufferPointer { theta in
+                        for j in 0..<g.count {
+                            let gj = g[j] * gradientScale
+                            m[j] = b1 * m[j] + (1 - b1) * gj
+                            v[j] = b2 * v[j] + (1 - b2) * gj * gj
+                            theta[j] -= stepSize * m[j] / ((v[j] * inverseCorrection2).squareRoot() + eps)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The optimizers a configuration can name.
+public enum OptimizerName: String, Codable, Sendable, CaseIterable {
+    case sgd
+    case adam
+
+    /// A fresh optimizer of this kind.
+    public func optimizer<Scalar: BLASScalar>() -> any Optimizer<Scalar> {
+        switch self {
+        case .sgd: StochasticGradientDescent<Scalar>()
+        case .adam: Adam<Scalar>()
+        }
+    }
+}
