@@ -12,16 +12,24 @@ struct Align: ParsableCommand {
             the rule's update against backprop's gradient (cosine and relative distance, overall and per layer). The \
             defaults are the paper's experiment: MNIST, 784-128-64-10, ReLU hidden layers, identity output, squared error, \
             λ ∈ {0.01, 0.1, 0.2, …, 1.0}, 50 inference steps of rate 0.1, seeds 1, 2, 3.
+
+            With --gdu: the GDU comparison of Ernoult et al. (2019) on a Hopfield network of the same layer sizes: the free \
+            phase runs --free-steps steps of rate ε (default 0.5), and for each β in --nudges (default 0.001) and each of the \
+            first K nudged steps (K = the largest of --steps, default 10), EP's update against minus BPTT's gradient counted \
+            back from the end of the free phase, for the weights and for the states.
             """)
 
     @OptionGroup var data: DataOptions
     @Option(help: "The rule: pc-nudge (nudge λ), pc (nudge: output-to-hidden precision ratio), ep or ep-symmetric (nudge β), chl (weak-feedback Hopfield network, nudge γ).")
     var rule: AlignmentSweep.Rule = .pcNudge
     @Option(parsing: .unconditional, help: ArgumentHelp("Nudges, comma-separated.", valueName: "list"))
-    var nudges = "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0"
+    var nudges: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Numbers of inference steps, comma-separated.", valueName: "list"))
-    var steps = "50"
-    @Option(parsing: .unconditional, help: "Step size of the inference dynamics.") var inferenceRate: Double = 0.1
+    var steps: String?
+    @Option(parsing: .unconditional, help: "Step size of the inference dynamics (default 0.1; 0.5 with --gdu).") var inferenceRate: Double?
+    @Flag(help: "Compare EP's step-by-step updates with BPTT's step-by-step gradients (the GDU property) instead.")
+    var gdu = false
+    @Option(parsing: .unconditional, help: "With --gdu: steps T of the free phase.") var freeSteps: Int = 3000
     @Option(parsing: .unconditional, help: ArgumentHelp("Seeds of the networks, comma-separated.", valueName: "list"))
     var seeds = "1,2,3"
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers = "784,128,64,10"
@@ -34,33 +42,27 @@ struct Align: ParsableCommand {
     @Flag(help: "Print the table as JSON.") var json = false
 
     func run() throws {
+        if gdu { return try runGDU() }
         let sweep = AlignmentSweep(
             rule: rule, layerSizes: try parseList(layers, flag: "layers"), hidden: hidden, output: output,
-            nudges: try parseList(nudges, flag: "nudges"), steps: try parseList(steps, flag: "steps"),
-            inferenceRate: inferenceRate, seeds: try parseList(seeds, flag: "seeds"), cost: cost)
+            nudges: try parseList(nudges ?? "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", flag: "nudges"),
+            steps: try parseList(steps ?? "50", flag: "steps"),
+            inferenceRate: inferenceRate ?? 0.1, seeds: try parseList(seeds, flag: "seeds"), cost: cost)
         do {
             try sweep.validate()
         } catch let error as AlignmentSweep.InvalidSetting {
             throw ValidationError(error.description)
         }
-        guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
-        let train = try data.load().train
-        guard train.inputs.columns == sweep.layerSizes[0], train.targets.columns == sweep.layerSizes.last else {
-            throw ValidationError("--layers: the data set has \(train.inputs.columns) inputs and \(train.targets.columns) classes, "
-                                  + "the network \(sweep.layerSizes[0]) and \(sweep.layerSizes.last!)")
-        }
-        let rows = Array(0..<min(batchSize, train.count))
-        let input = train.inputs.gatheringRows(rows).converted(to: Double.self)
-        let target = train.targets.gatheringRows(rows).converted(to: Double.self)
+        let (input, target) = try batch(layerSizes: sweep.layerSizes)
         let measurements = try sweep.run(input: input, target: target)
         let summary = AlignmentSummary(measurements)
         if let csv { try write(csvTable(measurements), to: csv) }
         if let svg { try write(LinePlot.stacked(plots(summary, sweep: sweep)), to: svg) }
         if json {
-            try writeJSON(AlignmentReport(sweep: sweep, batchSize: rows.count, rows: measurements, summary: summary), to: "-")
+            try writeJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary), to: "-")
         } else {
             print("\(rule.rawValue) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
-                  + (rule == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(rows.count) images, mean over seeds \(seeds)")
+                  + (rule == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(input.rows) images, mean over seeds \(seeds)")
             for line in summary.lines {
                 let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
                 print("\(rule.nudgeName) \(line.nudge), \(line.steps) steps: cosine \(String(format: "%.5f", line.cosine)), "
@@ -69,7 +71,19 @@ struct Align: ParsableCommand {
         }
     }
 
-    private func write(_ text: String, to path: String) throws {
+    /// The first `--batch-size` training images and their one-hot targets, in Double.
+    func batch(layerSizes: [Int]) throws -> (input: Matrix<Double>, target: Matrix<Double>) {
+        guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
+        let train = try data.load().train
+        guard train.inputs.columns == layerSizes[0], train.targets.columns == layerSizes.last else {
+            throw ValidationError("--layers: the data set has \(train.inputs.columns) inputs and \(train.targets.columns) classes, "
+                                  + "the network \(layerSizes[0]) and \(layerSizes.last!)")
+        }
+        let rows = Array(0..<min(batchSize, train.count))
+        return (train.inputs.gatheringRows(rows).converted(to: Double.self), train.targets.gatheringRows(rows).converted(to: Double.self))
+    }
+
+    func write(_ text: String, to path: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 

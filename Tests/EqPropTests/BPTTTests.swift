@@ -57,6 +57,15 @@ struct BPTTTests {
         let comparison = GradientComparison(estimate: gradients.total(), reference: try check.exactGradient(),
                                             names: check.energy.terms.map(\.name))
         #expect(comparison.relativeError < 1e-8, "relative error \(comparison.relativeError)")
+
+        let truncated = try BackpropagationThroughTime(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 600))
+            .gradients(energy: energy, from: initial, target: check.target, truncation: 5)
+        #expect(truncated.parameterGradients.count == 5 && truncated.stateGradients.count == 6)
+        for k in 0..<5 {
+            for (a, b) in zip(truncated.parameterGradients[k].joined(), gradients.parameterGradients[k].joined()) {
+                #expect(maxAbsDifference(a, b) == 0, "step \(k + 1) back")
+            }
+        }
     }
 
     /// EP's step-by-step updates against minus BPTT's step-by-step gradients, for `K` steps.

@@ -29,15 +29,16 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
     public struct Gradients: Sendable {
         /// The last state `s_T`.
         public var finalState: NetworkState<Scalar>
-        /// `∂L/∂s_{T−k}` for `k = 0 … T` (clamped layers are zero).
+        /// `∂L/∂s_{T−k}` for `k = 0 … K`, `K` the steps backpropagated through (clamped layers are zero).
         public var stateGradients: [NetworkState<Scalar>]
         /// `∂L/∂θ_{T−k}`, the gradient for the parameters used in the step from `s_{T−k}` to
-        /// `s_{T−k+1}`, for `k = 1 … T` (element `k − 1`), for every term in the order of `energy.terms`.
+        /// `s_{T−k+1}`, for `k = 1 … K` (element `k − 1`), for every term in the order of `energy.terms`.
         public var parameterGradients: [[[Matrix<Scalar>]]]
         /// The mask (1 or 0) of the units the projection left free in the last step.
         public var freeUnits: NetworkState<Scalar>
 
-        /// `dL/dθ = Σ_k ∂L/∂θ_{T−k}`, or the sum over the first `steps` steps back only.
+        /// `dL/dθ = Σ_k ∂L/∂θ_{T−k}` (truncated to the `K` steps backpropagated through), or the sum over
+        /// the first `steps` steps back only.
         public func total(overLast steps: Int? = nil) -> [[Matrix<Scalar>]] {
             let included = parameterGradients.prefix(steps ?? parameterGradients.count)
             return included.dropFirst().reduce(included.first!) { sum, step in
@@ -47,34 +48,43 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
     }
 
     /// Unrolls `dynamics.steps` steps from `initial` (clamped layers at their values) and
-    /// backpropagates `C(s_T, target)` through them.
-    public func gradients(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> Gradients {
+    /// backpropagates `C(s_T, target)` through them, or only through the last `truncation` steps
+    /// (truncated BPTT: only those states are kept).
+    public func gradients(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>,
+                          truncation: Int? = nil) throws -> Gradients {
         precondition(dynamics.steps > 0, "at least one step to backpropagate through")
+        let backwardSteps = Swift.min(truncation ?? dynamics.steps, dynamics.steps)
+        precondition(backwardSteps > 0, "at least one step to backpropagate through")
         let stepSizes = energy.energy.layerSizes.indices.map { dynamics.stepSize * (dynamics.layerStepScales?[$0] ?? 1) }
-        // Forward: the trajectory and, per step, the mask of units the projection leaves free.
-        var states = [initial]
+        // Forward: the last `backwardSteps + 1` states and, per step, the mask of units the
+        // projection leaves free.
+        var states: [NetworkState<Scalar>] = []
         var masks: [NetworkState<Scalar>] = []
         var gradient = NetworkState(zerosLike: initial)
-        for _ in 0..<dynamics.steps {
-            var state = states[states.count - 1]
+        var state = initial
+        for t in 0..<dynamics.steps {
             energy.stateGradient(at: state, into: &gradient)
-            var mask = NetworkState(zerosLike: state)
-            for k in energy.freeLayers {
-                let bounds = energy.stateBounds[k]
-                let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
-                let s = state.layers[k].elements, g = gradient.layers[k].elements
-                mask.layers[k].elements = s.indices.map { i in
-                    let unprojected = s[i] - stepSizes[k] * g[i]
-                    return unprojected > low && unprojected < high ? 1 : 0
+            if t >= dynamics.steps - backwardSteps {
+                var mask = NetworkState(zerosLike: state)
+                for k in energy.freeLayers {
+                    let bounds = energy.stateBounds[k]
+                    let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
+                    let s = state.layers[k].elements, g = gradient.layers[k].elements
+                    mask.layers[k].elements = s.indices.map { i in
+                        let unprojected = s[i] - stepSizes[k] * g[i]
+                        return unprojected > low && unprojected < high ? 1 : 0
+                    }
                 }
-                _ = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: bounds, measuringChange: false)
+                states.append(state)
+                masks.append(mask)
             }
-            guard state.isFinite else { throw RelaxationError.nonFinite(layer: energy.freeLayers.first { !state.layers[$0].isFinite }!, step: states.count) }
-            states.append(state)
-            masks.append(mask)
+            for k in energy.freeLayers {
+                _ = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k], measuringChange: false)
+            }
+            guard state.isFinite else { throw RelaxationError.nonFinite(layer: energy.freeLayers.first { !state.layers[$0].isFinite }!, step: t + 1) }
         }
-        // Backward.
-        let finalState = states[states.count - 1]
+        // Backward, through the kept steps (`states[i]` is `s_{T − backwardSteps + i}`).
+        let finalState = state
         var adjoint = NetworkState(zerosLike: finalState)
         let output = finalState.layers.count - 1
         if !energy.clampedLayers.contains(output) {
@@ -83,7 +93,7 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         var stateGradients = [adjoint]
         var parameterGradients: [[[Matrix<Scalar>]]] = []
         var product = NetworkState(zerosLike: finalState)
-        for t in stride(from: dynamics.steps - 1, through: 0, by: -1) {
+        for t in stride(from: backwardSteps - 1, through: 0, by: -1) {
             adjoint.multiply(by: masks[t])
             var direction = adjoint
             for k in direction.layers.indices { direction.layers[k].scale(by: stepSizes[k]) }

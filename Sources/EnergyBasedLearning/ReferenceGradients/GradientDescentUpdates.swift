@@ -57,7 +57,8 @@ public struct GradientDescentUpdates<Scalar: BLASScalar>: Sendable {
     /// Runs the free phase from `initial` (its free layers are the starting point, typically
     /// zero), BPTT through it, and `K` nudged steps from its end.
     public func compare(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> [Step] {
-        let bptt = try BackpropagationThroughTime(dynamics: dynamics, cost: cost).gradients(energy: energy, from: initial, target: target)
+        let bptt = try BackpropagationThroughTime(dynamics: dynamics, cost: cost)
+            .gradients(energy: energy, from: initial, target: target, truncation: nudgedSteps)
         var oneStep = dynamics
         oneStep.steps = 1
         oneStep.tolerance = nil

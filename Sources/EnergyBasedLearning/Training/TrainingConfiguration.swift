@@ -208,7 +208,24 @@ extension TrainingConfiguration {
                                    codeBeta: 1, codeRates: [0.4, 0.1, 0.01], randomSign: false),
         "scellier2017-net3": paper(hidden: [500, 500, 500], epochs: 500, freeSteps: 500, nudgedSteps: 8,
                                    codeBeta: 1, codeRates: [0.128, 0.032, 0.008, 0.002], randomSign: false),
+        "family-mlp": family,
     ]
+
+    /// The network on which every rule of the unified family is compared (Millidge et al. 2022):
+    /// the predictive-coding energy on 784-256-256-10, ReLU hidden layers, identity output, squared
+    /// error; the free phase is the feed-forward pass, the nudged phase 20 inference steps of rate
+    /// 0.03; nudge 0.1 (`λ` for PC-Nudge, `π_L` for PC, `β` for EP); Adam with `α = 10⁻³` annealed by a
+    /// cosine over 20 epochs, batch 64. `--rule` picks the rule.
+    public static let family: TrainingConfiguration = {
+        var c = TrainingConfiguration(
+            layerSizes: [784, 256, 256, 10], epochs: 20, batchSize: 64, freeSteps: 1, nudgedSteps: 20, stepSize: 0.03,
+            beta: 0.1, learningRates: [0.001, 0.001, 0.001], randomSign: false, nudging: .oneSided, persistentParticles: false, seed: 1)
+        c.energy = .pc
+        c.rule = .pc
+        c.optimizer = .adam
+        c.schedule = .cosine
+        return c
+    }()
 
     private static func paper(hidden: [Int], epochs: Int, freeSteps: Int, nudgedSteps: Int,
                               codeBeta: Double, codeRates: [Double], randomSign: Bool) -> TrainingConfiguration {
