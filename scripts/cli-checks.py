@@ -74,6 +74,24 @@ def align_sweep():
         assert open(svg_path).read().count("<svg") == 3, "two stacked plots"
 
 
+def align_gdu():
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path, svg_path = os.path.join(folder, "gdu.csv"), os.path.join(folder, "gdu.svg")
+        report = json.loads(run("align", "--gdu", "--layers", "784,32,10", "--batch-size", "8", "--seeds", "1", "--nudges", "0.001,0.05",
+                                "--steps", "4", "--free-steps", "1500", "--json", "--csv", csv_path, "--svg", svg_path).stdout)
+        assert report["free_phase_last_change"][0] < 1e-8, report["free_phase_last_change"]
+        rows = {(row["quantity"], row["beta"], row["step"]): row for row in report["rows"]}
+        assert len(rows) == 2 * 2 * 4, len(rows)
+        for quantity in ("weights", "states"):
+            for step in range(1, 5):
+                small, large = rows[(quantity, 0.001, step)], rows[(quantity, 0.05, step)]
+                assert small["cosine"] > 0.999, small
+                # Step 1 is exact at any β (the nudge's first step is linear); later steps converge as β → 0.
+                assert step == 1 or small["relative_error"] < large["relative_error"], (small, large)
+        assert open(csv_path).read().splitlines()[0] == "quantity,beta,seed,step,layer,cosine,relative_error"
+        assert open(svg_path).read().count("<svg") == 5, "four stacked plots"
+
+
 def rejects(args, *fragments):
     def body():
         process = run(*args, expect_success=False)
@@ -159,8 +177,12 @@ with tempfile.TemporaryDirectory() as empty:
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden", "softsign"], "--hidden"))
+    check("align --gdu: zero β is rejected", rejects(["align", "--gdu", "--nudges", "0"], "--nudges"))
+    check("align --gdu: more nudged steps than free steps are rejected",
+          rejects(["align", "--gdu", "--steps", "50", "--free-steps", "10"], "--steps", "--free-steps"))
     if data:
         check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)
+        check("align --gdu: EP's step updates match BPTT's gradients on real MNIST", align_gdu)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
