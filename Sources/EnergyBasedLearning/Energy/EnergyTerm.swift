@@ -30,6 +30,11 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// `gradient += ∂E_term/∂s_k`.
     func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>)
 
+    /// `gradient_k += ∂E_term/∂s_k` for every layer `k` in `layers` (some of ``layers``). Terms whose
+    /// gradients share work — a prediction used by both layers it connects — compute it once
+    /// (the default asks ``accumulateStateGradient(ofLayer:at:into:)`` for each layer).
+    func accumulateStateGradients(ofLayers layers: [Int], at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>)
+
     /// `product += Σ_l (∂²E_term/∂s_k∂s_l) · direction_l`, the Hessian-vector product for layer `k`.
     func accumulateHessianProduct(
         ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
@@ -60,6 +65,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
 }
 
 extension EnergyTerm {
+    public func accumulateStateGradients(ofLayers layers: [Int], at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
+        for k in layers { accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k]) }
+    }
+
     public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> { self }
 
     public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> { self }

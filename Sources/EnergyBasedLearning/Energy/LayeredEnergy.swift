@@ -60,8 +60,8 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     /// The free layers, in increasing order.
     public let freeLayers: [Int]
     private let constantGradient: [Matrix<Scalar>?]
-    /// `(term, layer)` pairs evaluated at every step.
-    private let varyingContributions: [(term: Int, layer: Int)]
+    /// The terms evaluated at every step, each with the layers whose gradient it adds to.
+    private let varyingContributions: [(term: Int, layers: [Int])]
     /// The terms specialised for the clamped layers (see ``EnergyTerm/specialized(clamping:at:)``),
     /// used by the relaxation; `energy` keeps the plain terms.
     private let relaxationTerms: [any EnergyTerm<Scalar>]
@@ -72,15 +72,17 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         self.clampedLayers = clampedLayers
         freeLayers = energy.layerSizes.indices.filter { !clampedLayers.contains($0) }
         var constant = [Matrix<Scalar>?](repeating: nil, count: energy.layerSizes.count)
-        var varying: [(term: Int, layer: Int)] = []
+        var varying: [(term: Int, layers: [Int])] = []
         for (index, term) in energy.terms.enumerated() {
             for k in term.layers where !clampedLayers.contains(k) {
                 if term.stateGradientDependencies(ofLayer: k).allSatisfy(clampedLayers.contains) {
                     var gradient = constant[k] ?? Matrix(rows: state.batchSize, columns: energy.layerSizes[k])
                     term.accumulateStateGradient(ofLayer: k, at: state, into: &gradient)
                     constant[k] = gradient
+                } else if let last = varying.last, last.term == index {
+                    varying[varying.count - 1].layers.append(k)
                 } else {
-                    varying.append((index, k))
+                    varying.append((index, [k]))
                 }
             }
         }
@@ -90,7 +92,7 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     }
 
     private init(energy: LayeredEnergy<Scalar>, clampedLayers: Set<Int>, freeLayers: [Int],
-                 constantGradient: [Matrix<Scalar>?], varyingContributions: [(term: Int, layer: Int)],
+                 constantGradient: [Matrix<Scalar>?], varyingContributions: [(term: Int, layers: [Int])],
                  relaxationTerms: [any EnergyTerm<Scalar>]) {
         self.energy = energy
         self.clampedLayers = clampedLayers
@@ -117,8 +119,8 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
                 gradient.layers[k].scale(by: 0)
             }
         }
-        for (term, k) in varyingContributions {
-            relaxationTerms[term].accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k])
+        for (term, layers) in varyingContributions {
+            relaxationTerms[term].accumulateStateGradients(ofLayers: layers, at: state, into: &gradient)
         }
     }
 

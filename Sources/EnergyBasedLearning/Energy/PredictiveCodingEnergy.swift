@@ -64,6 +64,16 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
 
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
         let (error, weighted) = errors(at: state)
+        addStateGradient(ofLayer: k, error: error, weighted: weighted, into: &gradient)
+    }
+
+    /// Both layers' gradients from one prediction: `π e` for layer `l`, `−π g Wᵀ` for layer `l − 1`.
+    public func accumulateStateGradients(ofLayers layers: [Int], at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
+        let (error, weighted) = errors(at: state)
+        for k in layers { addStateGradient(ofLayer: k, error: error, weighted: weighted, into: &gradient.layers[k]) }
+    }
+
+    private func addStateGradient(ofLayer k: Int, error: Matrix<Scalar>, weighted: Matrix<Scalar>, into gradient: inout Matrix<Scalar>) {
         if k == upper {
             gradient.add(error, scaledBy: precision)
         } else {
