@@ -1,0 +1,62 @@
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+import Testing
+
+@Suite("Optimizers and learning-rate schedules")
+struct OptimizerTests {
+    @Test("Adam's first step moves every parameter by α against the sign of its gradient")
+    func adamFirstStep() throws {
+        let check = GradientCheck(layerSizes: [6, 5, 4, 3], batchSize: 3, seed: 7)
+        var energy = check.energy
+        energy.parameters = energy.parameters.map { $0.map { var m = $0; m.elements = m.elements.indices.map { Double($0 % 7) * 0.1 - 0.3 }; return m } }
+        let gradient = energy.parameters.map { $0.map { m in
+            Matrix(rows: m.rows, columns: m.columns, elements: m.elements.indices.map { Double(($0 * 5) % 11) - 5 }) } }
+        let before = energy.parameters
+        var adam = Adam<Double>(epsilon: 1e-300)
+        adam.step(&energy, along: AccumulatedGradient(gradients: gradient, batchSize: 3), learningRates: [0.01, 0.02, 0.03])
+        let groups = energy.learningRateGroups
+        for i in before.indices {
+            for p in before[i].indices {
+                for j in before[i][p].elements.indices {
+                    let g = gradient[i][p].elements[j]
+                    let expected = before[i][p].elements[j] - (g == 0 ? 0 : [0.01, 0.02, 0.03][groups[i]] * (g > 0 ? 1 : -1))
+                    #expect(abs(energy.parameters[i][p].elements[j] - expected) < 1e-15)
+                }
+            }
+        }
+        #expect(adam.steps == 1)
+    }
+
+    @Test("Adam with bias correction: a constant gradient keeps the step at α")
+    func adamConstantGradient() {
+        var energy = GradientCheck(layerSizes: [3, 2], batchSize: 1, seed: 1).energy
+        let gradient = energy.parameters.map { $0.map { Matrix(rows: $0.rows, columns: $0.columns, repeating: 0.5) } }
+        var adam = Adam<Double>(epsilon: 0)
+        let start = energy.parameters
+        for _ in 0..<10 { adam.step(&energy, along: AccumulatedGradient(gradients: gradient, batchSize: 1), learningRates: [0.1]) }
+        for (a, b) in zip(start.joined(), energy.parameters.joined()) {
+            #expect(zip(a.elements, b.elements).allSatisfy { abs(($0 - $1) - 1.0) < 1e-12 })
+        }
+    }
+
+    @Test("Cosine annealing: full rate in the first epoch, half in the middle, near zero in the last")
+    func cosineSchedule() {
+        #expect(LearningRateSchedule.cosine.factor(epoch: 1, of: 20) == 1)
+        #expect(abs(LearningRateSchedule.cosine.factor(epoch: 11, of: 20) - 0.5) < 1e-12)
+        #expect(LearningRateSchedule.cosine.factor(epoch: 20, of: 20) < 0.01)
+        #expect(LearningRateSchedule.constant.factor(epoch: 7, of: 20) == 1)
+        var c = TrainingConfiguration.family
+        c.learningRates = [0.2, 0.4, 0.6]
+        #expect(c.learningRates(forEpoch: 11) == [0.1, 0.2, 0.3].map { $0 * (2 * LearningRateSchedule.cosine.factor(epoch: 11, of: 20)) })
+    }
+
+    @Test("The family preset validates and trains on the predictive-coding energy with Adam")
+    func familyPreset() throws {
+        let c = TrainingConfiguration.presets["family-mlp"]!
+        try c.validate()
+        #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == [784, 256, 256, 10])
+        let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)
+        #expect(trainer.optimizer is Adam<Float>)
+    }
+}
