@@ -92,6 +92,26 @@ def align_gdu():
         assert open(svg_path).read().count("<svg") == 3, "two stacked plots"
 
 
+def run_folder_and_plot():
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = os.path.join(folder, "run")
+        quiet = run("train", "--train-limit", "1000", "--epochs", "2", "--output", run_dir, "--quiet")
+        assert quiet.stdout == "", quiet.stdout
+        for name in ("configuration.json", "metrics.jsonl", "metrics.csv", "metrics.json", "model/model.json"):
+            assert os.path.exists(os.path.join(run_dir, name)), name
+        records = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+        assert [r["epoch"] for r in records] == [1, 2] and all(0 <= r["test_error"] <= 1 for r in records), records
+        csv_lines = open(os.path.join(run_dir, "metrics.csv")).read().splitlines()
+        assert csv_lines[0].startswith("epoch,train_error,test_error") and len(csv_lines) == 3, csv_lines
+        assert json.load(open(os.path.join(run_dir, "configuration.json")))["epochs"] == 2
+        run("plot", run_dir)
+        assert open(os.path.join(run_dir, "learning-curves.svg")).read().count("<svg") == 3, "two stacked plots"
+        with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:
+            f.write("not json\n")
+        process = run("plot", run_dir, expect_success=False)
+        assert "metrics.jsonl:3" in process.stderr, process.stderr
+
+
 def rejects(args, *fragments):
     def body():
         process = run(*args, expect_success=False)
@@ -117,7 +137,7 @@ def train_predictive_coding():
     with tempfile.TemporaryDirectory() as folder:
         for rule in ("pc-nudge", "bp"):
             metrics_path = os.path.join(folder, f"{rule}.json")
-            run("train", "--energy", "pc", "--rule", rule, "--layers", "784,64,10", "--hidden", "relu", "--output", "identity",
+            run("train", "--energy", "pc", "--rule", rule, "--layers", "784,64,10", "--hidden-activation", "relu", "--output-activation", "identity",
                 "--beta", "0.1", "--epsilon", "0.1", "--nudged-steps", "30", "--learning-rates", "0.1,0.1", "--no-random-sign",
                 "--batch-size", "32", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path)
             metrics = json.load(open(metrics_path))
@@ -176,13 +196,15 @@ with tempfile.TemporaryDirectory() as empty:
           rejects(["train", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy: expected pc"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
-    check("align: an unknown activation is rejected", rejects(["align", "--hidden", "softsign"], "--hidden"))
+    check("align: an unknown activation is rejected", rejects(["align", "--hidden-activation", "softsign"], "--hidden-activation"))
+    check("plot: a folder without metrics is refused by name", rejects(["plot", empty], "metrics.jsonl", "--output DIR"))
     check("align --gdu: zero β is rejected", rejects(["align", "--gdu", "--nudges", "0"], "--nudges"))
     check("align --gdu: more nudged steps than free steps are rejected",
           rejects(["align", "--gdu", "--steps", "50", "--free-steps", "10"], "--steps", "--free-steps"))
     if data:
         check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)
         check("align --gdu: EP's step updates match BPTT's gradients on real MNIST", align_gdu)
+        check("train --output DIR --quiet writes the run folder; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)

@@ -33,8 +33,8 @@ struct Align: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Seeds of the networks, comma-separated.", valueName: "list"))
     var seeds = "1,2,3"
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers = "784,128,64,10"
-    @Option(help: "Activation of the hidden layers.") var hidden: Activation = .relu
-    @Option(help: "Activation of the output layer.") var output: Activation = .identity
+    @Option(name: .customLong("hidden-activation"), help: "Activation of the hidden layers.") var hidden: Activation = .relu
+    @Option(name: .customLong("output-activation"), help: "Activation of the output layer.") var output: Activation = .identity
     @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
     @Option(parsing: .unconditional, help: "Images in the batch (the first ones of the training set).") var batchSize: Int = 64
     @Option(help: "Write every measurement as CSV to this file.") var csv: String?

@@ -28,8 +28,8 @@ struct Gradcheck: ParsableCommand {
     @Flag(help: "EP: symmetric ±β nudging (the same as --rule ep-symmetric).") var symmetric = false
     @Option(help: "The energy: hopfield or pc (default: pc for pc and pc-nudge, else hopfield).") var energy: Energy?
     @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
-    @Option(help: "PC energy: activation of the hidden layers.") var hidden: Activation = .tanh
-    @Option(help: "PC energy: activation of the output layer.") var output: Activation = .identity
+    @Option(name: .customLong("hidden-activation"), help: "PC energy: activation of the hidden layers.") var hidden: Activation = .tanh
+    @Option(name: .customLong("output-activation"), help: "PC energy: activation of the output layer.") var output: Activation = .identity
     @Option(help: "STDP: symmetric or postsynaptic.") var form: STDPForm = .symmetric
     @Option(parsing: .unconditional, help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
     @Option(parsing: .unconditional, help: "STDP: Langevin noise level σ.") var noise: Double = 0

@@ -48,10 +48,10 @@ struct Train: ParsableCommand {
     var optimizer: OptimizerName?
     @Option(help: "Learning-rate schedule: constant or cosine (annealed to zero over the epochs).")
     var schedule: LearningRateSchedule?
-    @Option(help: "With --energy pc: activation of the hidden layers.")
-    var hidden: Activation?
-    @Option(help: "With --energy pc: activation of the output layer.")
-    var output: Activation?
+    @Option(name: .customLong("hidden-activation"), help: "With --energy pc: activation of the hidden layers.")
+    var hiddenActivation: Activation?
+    @Option(name: .customLong("output-activation"), help: "With --energy pc: activation of the output layer.")
+    var outputActivation: Activation?
     @Option(help: "With --rule stdp: symmetric or postsynaptic.")
     var stdpForm: STDPForm?
     @Option(parsing: .unconditional, help: "Langevin noise level σ in the nudged phase.")
@@ -62,6 +62,11 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
     var metricsJson: String?
+    @Option(help: ArgumentHelp(
+        "Run folder: configuration.json, per-epoch metrics.jsonl and metrics.csv, metrics.json and the model, written after every epoch (draw them with `eqprop plot DIR`).",
+        valueName: "dir"))
+    var output: String?
+    @Flag(help: "Print nothing but errors.") var quiet = false
     @Option(help: ArgumentHelp("Save the model into this folder after every epoch (NumPy .npy files).", valueName: "dir"))
     var saveModel: String?
 
@@ -96,11 +101,11 @@ struct Train: ParsableCommand {
             if rule == .epSymmetric { c.nudging = .symmetric }
         }
         if let energy { c.energy = energy }
-        if let hidden { c.hidden = hidden }
+        if let hiddenActivation { c.hidden = hiddenActivation }
         if let cost { c.cost = cost }
         if let optimizer { c.optimizer = optimizer }
         if let schedule { c.schedule = schedule }
-        if let output { c.output = output }
+        if let outputActivation { c.output = outputActivation }
         if let stdpForm { c.stdpForm = stdpForm }
         if let noise { c.noise = noise }
         if let persistentParticles { c.persistentParticles = persistentParticles }
@@ -117,43 +122,60 @@ struct Train: ParsableCommand {
             throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
         }
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
-        print("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
+        let runFolder = try output.map { try RunFolder(path: $0, configuration: configuration) }
+        var history: [EpochRecord] = []
+        func say(_ line: String, terminator: String = "\n") {
+            if !quiet { print(line, terminator: terminator) }
+        }
+        say("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
               + "\(configuration.energy.rawValue) energy, rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
               + "\(configuration.optimizer.rawValue) rates (\(configuration.schedule.rawValue)) \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
         var trainingSeconds = 0.0
-        let terminal = isatty(STDOUT_FILENO) != 0
+        let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
             trainer.learningRates = configuration.learningRates(forEpoch: epoch).map { Float($0) }
             let start = DispatchTime.now()
             var lastPrint = start
             let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
-                guard terminal else { return }
+                guard !quiet else { return }
                 let now = DispatchTime.now()
-                if now.uptimeNanoseconds - lastPrint.uptimeNanoseconds > 200_000_000 {
-                    lastPrint = now
-                    print("\r  epoch \(epoch): \(progress.examplesSeen)/\(progress.examples) error \(percent(progress.runningError))", terminator: "")
-                    fflush(nil)
+                let sinceLast = Double(now.uptimeNanoseconds - lastPrint.uptimeNanoseconds) / 1e9
+                // A bar redrawn in place on a terminal; otherwise (a log file) a plain line every 30 s.
+                guard sinceLast >= (terminal ? 0.2 : 30) else { return }
+                lastPrint = now
+                let line = ProgressLine(epoch: epoch, epochs: configuration.epochs, progress: progress,
+                                        elapsed: Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+                if terminal {
+                    print("\r\(line.bar)", terminator: "")
+                } else {
+                    print(line.plain)
                 }
+                fflush(nil)
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             trainingSeconds += seconds
             let testMeasurement = try trainer.evaluate(on: test)
-            if terminal { print("\r", terminator: "") }
-            print("epoch \(epoch)/\(configuration.epochs): train error \(percent(trainMeasurement.error)) cost \(String(format: "%.4f", trainMeasurement.cost)) | "
+            if terminal { print("\r\u{1B}[K", terminator: "") }
+            say("epoch \(epoch)/\(configuration.epochs): train error \(percent(trainMeasurement.error)) cost \(String(format: "%.4f", trainMeasurement.cost)) | "
                   + "test error \(percent(testMeasurement.error)) | \(String(format: "%.2f", seconds)) s, \(Int(Double(train.count) / seconds)) samples/s")
             fflush(nil)
             if let saveModel {
                 try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
             }
-            if let metricsJson {
-                try writeJSON(TrainingMetrics(
-                    preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epoch,
-                    trainError: trainMeasurement.error, testError: testMeasurement.error,
-                    trainCost: trainMeasurement.cost, testCost: testMeasurement.cost,
-                    secondsPerEpoch: trainingSeconds / Double(epoch),
-                    samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
-                    blasKernel: BLAS.coreName), to: metricsJson)
+            let metrics = TrainingMetrics(
+                preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epoch,
+                trainError: trainMeasurement.error, testError: testMeasurement.error,
+                trainCost: trainMeasurement.cost, testCost: testMeasurement.cost,
+                secondsPerEpoch: trainingSeconds / Double(epoch),
+                samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
+                blasKernel: BLAS.coreName)
+            if let metricsJson { try writeJSON(metrics, to: metricsJson) }
+            if let runFolder {
+                history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
+                                           trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
+                                           learningRateFactor: configuration.schedule.factor(epoch: epoch, of: configuration.epochs)))
+                try runFolder.record(history, metrics: metrics, energy: trainer.energy, configuration: configuration)
             }
         }
     }
