@@ -187,7 +187,7 @@ struct AlignmentReport: Encodable {
         try container.encode(batchSize, forKey: .batchSize)
         try container.encode(rows.map {
             Row(nudge: $0.nudge, steps: $0.steps, seed: $0.seed, cosine: $0.comparison.cosine, relativeError: $0.comparison.relativeError,
-                parts: $0.comparison.parts.map { GradcheckReport.Part(name: $0.name, cosine: $0.cosine, relativeError: $0.relativeError) })
+                parts: $0.comparison.parts.map(GradcheckReport.Part.init))
         }, forKey: .rows)
         try container.encode(summary, forKey: .summary)
     }

@@ -58,17 +58,19 @@ extension Align {
             let energy = LayeredEnergy<Double>.hopfield(layerSizes: layerSizes, using: &generator)
             let start = NetworkState(input: input, layerSizes: layerSizes)
             let clamped = ClampedEnergy(energy, clamping: [0], at: start)
-            lastChanges.append(try freePhaseLastChange(energy: clamped, dynamics: dynamics, from: start))
+            let freePhase = try BackpropagationThroughTime(dynamics: dynamics)
+                .gradients(energy: clamped, from: start, target: target, truncation: nudgedSteps)
+            lastChanges.append(freePhase.lastChange)
             for beta in betas {
                 let steps = try GradientDescentUpdates(dynamics: dynamics, beta: beta, nudgedSteps: nudgedSteps)
-                    .compare(energy: clamped, from: start, target: target)
+                    .compare(energy: clamped, freePhase: freePhase, target: target)
                 for step in steps {
                     let weights = step.parameterComparison(names: energy.terms.map(\.name))
                     let states = step.stateComparison(freeLayers: clamped.freeLayers)
                     for (quantity, comparison) in [("weights", weights), ("states", states)] {
                         rows.append(GDURow(quantity: quantity, beta: beta, seed: seed, step: step.step, cosine: comparison.cosine,
                                            relativeError: comparison.relativeError,
-                                           parts: comparison.parts.map { GradcheckReport.Part(name: $0.name, cosine: $0.cosine, relativeError: $0.relativeError) }))
+                                           parts: comparison.parts.map(GradcheckReport.Part.init)))
                     }
                 }
             }
@@ -101,17 +103,6 @@ extension Align {
                       + "states cosine \(mean("states", \.cosine)), relative distance \(mean("states", \.relativeError))")
             }
         }
-    }
-
-    /// `max |Δs|` in the last step of the free phase: how converged it is.
-    private func freePhaseLastChange(energy: ClampedEnergy<Double>, dynamics: ProjectedGradientDescent<Double>, from start: NetworkState<Double>) throws -> Double {
-        var measured = dynamics
-        measured.steps = 1
-        measured.tolerance = 0
-        var state = start
-        var generator = SeededGenerator(seed: 0)
-        try dynamics.relax(&state, under: energy, nudge: nil, using: &generator)
-        return try measured.relax(&state, under: energy, nudge: nil, using: &generator).lastChange
     }
 
     /// The relative distance against the nudged step, per layer, for the weights and the states, at

@@ -139,6 +139,16 @@ struct GradcheckReport: Encodable {
         var relativeError: Double
         enum CodingKeys: String, CodingKey { case name, cosine, relativeError = "relative_error" }
 
+        init(name: String, cosine: Double, relativeError: Double) {
+            self.name = name
+            self.cosine = cosine
+            self.relativeError = relativeError
+        }
+
+        init(_ part: GradientComparison.Part) {
+            self.init(name: part.name, cosine: part.cosine, relativeError: part.relativeError)
+        }
+
         /// An undefined value (a part whose exact gradient is zero) is written as `null`.
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -161,7 +171,7 @@ struct GradcheckReport: Encodable {
         try container.encode(seed, forKey: .seed)
         try container.encode(comparison.cosine, forKey: .cosine)
         try container.encode(comparison.relativeError, forKey: .relativeError)
-        try container.encode(comparison.parts.map { Part(name: $0.name, cosine: $0.cosine, relativeError: $0.relativeError) }, forKey: .parts)
+        try container.encode(comparison.parts.map(Part.init), forKey: .parts)
     }
 }
 

@@ -36,6 +36,8 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         public var parameterGradients: [[[Matrix<Scalar>]]]
         /// The mask (1 or 0) of the units the projection left free in the last step.
         public var freeUnits: NetworkState<Scalar>
+        /// `max |s_T − s_{T−1}|` over the free units: how far the unrolled phase is from a fixed point.
+        public var lastChange: Double
 
         /// `dL/dθ = Σ_k ∂L/∂θ_{T−k}` (truncated to the `K` steps backpropagated through), or the sum over
         /// the first `steps` steps back only.
@@ -62,6 +64,7 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         var masks: [NetworkState<Scalar>] = []
         var gradient = NetworkState(zerosLike: initial)
         var state = initial
+        var lastChange: Scalar = 0
         for t in 0..<dynamics.steps {
             energy.stateGradient(at: state, into: &gradient)
             if t >= dynamics.steps - backwardSteps {
@@ -78,8 +81,11 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
                 states.append(state)
                 masks.append(mask)
             }
+            let isLast = t == dynamics.steps - 1
             for k in energy.freeLayers {
-                _ = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k], measuringChange: false)
+                let change = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k],
+                                                     measuringChange: isLast)
+                lastChange = Swift.max(lastChange, change)
             }
             guard state.isFinite else { throw RelaxationError.nonFinite(layer: energy.freeLayers.first { !state.layers[$0].isFinite }!, step: t + 1) }
         }
@@ -109,6 +115,6 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
             stateGradients.append(adjoint)
         }
         return Gradients(finalState: finalState, stateGradients: stateGradients, parameterGradients: parameterGradients,
-                         freeUnits: masks[masks.count - 1])
+                         freeUnits: masks[masks.count - 1], lastChange: Double(lastChange))
     }
 }

@@ -55,10 +55,18 @@ public struct GradientDescentUpdates<Scalar: BLASScalar>: Sendable {
     }
 
     /// Runs the free phase from `initial` (its free layers are the starting point, typically
-    /// zero), BPTT through it, and `K` nudged steps from its end.
+    /// zero), BPTT through its last `K` steps, and `K` nudged steps from its end.
     public func compare(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> [Step] {
-        let bptt = try BackpropagationThroughTime(dynamics: dynamics, cost: cost)
+        let freePhase = try BackpropagationThroughTime(dynamics: dynamics, cost: cost)
             .gradients(energy: energy, from: initial, target: target, truncation: nudgedSteps)
+        return try compare(energy: energy, freePhase: freePhase, target: target)
+    }
+
+    /// The same from a free phase already unrolled and backpropagated (through at least `K` steps,
+    /// with this comparison's dynamics and cost), so that several nudges share one free phase.
+    public func compare(energy: ClampedEnergy<Scalar>, freePhase bptt: BackpropagationThroughTime<Scalar>.Gradients,
+                        target: Matrix<Scalar>) throws -> [Step] {
+        precondition(bptt.parameterGradients.count >= nudgedSteps, "BPTT must cover the \(nudgedSteps) steps compared")
         var oneStep = dynamics
         oneStep.steps = 1
         oneStep.tolerance = nil
