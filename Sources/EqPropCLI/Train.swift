@@ -124,8 +124,8 @@ struct Train: ParsableCommand {
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         let runFolder = try output.map { try RunFolder(path: $0, configuration: configuration) }
         var history: [EpochRecord] = []
-        func say(_ line: String, terminator: String = "\n") {
-            if !quiet { print(line, terminator: terminator) }
+        func say(_ line: String) {
+            if !quiet { print(line) }
         }
         say("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
         var trainingSeconds = 0.0
         let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
         for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
-            trainer.learningRates = configuration.learningRates(forEpoch: epoch).map { Float($0) }
+            let learningRateFactor = trainer.learningRateFactor
             let start = DispatchTime.now()
             var lastPrint = start
             let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
@@ -174,7 +174,7 @@ struct Train: ParsableCommand {
             if let runFolder {
                 history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
                                            trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
-                                           learningRateFactor: configuration.schedule.factor(epoch: epoch, of: configuration.epochs)))
+                                           learningRateFactor: learningRateFactor))
                 try runFolder.record(history, metrics: metrics, energy: trainer.energy, configuration: configuration)
             }
         }

@@ -46,9 +46,23 @@ struct OptimizerTests {
         #expect(abs(LearningRateSchedule.cosine.factor(epoch: 11, of: 20) - 0.5) < 1e-12)
         #expect(LearningRateSchedule.cosine.factor(epoch: 20, of: 20) < 0.01)
         #expect(LearningRateSchedule.constant.factor(epoch: 7, of: 20) == 1)
+    }
+
+    @Test("The trainer applies the configuration's schedule epoch by epoch, keeping the base rates")
+    func trainerFollowsSchedule() throws {
         var c = TrainingConfiguration.family
-        c.learningRates = [0.2, 0.4, 0.6]
-        #expect(c.learningRates(forEpoch: 11) == [0.1, 0.2, 0.3].map { $0 * (2 * LearningRateSchedule.cosine.factor(epoch: 11, of: 20)) })
+        c.layerSizes = [4, 3, 2]
+        c.learningRates = [0.2, 0.4]
+        c.batchSize = 2
+        let data = ClassificationData<Float>(inputs: Matrix(rows: 4, columns: 4, elements: (0..<16).map { Float($0 % 5) / 5 }),
+                                             labels: [0, 1, 0, 1], classCount: 2)
+        var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        #expect(trainer.learningRateFactor == 1)
+        for _ in 0..<10 { _ = try trainer.trainEpoch(on: data) }
+        #expect(trainer.epochsTrained == 10)
+        #expect(abs(trainer.learningRateFactor - LearningRateSchedule.cosine.factor(epoch: 11, of: 20)) < 1e-15)
+        #expect(abs(trainer.learningRateFactor - 0.5) < 1e-12)
+        #expect(trainer.learningRates == [0.2, 0.4])
     }
 
     @Test("The family preset validates and trains on the predictive-coding energy with Adam")

@@ -9,8 +9,13 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var cost: any Cost<Scalar>
     /// What turns each batch's gradient estimate into a parameter update.
     public var optimizer: any Optimizer<Scalar>
-    /// `α_k` per learning-rate group (see ``LayeredEnergy/learningRateGroups``).
+    /// `α_k` per learning-rate group (see ``LayeredEnergy/learningRateGroups``), before the schedule.
     public var learningRates: [Scalar]
+    /// How the rates change over a run of `plannedEpochs` epochs.
+    public var schedule: LearningRateSchedule
+    public var plannedEpochs: Int
+    /// The epochs trained so far.
+    public private(set) var epochsTrained = 0
     public var batchSize: Int
     /// With persistent particles, each training example's last free fixed point (one `count × units`
     /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.
@@ -19,7 +24,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
 
     public init(energy: LayeredEnergy<Scalar>, freeDynamics: any Dynamics<Scalar>, rule: any LearningRule<Scalar>,
                 cost: any Cost<Scalar> = SquaredError(), optimizer: any Optimizer<Scalar> = StochasticGradientDescent(),
-                learningRates: [Scalar], batchSize: Int,
+                learningRates: [Scalar], schedule: LearningRateSchedule = .constant, plannedEpochs: Int = 1, batchSize: Int,
                 persistentParticlesFor trainingCount: Int? = nil, generator: SeededGenerator) {
         self.energy = energy
         self.freeDynamics = freeDynamics
@@ -27,6 +32,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         self.cost = cost
         self.optimizer = optimizer
         self.learningRates = learningRates
+        self.schedule = schedule
+        self.plannedEpochs = plannedEpochs
         self.batchSize = batchSize
         self.particles = trainingCount.map { count in energy.layerSizes.dropFirst().map { Matrix(rows: count, columns: $0) } }
         self.generator = generator
@@ -58,9 +65,15 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         }
     }
 
-    /// One epoch of training in a shuffled order: free phase, learning rule, update, for each batch.
+    /// The factor the schedule applies to `learningRates` in the next epoch.
+    public var learningRateFactor: Double { schedule.factor(epoch: epochsTrained + 1, of: plannedEpochs) }
+
+    /// One epoch of training in a shuffled order: free phase, learning rule, update, for each batch,
+    /// with the rates `learningRates · learningRateFactor`.
     /// Returns the error and cost measured at the free fixed points during the epoch (as in the paper).
     public mutating func trainEpoch(on data: ClassificationData<Scalar>, progress: (Progress) -> Void = { _ in }) throws -> Measurement {
+        let rates = learningRates.map { $0 * Scalar(learningRateFactor) }
+        epochsTrained += 1
         var order = Array(0..<data.count)
         order.shuffle(using: &generator)
         var errors = 0, totalCost = 0.0
@@ -81,7 +94,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
-            optimizer.step(&energy, along: estimate, learningRates: learningRates)
+            optimizer.step(&energy, along: estimate, learningRates: rates)
             if particles != nil {
                 for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
@@ -138,6 +151,6 @@ extension Trainer {
         case .pc: FeedForwardPass()
         }
         self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, optimizer: c.optimizer.optimizer(), learningRates: c.learningRates.map { Scalar($0) },
-                  batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
+                  schedule: c.schedule, plannedEpochs: c.epochs, batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
     }
 }

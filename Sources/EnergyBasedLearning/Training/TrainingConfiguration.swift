@@ -108,12 +108,6 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                   "squared-error for --rule \(rule.rawValue) (clamping the output at the target descends the squared error)", cost.rawValue)
     }
 
-    /// The learning rates of epoch `epoch` (1-based): `α_k · schedule.factor(epoch, of: epochs)`.
-    public func learningRates(forEpoch epoch: Int) -> [Double] {
-        let factor = schedule.factor(epoch: epoch, of: epochs)
-        return learningRates.map { $0 * factor }
-    }
-
     /// The network this configuration trains, its parameters drawn from `generator`.
     public func makeEnergy<Scalar: BLASScalar>(using generator: inout SeededGenerator) -> LayeredEnergy<Scalar> {
         switch energy {
