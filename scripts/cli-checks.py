@@ -106,6 +106,9 @@ def run_folder_and_plot():
         assert json.load(open(os.path.join(run_dir, "configuration.json")))["epochs"] == 2
         run("plot", run_dir)
         assert open(os.path.join(run_dir, "learning-curves.svg")).read().count("<svg") == 3, "two stacked plots"
+        blocked = os.path.join(run_dir, "metrics.csv", "inside")
+        process = run("train", "--train-limit", "100", "--epochs", "1", "--output", blocked, expect_success=False)
+        assert "--output: cannot create the run folder" in process.stderr and blocked in process.stderr, process.stderr
         with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:
             f.write("not json\n")
         process = run("plot", run_dir, expect_success=False)
@@ -204,7 +207,7 @@ with tempfile.TemporaryDirectory() as empty:
     if data:
         check("align: PC-Nudge on real MNIST, JSON, CSV and SVG", align_sweep)
         check("align --gdu: EP's step updates match BPTT's gradients on real MNIST", align_gdu)
-        check("train --output DIR --quiet writes the run folder; plot draws it and names a damaged line", run_folder_and_plot)
+        check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
