@@ -4,12 +4,14 @@ import PackageDescription
 let package = Package(
     name: "EqProp",
     products: [
-        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting"]),
+        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting", "TrainingRuns"]),
         .executable(name: "eqprop", targets: ["EqPropCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, zlib1g-dev; installed by scripts/bootstrap).
@@ -17,7 +19,7 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
-            name: "CZlib", pkgConfig: "zlib",
+            name: "SystemZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
         // Dense matrices and BLAS, generic over Float and Double.
@@ -27,20 +29,34 @@ let package = Package(
         // Energies, costs, dynamics, learning rules and reference gradients.
         .target(name: "EnergyBasedLearning", dependencies: ["LinearAlgebra"]),
         // IDX/gzip readers, MNIST and Fashion-MNIST.
-        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "Datasets", dependencies: ["SystemZlib"]),
         // Poisson spiking neurons and the STDP window of the spike-based rule.
         .target(name: "Spiking", dependencies: ["EnergyBasedLearning", "LinearAlgebra"]),
         // SVG plots (STDP windows, alignment sweeps, learning curves).
         .target(name: "Plotting"),
+        // YAML run files (and the presets, which are run files), .npz checkpoints and resuming.
+        .target(
+            name: "TrainingRuns",
+            dependencies: [
+                "EnergyBasedLearning", "Datasets", "LinearAlgebra",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            resources: [
+                .embedInCode("Presets/scellier2017-net1.yaml"),
+                .embedInCode("Presets/scellier2017-net2.yaml"),
+                .embedInCode("Presets/scellier2017-net3.yaml"),
+                .embedInCode("Presets/family-mlp.yaml"),
+            ]),
         // The `eqprop` command-line tool.
         .executableTarget(
             name: "EqPropCLI",
             dependencies: [
-                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting",
+                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "EqPropTests",
-            dependencies: ["EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting"]),
+            dependencies: ["EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns"]),
     ]
 )

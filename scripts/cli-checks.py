@@ -3,11 +3,16 @@
 
 Usage: cli-checks.py PATH/TO/eqprop   (reads the data from $EQPROP_DATA)
 """
+import http.server
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 binary = sys.argv[1]
 data = os.environ.get("EQPROP_DATA")
@@ -172,6 +177,181 @@ def stdp_window_outputs():
         assert svg.startswith("<svg") and "rate rule" in svg and "spiking simulation" in svg
 
 
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_file_errors():
+    """Unknown keys, wrong types, missing keys and broken YAML name the key and the line."""
+    net1 = open(os.path.join(os.path.dirname(__file__), "..", "Sources", "TrainingRuns", "Presets", "scellier2017-net1.yaml")).read()
+    with tempfile.TemporaryDirectory() as folder:
+        cases = [
+            (net1.replace("  batch-size: 20", "  batch-sise: 20"), ["unknown key 'training.batch-sise'", "batch-size"]),
+            (net1.replace("  epochs: 25", "  epochs: many"), ["'training.epochs': expected an integer, got 'many'"]),
+            (net1.replace("  epochs: 25", '  epochs: "25"'), ["'training.epochs': expected an integer, got the quoted string"]),
+            (net1.replace("  layers: [784, 500, 10]", "  layers: 784-500-10"), ["'architecture.layers': expected a list"]),
+            (net1.replace("  random-sign: true", "  random-sign: yes"), ["'rule.random-sign': expected true or false"]),
+            (net1.replace("  name: ep", "  name: hebb"), ["'rule.name': expected one of ep, ep-symmetric"]),
+            (net1.replace("  beta: 1.0\n", ""), ["missing the key 'rule.beta'"]),
+            (net1.replace("  beta: 1.0", "  beta: 0"), ["rule.beta: expected a finite non-zero"]),
+            (net1.replace("seed: 1", "seed: 1\nseed: 2"), ["'seed' appears twice"]),
+            (net1.replace("  epsilon: 0.5", "  epsilon: [0.5"), ["not valid YAML"]),
+        ]
+        for number, (text, fragments) in enumerate(cases):
+            path = write(os.path.join(folder, f"bad{number}.yaml"), text)
+            process = run("train", path, expect_success=False)
+            changed = next(i + 1 for i, (a, b) in enumerate(zip(text.splitlines() + [""], net1.splitlines() + [""])) if a != b)
+            assert f"{path}:" in process.stderr, process.stderr
+            for fragment in fragments:
+                assert fragment in process.stderr, (fragment, process.stderr)
+            line = int(process.stderr.split(f"{path}:")[1].split(":")[0])
+            assert abs(line - changed) <= 1, (changed, process.stderr)
+        process = run("train", os.path.join(folder, "absent.yaml"), expect_success=False)
+        assert "absent.yaml" in process.stderr and "cannot read" in process.stderr, process.stderr
+
+
+def stripped_metrics(folder):
+    """Each epoch's metrics without the wall-clock seconds."""
+    records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl"))]
+    for record in records:
+        del record["seconds"]
+    return records
+
+
+def run_file_is_deterministic_and_flags_override():
+    """The same run file and seed give bit-identical metrics; flags override its fields; run.yaml replays the run."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(os.path.join(folder, "run.yaml"), open(os.path.join(os.path.dirname(__file__), "..", "Sources", "TrainingRuns", "Presets",
+                                                                          "family-mlp.yaml")).read())
+        common = ["--train-limit", "1500", "--epochs", "2", "--layers", "784,32,10", "--learning-rates", "0.001,0.001", "--quiet"]
+        run("train", path, *common, "--output", os.path.join(folder, "a"))
+        run("train", path, *common, "--output", os.path.join(folder, "b"))
+        first, second = stripped_metrics(os.path.join(folder, "a")), stripped_metrics(os.path.join(folder, "b"))
+        assert len(first) == 2 and first == second, (first, second)
+        replay = open(os.path.join(folder, "a", "run.yaml")).read()
+        assert "layers: [784, 32, 10]" in replay and "epochs: 2" in replay, replay
+        run("train", os.path.join(folder, "a", "run.yaml"), "--train-limit", "1500", "--quiet", "--output", os.path.join(folder, "c"))
+        assert stripped_metrics(os.path.join(folder, "c")) == first
+        configuration = json.load(open(os.path.join(folder, "a", "configuration.json")))
+        assert configuration["layerSizes"] == [784, 32, 10] and configuration["optimizer"] == "adam", configuration
+
+
+def resume_after_sigkill():
+    """A run killed (SIGKILL) mid-epoch and resumed ends with the metrics of an uninterrupted run;
+    its .npz checkpoints open in NumPy; a truncated checkpoint is refused and the previous one used."""
+    import numpy
+    with tempfile.TemporaryDirectory() as folder:
+        whole, cut = os.path.join(folder, "whole"), os.path.join(folder, "cut")
+        common = ["--preset", "family-mlp", "--train-limit", "6000", "--epochs", "5", "--layers", "784,64,10",
+                  "--learning-rates", "0.001,0.001", "--quiet", "--keep-checkpoints", "2"]
+        run("train", *common, "--output", whole)
+        process = subprocess.Popen([binary, "train", *common, "--output", cut])
+        checkpoint = os.path.join(cut, "checkpoints", "epoch-0002.npz")
+        deadline = time.time() + 300
+        while not os.path.exists(checkpoint) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # into epoch 3
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL, f"the run ended before it was killed ({process.returncode})"
+        assert not os.path.exists(os.path.join(cut, "checkpoints", "epoch-0005.npz"))
+        run("train", "--resume", cut, "--quiet", "--keep-checkpoints", "2")
+        assert stripped_metrics(cut) == stripped_metrics(whole), (stripped_metrics(cut), stripped_metrics(whole))
+        names = sorted(os.listdir(os.path.join(cut, "checkpoints")))
+        assert names == ["epoch-0004.npz", "epoch-0005.npz"], names
+        archive = numpy.load(os.path.join(cut, "checkpoints", "epoch-0005.npz"))
+        metadata = json.loads(archive["metadata.json"])
+        assert metadata["epoch"] == 5 and len(metadata["history"]) == 5 and metadata["optimizer_steps"] > 0, metadata
+        assert archive["W0-1"].shape == (784, 64) and archive["W0-1"].dtype == numpy.float32
+        assert numpy.array_equal(archive["W0-1"], numpy.load(os.path.join(cut, "model", "W0-1.npy")))
+        assert archive["optimizer/m/W0-1"].shape == (784, 64) and numpy.isfinite(archive["optimizer/v/b2"]).all()
+        # Truncate the newest checkpoint: resuming refuses it by name, keeps it and the previous one,
+        # and continues from the previous one (to the same end).
+        newest = os.path.join(cut, "checkpoints", "epoch-0005.npz")
+        size = os.path.getsize(newest)
+        with open(newest, "r+b") as f:
+            f.truncate(size // 2)
+        process = run("train", "--resume", cut, "--quiet")
+        assert "epoch-0005.npz: checkpoint refused" in process.stderr and "previous checkpoint" in process.stderr, process.stderr
+        assert os.path.exists(os.path.join(cut, "checkpoints", "epoch-0004.npz"))
+        assert stripped_metrics(cut) == stripped_metrics(whole)
+        # Garbage in every checkpoint: nothing to resume from, each refusal named.
+        for name in os.listdir(os.path.join(cut, "checkpoints")):
+            write(os.path.join(cut, "checkpoints", name), "not a zip archive")
+        process = run("train", "--resume", cut, expect_success=False)
+        assert "no usable checkpoint" in process.stderr and "epoch-0004.npz" in process.stderr, process.stderr
+        assert "cannot be given with --resume" in run("train", "--resume", cut, "--epochs", "9", expect_success=False).stderr
+        assert "no run folder" in run("train", "--resume", os.path.join(folder, "nothing"), expect_success=False).stderr
+
+
+class DataServer(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder with byte ranges (for resumed downloads) and remembers the ranges asked for."""
+    ranges = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        content = open(path, "rb").read()
+        requested = self.headers.get("Range")
+        DataServer.ranges.append(requested)
+        start = int(requested.split("=")[1].split("-")[0]) if requested else 0
+        self.send_response(206 if requested else 200)
+        if requested:
+            self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
+        self.send_header("Content-Length", str(len(content) - start))
+        self.end_headers()
+        self.wfile.write(content[start:])
+
+
+def serve(folder):
+    handler = lambda *args: DataServer(*args, directory=folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def data_download():
+    """Downloads from a local server verify checksums, resume a partial file, and reject a corrupted file."""
+    with tempfile.TemporaryDirectory() as folder:
+        good, bad, target = (os.path.join(folder, name) for name in ("good", "bad", "target"))
+        shutil.copytree(os.path.join(data, "mnist"), good)
+        shutil.copytree(good, bad)
+        labels = os.path.join(bad, "t10k-labels-idx1-ubyte.gz")
+        raw = bytearray(open(labels, "rb").read())
+        raw[len(raw) // 2] ^= 0xFF
+        open(labels, "wb").write(bytes(raw))
+        good_server, good_url = serve(good)
+        bad_server, bad_url = serve(bad)
+        try:
+            # A corrupted file is rejected by name, and nothing is left in its place.
+            process = run("data", "download", "mnist", "--data-dir", target, "--mirror", bad_url, expect_success=False)
+            assert "t10k-labels-idx1-ubyte.gz" in process.stderr, process.stderr
+            assert not os.path.exists(os.path.join(target, "mnist", "t10k-labels-idx1-ubyte.gz"))
+            assert not os.path.exists(os.path.join(target, "mnist", "t10k-labels-idx1-ubyte.gz.partial"))
+            # An interrupted download resumes from its partial file.
+            images = open(os.path.join(good, "t10k-images-idx3-ubyte.gz"), "rb").read()
+            partial = os.path.join(target, "mnist", "t10k-images-idx3-ubyte.gz.partial")
+            os.remove(os.path.join(target, "mnist", "t10k-images-idx3-ubyte.gz"))
+            open(partial, "wb").write(images[:len(images) // 3])
+            DataServer.ranges.clear()
+            output = run("data", "download", "mnist", "--data-dir", target, "--mirror", good_url).stdout
+            assert f"bytes={len(images) // 3}-" in DataServer.ranges, DataServer.ranges
+            assert "train-images-idx3-ubyte.gz: present, checksum verified" in output, output
+            for name in os.listdir(good):
+                assert open(os.path.join(target, "mnist", name), "rb").read() == open(os.path.join(good, name), "rb").read(), name
+            assert not os.path.exists(partial)
+        finally:
+            good_server.shutdown()
+            bad_server.shutdown()
+
+
 with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
@@ -211,6 +391,10 @@ with tempfile.TemporaryDirectory() as empty:
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
+        check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
+        check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)
+        check("train --resume: SIGKILL mid-epoch then resume equals an uninterrupted run; NumPy opens the .npz; a truncated checkpoint is refused", resume_after_sigkill)
+        check("data download: a local server's files verified, a partial download resumed, a corrupted file rejected", data_download)
 
 failed = sum(1 for _, error in results if error)
 print(f"cli-checks: {len(results) - failed} passed, {failed} failed")

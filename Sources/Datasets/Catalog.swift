@@ -111,9 +111,11 @@ public struct DataDirectory: Sendable {
         }
     }
 
-    /// Downloads `files` of `dataset` into `<directory>/<name>/`, verifying each file's checksum
-    /// before it is moved into place.
-    public func fetch(_ files: [String], of dataset: DatasetName, mirrors: [URL]? = nil) throws {
+    /// Downloads `files` of `dataset` into `<directory>/<name>/`, from `mirrors` (default: the
+    /// canonical ones) in turn. Each file arrives in `<file>.partial` (resumed if an earlier
+    /// download stopped), its checksum is verified, and only then is it renamed into place; a file
+    /// that fails the check is deleted and never used.
+    public func fetch(_ files: [String], of dataset: DatasetName, mirrors: [URL]? = nil, log: (String) -> Void = { _ in }) throws {
         let folder = url.appendingPathComponent(dataset.rawValue)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -124,10 +126,20 @@ public struct DataDirectory: Sendable {
             var lastError: Error = DatasetError.unreadable(file: file, reason: "no mirror")
             var done = false
             for mirror in mirrors ?? dataset.mirrors where !done {
+                let source = mirror.appendingPathComponent(file)
+                let download = ResumableDownload(source: source, destination: folder.appendingPathComponent(file))
                 do {
-                    let data = try Data(contentsOf: mirror.appendingPathComponent(file))
-                    try verify(data, file: file, of: dataset, source: mirror.appendingPathComponent(file).absoluteString)
-                    try data.write(to: folder.appendingPathComponent(file), options: .atomic)
+                    log("downloading \(source.absoluteString)")
+                    let data = try download.run()
+                    do {
+                        try verify(data, file: file, of: dataset, source: source.absoluteString)
+                    } catch {
+                        try? FileManager.default.removeItem(at: download.partial)
+                        throw error
+                    }
+                    guard rename(download.partial.path, download.destination.path) == 0 else {
+                        throw DatasetError.unreadable(file: download.destination.path, reason: "cannot move the verified download into place")
+                    }
                     done = true
                 } catch {
                     lastError = error

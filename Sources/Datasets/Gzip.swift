@@ -1,4 +1,4 @@
-import CZlib
+import SystemZlib
 import Foundation
 
 /// Decompression of gzip (or zlib) data with zlib's `inflate`.

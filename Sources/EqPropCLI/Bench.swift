@@ -2,6 +2,7 @@ import ArgumentParser
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import TrainingRuns
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,9 +23,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.configureBLAS()
-        guard var configuration = TrainingConfiguration.presets[preset] else {
-            throw ValidationError("--preset: unknown preset '\(preset)'")
-        }
+        var configuration = try RunFile.preset(preset).configuration
         guard epochs > 0 else { throw ValidationError("--epochs: expected a positive number, got \(epochs)") }
         configuration.epochs = epochs
         let (train, _) = try data.load()

@@ -5,8 +5,8 @@ import Foundation
 import LinearAlgebra
 
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data set: mnist or fashion-mnist.")
-    var dataset: DatasetName = .mnist
+    @Option(help: "Data set: mnist or fashion-mnist (default: the run file's, else mnist).")
+    var dataset: DatasetName?
 
     @Option(help: ArgumentHelp("Folder holding the data sets (default: $EQPROP_DATA, else ~/.cache/eqprop/data).", valueName: "dir"))
     var dataDir: String?
@@ -23,11 +23,12 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// The train and test splits as Float matrices with pixels scaled to [0, 1].
-    func load() throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>) {
+    /// The train and test splits of `--dataset` (else `fallback`) as Float matrices with pixels
+    /// scaled to [0, 1]; the first `trainLimit` training examples when it is set.
+    func load(_ fallback: DatasetName = .mnist, trainLimit: Int? = nil) throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>) {
         let directory = DataDirectory.resolve(flag: dataDir)
-        let splits = try directory.load(dataset, download: !offline)
-        let train = trainLimit.map { splits.train.prefix($0) } ?? splits.train
+        let splits = try directory.load(dataset ?? fallback, download: !offline)
+        let train = (trainLimit ?? self.trainLimit).map { splits.train.prefix($0) } ?? splits.train
         return (ClassificationData(train), ClassificationData(splits.test))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrainingRuns
 import Plotting
 
 struct Plot: ParsableCommand {

@@ -2,24 +2,31 @@ import ArgumentParser
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import TrainingRuns
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a layered network with Equilibrium Propagation or another rule of the family.",
         discussion: """
-            Presets carry the settings of Scellier & Bengio (2017): \
-            \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", ")). Every setting can be overridden by its flag. \
+            A run is a YAML run file (`eqprop train run.yaml`) or a preset (--preset; the presets are run files: \
+            \(RunFile.presets.keys.sorted().joined(separator: ", "))). Every setting can be overridden by its flag. \
             With --energy pc the free phase is the feed-forward pass, --nudged-steps and --epsilon are the inference steps and \
-            rate, and --beta is the rule's nudge (λ for pc-nudge, the output precision π_L for pc).
+            rate, and --beta is the rule's nudge (λ for pc-nudge, the output precision π_L for pc). \
+            With --output DIR a checkpoint is written after every epoch, and `eqprop train --resume DIR` continues the run \
+            exactly where its last checkpoint left it.
             """)
 
-    /// The rules as the command line names them (`ep-symmetric` is EP with symmetric nudging).
-    enum RuleName: String, ExpressibleByArgument, CaseIterable {
-        case ep, epSymmetric = "ep-symmetric", stdp, chl, pc, pcNudge = "pc-nudge", bp
-    }
+    @Argument(help: ArgumentHelp("A YAML run file (see the presets in Sources/TrainingRuns/Presets).", valueName: "run-file"))
+    var runFile: String?
 
-    @Option(help: "Start from a preset.")
-    var preset: String = "scellier2017-net1"
+    @Option(help: "Start from a preset (default: scellier2017-net1 when no run file is given).")
+    var preset: String?
+
+    @Option(help: ArgumentHelp("Continue the run in this folder from its last good checkpoint; no other run settings may be given.", valueName: "dir"))
+    var resume: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --output: how many checkpoints to keep.", valueName: "n"))
+    var keepCheckpoints: Int = 3
 
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
@@ -63,7 +70,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
     var metricsJson: String?
     @Option(help: ArgumentHelp(
-        "Run folder: configuration.json, per-epoch metrics.jsonl and metrics.csv, metrics.json and the model, written after every epoch (draw them with `eqprop plot DIR`).",
+        "Run folder: run.yaml, per-epoch metrics.jsonl and metrics.csv, metrics.json, the model and .npz checkpoints, written after every epoch (draw them with `eqprop plot DIR`).",
         valueName: "dir"))
     var output: String?
     @Flag(help: "Print nothing but errors.") var quiet = false
@@ -71,14 +78,43 @@ struct Train: ParsableCommand {
     var saveModel: String?
 
     func validate() throws {
-        guard TrainingConfiguration.presets[preset] != nil else {
-            throw ValidationError("--preset: unknown preset '\(preset)'; expected one of \(TrainingConfiguration.presets.keys.sorted().joined(separator: ", "))")
+        if runFile != nil, preset != nil {
+            throw ValidationError("--preset: give a run file or a preset, not both")
+        }
+        if keepCheckpoints < 1 {
+            throw ValidationError("--keep-checkpoints: expected at least 1, got \(keepCheckpoints)")
+        }
+        if resume != nil {
+            let settings: [(String, Bool)] = [
+                ("a run file", runFile != nil), ("--preset", preset != nil), ("--layers", layers != nil), ("--epochs", epochs != nil),
+                ("--batch-size", batchSize != nil), ("--free-steps", freeSteps != nil), ("--nudged-steps", nudgedSteps != nil),
+                ("--epsilon", epsilon != nil), ("--beta", beta != nil), ("--learning-rates", learningRates != nil),
+                ("--random-sign", randomSign != nil), ("--symmetric", symmetric), ("--rule", rule != nil), ("--energy", energy != nil),
+                ("--cost", cost != nil), ("--optimizer", optimizer != nil), ("--schedule", schedule != nil),
+                ("--hidden-activation", hiddenActivation != nil), ("--output-activation", outputActivation != nil),
+                ("--stdp-form", stdpForm != nil), ("--noise", noise != nil), ("--persistent-particles", persistentParticles != nil),
+                ("--seed", seed != nil), ("--dataset", data.dataset != nil), ("--train-limit", data.trainLimit != nil), ("--output", output != nil),
+            ]
+            if let given = settings.first(where: \.1) {
+                throw ValidationError("--resume: the run's settings come from its checkpoint; \(given.0) cannot be given with --resume")
+            }
         }
     }
 
-    /// The preset with the flags applied.
-    func resolvedConfiguration() throws -> TrainingConfiguration {
-        var c = TrainingConfiguration.presets[preset]!
+    /// The run file, the preset or the default preset, with the flags applied.
+    func resolvedRun() throws -> (run: RunFile, name: String) {
+        var run: RunFile
+        let name: String
+        if let runFile {
+            run = try RunFile(contentsOf: runFile)
+            name = runFile
+        } else {
+            name = preset ?? "scellier2017-net1"
+            run = try RunFile.preset(name)
+        }
+        if let dataset = data.dataset { run.dataset = dataset }
+        if let output { run.output = output }
+        var c = run.configuration
         if let layers { c.layerSizes = try parseList(layers, flag: "layers") }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
@@ -90,14 +126,7 @@ struct Train: ParsableCommand {
         if let randomSign { c.randomSign = randomSign }
         if symmetric { c.nudging = .symmetric }
         if let rule {
-            c.rule = switch rule {
-            case .ep, .epSymmetric: .ep
-            case .stdp: .stdp
-            case .chl: .chl
-            case .pc: .pc
-            case .pcNudge: .pcNudge
-            case .bp: .bp
-            }
+            c.rule = rule.rule
             if rule == .epSymmetric { c.nudging = .symmetric }
         }
         if let energy { c.energy = energy }
@@ -111,29 +140,55 @@ struct Train: ParsableCommand {
         if let persistentParticles { c.persistentParticles = persistentParticles }
         if let seed { c.seed = seed }
         try c.validate()
-        return c
+        run.configuration = c
+        return (run, name)
     }
 
     func run() throws {
         compute.configureBLAS()
-        let configuration = try resolvedConfiguration()
-        let (train, test) = try data.load()
+        var run: RunFile, name: String, trainLimit = data.trainLimit
+        var resumed: Checkpoint?
+        if let resume {
+            guard FileManager.default.fileExists(atPath: resume) else {
+                throw ValidationError("--resume: no run folder at \(resume); expected the --output folder of an earlier run")
+            }
+            let folder = try RunFolder(path: resume, keptCheckpoints: keepCheckpoints, flag: "--resume")
+            let (checkpoint, file, refused) = try folder.latestCheckpoint()
+            for refusal in refused {
+                FileHandle.standardError.write(Data("eqprop train: \(refusal); resuming from the previous checkpoint\n".utf8))
+            }
+            run = try checkpoint.runFile(file: file.path)
+            run.output = resume
+            name = resume
+            trainLimit = checkpoint.metadata.trainLimit
+            resumed = checkpoint
+        } else {
+            (run, name) = try resolvedRun()
+        }
+        let configuration = run.configuration
+        let (train, test) = try data.load(run.dataset, trainLimit: trainLimit)
         guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
             throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
         }
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
-        let runFolder = try output.map { try RunFolder(path: $0, configuration: configuration) }
         var history: [EpochRecord] = []
+        if let resumed, let resume {
+            try resumed.restore(into: &trainer, file: resume)
+            history = resumed.metadata.history
+        }
+        let runFolder = try run.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
+        if resumed == nil { try runFolder?.start(run) }
         func say(_ line: String) {
             if !quiet { print(line) }
         }
-        say("eqprop train: \(preset) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(data.dataset.rawValue) "
+        say("eqprop train: \(name) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(run.dataset.rawValue) "
               + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
               + "\(configuration.energy.rawValue) energy, rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
               + "\(configuration.optimizer.rawValue) rates (\(configuration.schedule.rawValue)) \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
-        var trainingSeconds = 0.0
+        if resumed != nil { say("resuming after epoch \(trainer.epochsTrained) of \(configuration.epochs)") }
+        var trainingSeconds = history.map(\.seconds).reduce(0, +)
         let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
-        for epoch in stride(from: 1, through: configuration.epochs, by: 1) {
+        for epoch in stride(from: trainer.epochsTrained + 1, through: configuration.epochs, by: 1) {
             let learningRateFactor = trainer.learningRateFactor
             let start = DispatchTime.now()
             var lastPrint = start
@@ -163,43 +218,20 @@ struct Train: ParsableCommand {
             if let saveModel {
                 try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
             }
+            history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
+                                       trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
+                                       learningRateFactor: learningRateFactor))
             let metrics = TrainingMetrics(
-                preset: preset, dataset: data.dataset.rawValue, configuration: configuration, epochs: epoch,
+                preset: name, dataset: run.dataset.rawValue, configuration: configuration, epochs: epoch,
                 trainError: trainMeasurement.error, testError: testMeasurement.error,
                 trainCost: trainMeasurement.cost, testCost: testMeasurement.cost,
                 secondsPerEpoch: trainingSeconds / Double(epoch),
                 samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
                 blasKernel: BLAS.coreName)
             if let metricsJson { try writeJSON(metrics, to: metricsJson) }
-            if let runFolder {
-                history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
-                                           trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
-                                           learningRateFactor: learningRateFactor))
-                try runFolder.record(history, metrics: metrics, energy: trainer.energy, configuration: configuration)
-            }
+            try runFolder?.record(history, metrics: metrics, checkpoint: Checkpoint(trainer: trainer, run: run, trainLimit: trainLimit, history: history),
+                                  energy: trainer.energy)
         }
-    }
-}
-
-/// The object written by `--metrics-json`, rewritten after every epoch (`epochs` is the number
-/// of epochs completed), so an interrupted run keeps its figures.
-struct TrainingMetrics: Codable {
-    var preset: String
-    var dataset: String
-    var configuration: TrainingConfiguration
-    var epochs: Int
-    var trainError: Double
-    var testError: Double
-    var trainCost: Double
-    var testCost: Double
-    var secondsPerEpoch: Double
-    var samplesPerSecond: Double
-    var blasKernel: String
-
-    enum CodingKeys: String, CodingKey {
-        case preset, dataset, configuration, epochs
-        case trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
-        case secondsPerEpoch = "seconds_per_epoch", samplesPerSecond = "samples_per_second", blasKernel = "blas_kernel"
     }
 }
 
@@ -227,5 +259,6 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
 }
 
 extension TrainingConfiguration.EnergyKind: ExpressibleByArgument {}
+extension RuleName: ExpressibleByArgument {}
 extension OptimizerName: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
 import Testing
+import TrainingRuns
 
 @Suite("Optimizers and learning-rate schedules")
 struct OptimizerTests {
@@ -50,7 +51,7 @@ struct OptimizerTests {
 
     @Test("The trainer applies the configuration's schedule epoch by epoch, keeping the base rates")
     func trainerFollowsSchedule() throws {
-        var c = TrainingConfiguration.family
+        var c = RunFile.presets["family-mlp"]!.configuration
         c.layerSizes = [4, 3, 2]
         c.learningRates = [0.2, 0.4]
         c.batchSize = 2
@@ -67,7 +68,7 @@ struct OptimizerTests {
 
     @Test("The family preset validates and trains on the predictive-coding energy with Adam")
     func familyPreset() throws {
-        let c = TrainingConfiguration.presets["family-mlp"]!
+        let c = RunFile.presets["family-mlp"]!.configuration
         try c.validate()
         #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == [784, 256, 256, 10])
         let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)

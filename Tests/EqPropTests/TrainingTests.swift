@@ -3,28 +3,29 @@ import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
 import Testing
+import TrainingRuns
 
 @Suite("Training")
 struct TrainingTests {
-    var net1: TrainingConfiguration { TrainingConfiguration.presets["scellier2017-net1"]! }
+    var net1: TrainingConfiguration { RunFile.presets["scellier2017-net1"]!.configuration }
 
     @Test("Presets carry the paper code's hyperparameters, translated to C = ½‖y − d‖²")
     func presets() throws {
-        let net1 = TrainingConfiguration.presets["scellier2017-net1"]!
+        let net1 = RunFile.presets["scellier2017-net1"]!.configuration
         #expect(net1.layerSizes == [784, 500, 10] && net1.epochs == 25 && net1.batchSize == 20)
         #expect(net1.freeSteps == 20 && net1.nudgedSteps == 4 && net1.stepSize == 0.5)
         #expect(net1.beta == 1 && net1.learningRates == [0.2, 0.1] && net1.randomSign)
-        let net2 = TrainingConfiguration.presets["scellier2017-net2"]!
+        let net2 = RunFile.presets["scellier2017-net2"]!.configuration
         #expect(net2.layerSizes == [784, 500, 500, 10] && net2.epochs == 60 && net2.freeSteps == 150 && net2.nudgedSteps == 6)
         #expect(net2.beta == 2 && net2.learningRates == [0.8, 0.2, 0.02])
-        let net3 = TrainingConfiguration.presets["scellier2017-net3"]!
+        let net3 = RunFile.presets["scellier2017-net3"]!.configuration
         #expect(net3.layerSizes == [784, 500, 500, 500, 10] && net3.epochs == 500 && net3.freeSteps == 500 && net3.nudgedSteps == 8)
         #expect(net3.learningRates == [0.256, 0.064, 0.016, 0.004])
-        for preset in TrainingConfiguration.presets.values { try preset.validate() }
+        for preset in RunFile.presets.values { try preset.configuration.validate() }
     }
 
     static let impossibleSettings: [(String, TrainingConfiguration)] = {
-        let net1 = TrainingConfiguration.presets["scellier2017-net1"]!
+        let net1 = RunFile.presets["scellier2017-net1"]!.configuration
         func changed(_ change: (inout TrainingConfiguration) -> Void) -> TrainingConfiguration {
             var configuration = net1
             change(&configuration)

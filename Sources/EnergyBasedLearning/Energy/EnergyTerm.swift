@@ -43,6 +43,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// The parameters this term owns (e.g. `[W]` or `[b]`).
     var parameters: [Matrix<Scalar>] { get set }
 
+    /// A name for each parameter, for saved models and checkpoints (the default: the term's name,
+    /// with `-i` appended when it owns several).
+    var parameterNames: [String] { get }
+
     /// `∂E_term/∂θ`, summed over the batch, one matrix per parameter.
     func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>]
 
@@ -65,6 +69,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
 }
 
 extension EnergyTerm {
+    public var parameterNames: [String] {
+        parameters.count == 1 ? [name] : parameters.indices.map { "\(name)-\($0)" }
+    }
+
     public func accumulateStateGradients(ofLayers layers: [Int], at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
         for k in layers { accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k]) }
     }

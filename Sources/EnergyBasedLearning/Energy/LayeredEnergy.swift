@@ -46,6 +46,10 @@ public struct LayeredEnergy<Scalar: BLASScalar>: Sendable {
     public var parametersAreFinite: Bool {
         terms.allSatisfy { $0.parameters.allSatisfy(\.isFinite) }
     }
+
+    /// Every term's ``EnergyTerm/parameterNames`` (`W0-1`, `b1`, …), in the order of `terms`.
+    /// Saved models and checkpoints name their arrays so.
+    public var parameterNames: [[String]] { terms.map(\.parameterNames) }
 }
 
 /// A layered energy with some layers clamped (typically the input), ready for relaxation.

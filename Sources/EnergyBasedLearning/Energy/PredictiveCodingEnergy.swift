@@ -33,6 +33,8 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
     }
 
     public var name: String { "W\(lower)-\(upper)" }
+    /// The prediction's weights and bias: `W0-1` and `b1` for layer 1.
+    public var parameterNames: [String] { ["W\(lower)-\(upper)", "b\(upper)"] }
 
     public var layers: [Int] { [lower, upper] }
 

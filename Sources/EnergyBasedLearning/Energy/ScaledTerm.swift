@@ -14,6 +14,7 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
     }
 
     public var name: String { term.name }
+    public var parameterNames: [String] { term.parameterNames }
     public var layers: [Int] { term.layers }
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { term.stateGradientDependencies(ofLayer: k) }
     public func energy(at state: NetworkState<Scalar>) -> Double { Double(factor) * term.energy(at: state) }

@@ -25,8 +25,7 @@ public struct ModelArchive: Codable, Sendable, Equatable {
     public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var files: [[String]] = []
-        for term in energy.terms {
-            let names = term.parameters.indices.map { term.parameters.count == 1 ? "\(term.name).npy" : "\(term.name)-\($0).npy" }
+        for (term, names) in zip(energy.terms, energy.parameterNames.map { $0.map { "\($0).npy" } }) {
             for (name, parameter) in zip(names, term.parameters) {
                 try NPY.encode(parameter).write(to: folder.appendingPathComponent(name), options: .atomic)
             }

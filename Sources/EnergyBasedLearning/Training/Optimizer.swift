@@ -7,6 +7,21 @@ public protocol Optimizer<Scalar>: Sendable {
     /// One update of `energy`'s parameters from `estimate`, with the rate `α_k` of each term's
     /// learning-rate group (see ``LayeredEnergy/learningRateGroups``).
     mutating func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar])
+    /// What the optimizer carries from one step to the next, so that a checkpoint can store it and
+    /// a resumed run continue exactly.
+    var memory: OptimizerMemory<Scalar> { get set }
+}
+
+/// An optimizer's state between steps: its step count and named slots, each holding one matrix
+/// per parameter in the order of `energy.terms` (Adam: `m` and `v`).
+public struct OptimizerMemory<Scalar: BLASScalar>: Sendable, Equatable {
+    public var steps: Int
+    public var slots: [String: [[Matrix<Scalar>]]]
+
+    public init(steps: Int = 0, slots: [String: [[Matrix<Scalar>]]] = [:]) {
+        self.steps = steps
+        self.slots = slots
+    }
 }
 
 /// Plain stochastic gradient descent on the batch mean, `θ ← θ − α_k · ĝ / batch`, as in
@@ -16,6 +31,12 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
 
     public func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar]) {
         estimate.descend(&energy, learningRates: learningRates)
+    }
+
+    /// SGD keeps nothing between steps.
+    public var memory: OptimizerMemory<Scalar> {
+        get { OptimizerMemory() }
+        set {}
     }
 }
 
@@ -37,6 +58,16 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
+    }
+
+    /// The step count and the slots `m` and `v` (none before the first step).
+    public var memory: OptimizerMemory<Scalar> {
+        get { OptimizerMemory(steps: steps, slots: firstMoments.isEmpty ? [:] : ["m": firstMoments, "v": secondMoments]) }
+        set {
+            steps = newValue.steps
+            firstMoments = newValue.slots["m"] ?? []
+            secondMoments = newValue.slots["v"] ?? []
+        }
     }
 
     public mutating func step(_ energy: inout LayeredEnergy<Scalar>, along estimate: any GradientEstimate<Scalar>, learningRates: [Scalar]) {

@@ -14,8 +14,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// How the rates change over a run of `plannedEpochs` epochs.
     public var schedule: LearningRateSchedule
     public var plannedEpochs: Int
-    /// The epochs trained so far.
-    public private(set) var epochsTrained = 0
+    /// The epochs trained so far (set when a run resumes from a checkpoint).
+    public var epochsTrained = 0
     public var batchSize: Int
     /// With persistent particles, each training example's last free fixed point (one `count × units`
     /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.

@@ -1,0 +1,211 @@
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+
+/// One epoch's line in `metrics.jsonl` and `metrics.csv`.
+public struct EpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var trainError: Double
+    public var testError: Double
+    public var trainCost: Double
+    public var testCost: Double
+    /// Wall-clock seconds of the epoch's training (the only field that differs between identical runs).
+    public var seconds: Double
+    public var learningRateFactor: Double
+
+    public init(epoch: Int, trainError: Double, testError: Double, trainCost: Double, testCost: Double, seconds: Double, learningRateFactor: Double) {
+        self.epoch = epoch
+        self.trainError = trainError
+        self.testError = testError
+        self.trainCost = trainCost
+        self.testCost = testCost
+        self.seconds = seconds
+        self.learningRateFactor = learningRateFactor
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
+        case seconds, learningRateFactor = "learning_rate_factor"
+    }
+
+    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor"
+    public var csvLine: String { "\(epoch),\(trainError),\(testError),\(trainCost),\(testCost),\(seconds),\(learningRateFactor)" }
+}
+
+/// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`).
+public struct TrainingMetrics: Codable, Sendable {
+    public var preset: String
+    public var dataset: String
+    public var configuration: TrainingConfiguration
+    /// Epochs completed.
+    public var epochs: Int
+    public var trainError: Double
+    public var testError: Double
+    public var trainCost: Double
+    public var testCost: Double
+    public var secondsPerEpoch: Double
+    public var samplesPerSecond: Double
+    public var blasKernel: String
+
+    public init(preset: String, dataset: String, configuration: TrainingConfiguration, epochs: Int, trainError: Double, testError: Double,
+                trainCost: Double, testCost: Double, secondsPerEpoch: Double, samplesPerSecond: Double, blasKernel: String) {
+        self.preset = preset
+        self.dataset = dataset
+        self.configuration = configuration
+        self.epochs = epochs
+        self.trainError = trainError
+        self.testError = testError
+        self.trainCost = trainCost
+        self.testCost = testCost
+        self.secondsPerEpoch = secondsPerEpoch
+        self.samplesPerSecond = samplesPerSecond
+        self.blasKernel = blasKernel
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case preset, dataset, configuration, epochs
+        case trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
+        case secondsPerEpoch = "seconds_per_epoch", samplesPerSecond = "samples_per_second", blasKernel = "blas_kernel"
+    }
+}
+
+/// The folder of a training run (`eqprop train --output DIR`):
+///
+/// - `run.yaml`, the run file (`eqprop train DIR/run.yaml` runs it again), and `configuration.json`;
+/// - after every epoch: `metrics.jsonl` and `metrics.csv` (one line per epoch), `metrics.json` (the
+///   summary), `model/` (NumPy `.npy` files) and `checkpoints/epoch-NNNN.npz`, of which the last
+///   `keptCheckpoints` stay.
+///
+/// Every file is written to a temporary name, flushed to disk and renamed, so a run killed at any
+/// moment leaves only complete files.
+public struct RunFolder: Sendable {
+    public let url: URL
+    public var keptCheckpoints: Int
+
+    public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+
+    /// Opens (creating it if needed) the run folder at `path`; `flag` names the option it came from in errors.
+    public init(path: String, keptCheckpoints: Int = 3, flag: String = "--output") throws {
+        url = URL(fileURLWithPath: path)
+        self.keptCheckpoints = keptCheckpoints
+        do {
+            try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+        } catch {
+            throw RunFolderError("\(flag): cannot create the run folder \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Writes the run's description.
+    public func start(_ run: RunFile) throws {
+        try writeAtomically(Data(run.yaml.utf8), to: url.appendingPathComponent("run.yaml"))
+        try writeAtomically(prettyJSON(run.configuration), to: url.appendingPathComponent("configuration.json"))
+    }
+
+    /// Writes the metrics, the model and a checkpoint after an epoch; the checkpoint comes last,
+    /// so a run resumed from it rewrites anything written after it.
+    public func record(_ history: [EpochRecord], metrics: TrainingMetrics, checkpoint: Checkpoint, energy: LayeredEnergy<Float>) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let lines = try history.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), to: url.appendingPathComponent("metrics.jsonl"))
+        let csv = ([EpochRecord.csvHeader] + history.map(\.csvLine)).joined(separator: "\n") + "\n"
+        try writeAtomically(Data(csv.utf8), to: url.appendingPathComponent("metrics.csv"))
+        try writeAtomically(prettyJSON(metrics), to: url.appendingPathComponent("metrics.json"))
+        try ModelArchive.save(energy, configuration: metrics.configuration, to: url.appendingPathComponent("model"))
+        try writeAtomically(checkpoint.npz(names: energy.parameterNames),
+                            to: checkpoints.appendingPathComponent(String(format: "epoch-%04d.npz", checkpoint.metadata.epoch)))
+        for old in try checkpointFiles().dropLast(keptCheckpoints) { try FileManager.default.removeItem(at: old) }
+    }
+
+    /// The checkpoint files, oldest first.
+    public func checkpointFiles() throws -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
+        return names.filter { $0.hasPrefix("epoch-") && $0.hasSuffix(".npz") }.sorted().map { checkpoints.appendingPathComponent($0) }
+    }
+
+    /// The newest checkpoint that reads back, and the newer ones refused (each with its reason),
+    /// which stay on disk untouched.
+    public func latestCheckpoint() throws -> (checkpoint: Checkpoint, file: URL, refused: [CheckpointError]) {
+        var refused: [CheckpointError] = []
+        for file in try checkpointFiles().reversed() {
+            do {
+                let data = try Data(contentsOf: file)
+                return (try Checkpoint(npz: data, file: file.path), file, refused)
+            } catch let error as CheckpointError {
+                refused.append(error)
+            } catch {
+                refused.append(CheckpointError(file: file.path, reason: error.localizedDescription))
+            }
+        }
+        let reasons = refused.map { "\n  \($0)" }.joined()
+        throw RunFolderError("\(checkpoints.path): no usable checkpoint to resume from\(reasons.isEmpty ? " (none written yet)" : ":" + reasons)")
+    }
+
+    /// The per-epoch records of the run in `folder`, from its `metrics.jsonl`.
+    public static func history(in folder: String) throws -> [EpochRecord] {
+        let path = URL(fileURLWithPath: folder).appendingPathComponent("metrics.jsonl").path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RunFolderError("\(path): no such file; expected the folder of an `eqprop train --output DIR` run")
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        let records = try lines.enumerated().map { number, line in
+            do {
+                return try JSONDecoder().decode(EpochRecord.self, from: Data(line.utf8))
+            } catch {
+                throw RunFolderError("\(path):\(number + 1): expected an epoch record {\"epoch\", \"train_error\", \"test_error\", …}, got '\(line.prefix(80))'")
+            }
+        }
+        guard !records.isEmpty else { throw RunFolderError("\(path): no epochs recorded yet") }
+        return records
+    }
+}
+
+public struct RunFolderError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+func prettyJSON<T: Encodable>(_ value: T) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(value) + Data([0x0a])
+}
+
+/// Writes `data` to `url` so that `url` holds either its old content or all of `data`, even if the
+/// process or the machine dies: a temporary file in the same folder, `fsync`, `rename`, and an
+/// `fsync` of the folder.
+public func writeAtomically(_ data: Data, to url: URL) throws {
+    let folder = url.deletingLastPathComponent()
+    let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+    func fail(_ what: String) -> RunFolderError {
+        RunFolderError("\(url.path): cannot write (\(what): \(String(cString: strerror(errno))))")
+    }
+    let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else { throw fail("open") }
+    var written = 0
+    let ok = data.withUnsafeBytes { bytes -> Bool in
+        while written < bytes.count {
+            let n = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 { return false }
+            written += n
+        }
+        return true
+    }
+    guard ok, fsync(descriptor) == 0 else {
+        let error = fail("write")
+        close(descriptor)
+        unlink(temporary.path)
+        throw error
+    }
+    close(descriptor)
+    guard rename(temporary.path, url.path) == 0 else {
+        let error = fail("rename")
+        unlink(temporary.path)
+        throw error
+    }
+    let folderDescriptor = open(folder.path, O_RDONLY)
+    if folderDescriptor >= 0 {
+        fsync(folderDescriptor)
+        close(folderDescriptor)
+    }
+}

@@ -1,0 +1,150 @@
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+import Testing
+import TrainingRuns
+
+@Suite("Run files and checkpoints")
+struct TrainingRunsTests {
+    @Test("Every preset is a run file that reads back to itself")
+    func presetsRoundTrip() throws {
+        #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "family-mlp"])
+        for (name, preset) in RunFile.presets {
+            var withOutput = preset
+            withOutput.output = "runs/\(name) with spaces/\"quoted\""
+            #expect(try RunFile(yaml: withOutput.yaml, file: name) == withOutput)
+        }
+    }
+
+    @Test("Optional keys take their defaults; ep-symmetric nudges symmetrically")
+    func defaults() throws {
+        let text = """
+            seed: 3
+            architecture: {layers: [4, 3, 2]}
+            dynamics: {epsilon: 0.5, free-steps: 10, nudged-steps: 2}
+            rule: {name: ep-symmetric, beta: 0.5}
+            training: {epochs: 1, batch-size: 2, learning-rates: [0.1, 0.1]}
+            """
+        let run = try RunFile(yaml: text, file: "short.yaml")
+        #expect(run.dataset == .mnist && run.output == nil)
+        #expect(run.configuration.nudging == .symmetric && run.configuration.rule == .ep)
+        #expect(run.configuration.energy == .hopfield && run.configuration.optimizer == .sgd && !run.configuration.randomSign)
+    }
+
+    static let badFiles: [(String, String, Int?, String)] = [
+        ("unknown key", "seed: 1\nrule:\n  name: ep\n  betta: 1\n", 4, "unknown key 'rule.betta'"),
+        ("wrong type", "seed: one\n", 1, "'seed': expected a non-negative integer, got 'one'"),
+        ("negative seed", "seed: -1\n", 1, "'seed': expected a non-negative integer"),
+        ("quoted number", "seed: \"1\"\n", 1, "got the quoted string \"1\""),
+        ("misspelt key", "seed: 1\narchitecture:\n  layer: [784, 10]\n", 3, "unknown key 'architecture.layer'; expected one of layers"),
+        ("list of words", "seed: 1\narchitecture:\n  layers: [784, many]\n", 3, "'architecture.layers': expected a list"),
+        ("section not a mapping", "seed: 1\narchitecture: 784\n", 2, "architecture: expected a mapping"),
+        ("missing section", "seed: 1\n", 1, "missing the section 'architecture'"),
+        ("top level a list", "- 1\n- 2\n", 1, "the run file: expected a mapping"),
+        ("broken YAML", "seed: [1\n", 2, "not valid YAML"),
+        ("empty", "", nil, "empty"),
+    ]
+
+    @Test("Bad run files are refused with the file, the line and the key", arguments: badFiles)
+    func badRunFiles(name: String, text: String, line: Int?, fragment: String) {
+        do {
+            _ = try RunFile(yaml: text, file: "bad.yaml")
+            Issue.record("\(name) was accepted")
+        } catch let error as RunFileError {
+            #expect(error.file == "bad.yaml")
+            #expect(error.line == line, "\(error)")
+            #expect(error.description.contains(fragment), "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("An impossible value is refused at its line, named by its run-file key")
+    func impossibleValueNamesItsLine() throws {
+        let net1 = RunFile.presets["scellier2017-net1"]!.yaml.replacingOccurrences(of: "batch-size: 20", with: "batch-size: 0")
+        let line = net1.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("batch-size: 0") }! + 1
+        #expect(throws: RunFileError(file: "net1.yaml", line: line, message: "training.batch-size: expected a positive number, got 0")) {
+            try RunFile(yaml: net1, file: "net1.yaml")
+        }
+    }
+
+    /// A trainer of a small predictive-coding network with Adam after two epochs on a synthetic problem.
+    func trainedTrainer() throws -> (Trainer<Float>, RunFile, ClassificationData<Float>) {
+        var run = RunFile.presets["family-mlp"]!
+        run.configuration.layerSizes = [6, 5, 3]
+        run.configuration.learningRates = [0.01, 0.01]
+        run.configuration.batchSize = 4
+        var generator = SeededGenerator(seed: 5)
+        let inputs = Matrix<Float>(rows: 24, columns: 6, elements: (0..<144).map { _ in Float.random(in: 0...1, using: &generator) })
+        let data = ClassificationData(inputs: inputs, labels: (0..<24).map { $0 % 3 }, classCount: 3)
+        var trainer = try Trainer<Float>(configuration: run.configuration, trainingCount: data.count)
+        for _ in 0..<2 { _ = try trainer.trainEpoch(on: data) }
+        return (trainer, run, data)
+    }
+
+    @Test("A checkpoint restores a run that then continues bit for bit like the original")
+    func checkpointResumesExactly() throws {
+        var (original, run, data) = try trainedTrainer()
+        let record = EpochRecord(epoch: 2, trainError: 0.5, testError: 0.5, trainCost: 1, testCost: 1, seconds: 0.1, learningRateFactor: 1)
+        let bytes = try Checkpoint(trainer: original, run: run, trainLimit: 24, history: [record]).npz(names: original.energy.parameterNames)
+        let checkpoint = try Checkpoint(npz: bytes, file: "epoch-0002.npz")
+        #expect(checkpoint.metadata.epoch == 2 && checkpoint.metadata.trainLimit == 24 && checkpoint.metadata.history == [record])
+        #expect(checkpoint.optimizer.steps == 12 && checkpoint.optimizer.slots.keys.sorted() == ["m", "v"])
+        var restored = try Trainer<Float>(configuration: try checkpoint.runFile(file: "epoch-0002.npz").configuration, trainingCount: data.count)
+        try checkpoint.restore(into: &restored, file: "epoch-0002.npz")
+        for _ in 0..<2 {
+            #expect(try original.trainEpoch(on: data) == restored.trainEpoch(on: data))
+        }
+        #expect(original.energy.parameters == restored.energy.parameters)
+        #expect(original.optimizer.memory == restored.optimizer.memory)
+        #expect(original.generator == restored.generator && original.epochsTrained == 4)
+    }
+
+    @Test("Truncated or corrupted checkpoints are refused with a reason")
+    func damagedCheckpoints() throws {
+        let (trainer, run, _) = try trainedTrainer()
+        let bytes = try Checkpoint(trainer: trainer, run: run, trainLimit: nil, history: []).npz(names: trainer.energy.parameterNames)
+        var flipped = bytes
+        flipped[bytes.count / 3] ^= 0xFF
+        for (name, damaged) in [("truncated", bytes.prefix(bytes.count / 2)), ("flipped", flipped), ("empty", Data()), ("text", Data("hello".utf8))] {
+            #expect(throws: CheckpointError.self, "\(name)") { try Checkpoint(npz: Data(damaged), file: "x.npz") }
+        }
+    }
+
+    @Test("A checkpoint of another network is refused by restore")
+    func shapeMismatch() throws {
+        let (trainer, run, _) = try trainedTrainer()
+        let checkpoint = try Checkpoint(npz: Checkpoint(trainer: trainer, run: run, trainLimit: nil, history: []).npz(names: trainer.energy.parameterNames),
+                                        file: "x.npz")
+        var other = run.configuration
+        other.layerSizes = [6, 4, 3]
+        var wrong = try Trainer<Float>(configuration: other, trainingCount: 24)
+        #expect(throws: CheckpointError.self) { try checkpoint.restore(into: &wrong, file: "x.npz") }
+    }
+
+    @Test("A run folder keeps the last N checkpoints and resumes from the newest readable one")
+    func runFolderKeepsCheckpoints() throws {
+        let folder = try RunFolder(path: try temporaryFolder().path, keptCheckpoints: 2)
+        var (trainer, run, data) = try trainedTrainer()
+        var history: [EpochRecord] = []
+        for epoch in 3...5 {
+            let measured = try trainer.trainEpoch(on: data)
+            history.append(EpochRecord(epoch: epoch, trainError: measured.error, testError: 0, trainCost: measured.cost, testCost: 0,
+                                       seconds: 0, learningRateFactor: 1))
+            let metrics = TrainingMetrics(preset: "t", dataset: "synthetic", configuration: run.configuration, epochs: epoch,
+                                          trainError: measured.error, testError: 0, trainCost: measured.cost, testCost: 0,
+                                          secondsPerEpoch: 0, samplesPerSecond: 0, blasKernel: "")
+            try folder.record(history, metrics: metrics, checkpoint: Checkpoint(trainer: trainer, run: run, trainLimit: nil, history: history),
+                              energy: trainer.energy)
+        }
+        #expect(try folder.checkpointFiles().map(\.lastPathComponent) == ["epoch-0004.npz", "epoch-0005.npz"])
+        let newest = try folder.checkpointFiles().last!
+        let good = try Data(contentsOf: newest)
+        try good.prefix(good.count - 10).write(to: newest)
+        let (checkpoint, file, refused) = try folder.latestCheckpoint()
+        #expect(file.lastPathComponent == "epoch-0004.npz" && checkpoint.metadata.epoch == 4)
+        #expect(refused.count == 1 && refused[0].file == newest.path)
+        #expect(FileManager.default.fileExists(atPath: newest.path))
+        #expect(try RunFolder.history(in: folder.url.path) == history)
+    }
+}
