@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting", "TrainingRuns"]),
         .executable(name: "eqprop", targets: ["EqPropCLI"]),
+        .executable(name: "eqprop-fuzz", targets: ["Fuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +56,8 @@ let package = Package(
                 "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // libFuzzer entry points for the IDX/gzip, run-file and checkpoint loaders (see the README).
+        .executableTarget(name: "Fuzzing", dependencies: ["Datasets", "TrainingRuns"]),
         .testTarget(
             name: "EqPropTests",
             dependencies: ["EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns"]),

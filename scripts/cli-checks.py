@@ -102,15 +102,19 @@ def run_folder_and_plot():
         run_dir = os.path.join(folder, "run")
         quiet = run("train", "--train-limit", "1000", "--epochs", "2", "--output", run_dir, "--quiet")
         assert quiet.stdout == "", quiet.stdout
-        for name in ("configuration.json", "metrics.jsonl", "metrics.csv", "metrics.json", "model/model.json"):
+        for name in ("run.yaml", "configuration.json", "metrics.jsonl", "metrics.csv", "metrics.json", "model/model.json",
+                     "checkpoints/epoch-0002.npz"):
             assert os.path.exists(os.path.join(run_dir, name)), name
         records = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
         assert [r["epoch"] for r in records] == [1, 2] and all(0 <= r["test_error"] <= 1 for r in records), records
+        # EP's update at the paper's β = 1 points along the exact gradient, and the free energy is negative.
+        assert all(0.8 < r["alignment_cosine"] <= 1 and r["test_energy"] < 0 for r in records), records
         csv_lines = open(os.path.join(run_dir, "metrics.csv")).read().splitlines()
         assert csv_lines[0].startswith("epoch,train_error,test_error") and len(csv_lines) == 3, csv_lines
         assert json.load(open(os.path.join(run_dir, "configuration.json")))["epochs"] == 2
         run("plot", run_dir)
-        assert open(os.path.join(run_dir, "learning-curves.svg")).read().count("<svg") == 3, "two stacked plots"
+        curves = open(os.path.join(run_dir, "learning-curves.svg")).read()
+        assert curves.count("<svg") == 5 and "energy" in curves and "exact gradient" in curves, "four stacked plots"
         blocked = os.path.join(run_dir, "metrics.csv", "inside")
         process = run("train", "--train-limit", "100", "--epochs", "1", "--output", blocked, expect_success=False)
         assert "--output: cannot create the run folder" in process.stderr and blocked in process.stderr, process.stderr

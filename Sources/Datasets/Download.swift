@@ -29,7 +29,10 @@ struct ResumableDownload {
         session.dataTask(with: request).resume()
         receiver.done.wait()
         session.finishTasksAndInvalidate()
-        if let error = receiver.failure { throw DatasetError.unreadable(file: source.absoluteString, reason: error) }
+        if let error = receiver.failure {
+            if (try? handle.seekToEnd()) == 0 { try? manager.removeItem(at: partial) }
+            throw DatasetError.unreadable(file: source.absoluteString, reason: error)
+        }
         try handle.synchronize()
         return try Data(contentsOf: partial)
     }

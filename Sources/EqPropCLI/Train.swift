@@ -28,6 +28,11 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("With --output: how many checkpoints to keep.", valueName: "n"))
     var keepCheckpoints: Int = 3
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "With --output: after each epoch, measure the rule's update against the exact gradient on this many test examples, in Double (0: off).",
+        valueName: "n"))
+    var alignmentExamples: Int = 16
+
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -80,6 +85,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         if runFile != nil, preset != nil {
             throw ValidationError("--preset: give a run file or a preset, not both")
+        }
+        if alignmentExamples < 0 {
+            throw ValidationError("--alignment-examples: expected 0 (off) or a positive number, got \(alignmentExamples)")
         }
         if keepCheckpoints < 1 {
             throw ValidationError("--keep-checkpoints: expected at least 1, got \(keepCheckpoints)")
@@ -218,9 +226,11 @@ struct Train: ParsableCommand {
             if let saveModel {
                 try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
             }
+            let alignment = runFolder != nil && alignmentExamples > 0
+                ? try trainer.alignment(configuration: configuration, on: test, examples: alignmentExamples) : nil
             history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
                                        trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
-                                       learningRateFactor: learningRateFactor))
+                                       learningRateFactor: learningRateFactor, testEnergy: testMeasurement.energy, alignment: alignment))
             let metrics = TrainingMetrics(
                 preset: name, dataset: run.dataset.rawValue, configuration: configuration, epochs: epoch,
                 trainError: trainMeasurement.error, testError: testMeasurement.error,

@@ -12,8 +12,14 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     /// Wall-clock seconds of the epoch's training (the only field that differs between identical runs).
     public var seconds: Double
     public var learningRateFactor: Double
+    /// Mean energy `E(s⁰)` per test example at the free fixed point.
+    public var testEnergy: Double?
+    /// The rule's update against the exact gradient after the epoch (``Trainer/alignment(configuration:on:examples:)``).
+    public var alignmentCosine: Double?
+    public var alignmentRelativeError: Double?
 
-    public init(epoch: Int, trainError: Double, testError: Double, trainCost: Double, testCost: Double, seconds: Double, learningRateFactor: Double) {
+    public init(epoch: Int, trainError: Double, testError: Double, trainCost: Double, testCost: Double, seconds: Double, learningRateFactor: Double,
+                testEnergy: Double? = nil, alignment: GradientComparison? = nil) {
         self.epoch = epoch
         self.trainError = trainError
         self.testError = testError
@@ -21,15 +27,23 @@ public struct EpochRecord: Codable, Equatable, Sendable {
         self.testCost = testCost
         self.seconds = seconds
         self.learningRateFactor = learningRateFactor
+        self.testEnergy = testEnergy
+        alignmentCosine = alignment?.cosine
+        alignmentRelativeError = alignment?.relativeError
     }
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
-        case seconds, learningRateFactor = "learning_rate_factor"
+        case seconds, learningRateFactor = "learning_rate_factor", testEnergy = "test_energy"
+        case alignmentCosine = "alignment_cosine", alignmentRelativeError = "alignment_relative_error"
     }
 
-    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor"
-    public var csvLine: String { "\(epoch),\(trainError),\(testError),\(trainCost),\(testCost),\(seconds),\(learningRateFactor)" }
+    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error"
+    public var csvLine: String {
+        let optionals = [testEnergy, alignmentCosine, alignmentRelativeError].map { $0.map { "\($0)" } ?? "" }
+        return (["\(epoch)", "\(trainError)", "\(testError)", "\(trainCost)", "\(testCost)", "\(seconds)", "\(learningRateFactor)"] + optionals)
+            .joined(separator: ",")
+    }
 }
 
 /// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`).

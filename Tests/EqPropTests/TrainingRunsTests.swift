@@ -147,4 +147,20 @@ struct TrainingRunsTests {
         #expect(FileManager.default.fileExists(atPath: newest.path))
         #expect(try RunFolder.history(in: folder.url.path) == history)
     }
+
+    @Test("After training, the alignment of PC-Nudge at a small λ with backprop is ≈ 1, and measuring it leaves the trainer as it was")
+    func alignmentAfterTraining() throws {
+        var (trainer, run, data) = try trainedTrainer()
+        run.configuration.rule = .pcNudge
+        run.configuration.beta = 1e-4
+        run.configuration.nudgedSteps = 400
+        run.configuration.stepSize = 0.1
+        let before = (trainer.energy.parameters, trainer.generator, trainer.optimizer.memory)
+        let small = try trainer.alignment(configuration: run.configuration, on: data, examples: 8)
+        #expect(small.cosine > 0.9999 && small.relativeError < 1e-2, "\(small)")
+        run.configuration.nudgedSteps = 2
+        let short = try trainer.alignment(configuration: run.configuration, on: data, examples: 8)
+        #expect(short.cosine < small.cosine, "two inference steps do not reach the lower layer: \(short)")
+        #expect(trainer.energy.parameters == before.0 && trainer.generator == before.1 && trainer.optimizer.memory == before.2)
+    }
 }

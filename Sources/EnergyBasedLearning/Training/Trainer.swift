@@ -45,6 +45,9 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         public var error: Double
         /// Mean cost `C` at the free fixed point.
         public var cost: Double
+        /// Mean energy `E(s⁰)` per example at the free fixed point (measured by ``evaluate(on:batchSize:seed:)``;
+        /// 0 during training, and always 0 on the predictive-coding energy, whose free phase is its minimum).
+        public var energy: Double = 0
         public var examples: Int
     }
 
@@ -112,7 +115,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
     /// Noisy dynamics draw from a generator seeded with `seed`, so evaluation is reproducible.
     public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000, seed: UInt64 = 0) throws -> Measurement {
-        var errors = 0, totalCost = 0.0
+        var errors = 0, totalCost = 0.0, totalEnergy = 0.0
         var generator = SeededGenerator(seed: seed)
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let rows = start..<Swift.min(start + batchSize, data.count)
@@ -121,8 +124,10 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
+            totalEnergy += energy.energy(at: state)
         }
-        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count)
+        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count),
+                           energy: totalEnergy / Double(data.count), examples: data.count)
     }
 }
 
