@@ -23,8 +23,12 @@ public struct RateSTDP<Scalar: BLASScalar>: LearningRule {
     public var cost: any Cost<Scalar>
 
     /// - Parameters:
+    ///   - beta: the nudge `β` (non-zero; the update is divided by it).
+    ///   - form: the symmetric or the postsynaptic form of the rate rule.
     ///   - stepSize: the time step `ε` of the dynamics.
+    ///   - steps: the steps of the nudged phase, with the rule applied after each.
     ///   - noise: the Langevin noise level `σ` (0: deterministic).
+    ///   - cost: the output cost `C` that nudges the output.
     public init(beta: Scalar, form: STDPForm = .symmetric, stepSize: Scalar, steps: Int, noise: Scalar = 0,
                 cost: any Cost<Scalar> = SquaredError()) {
         precondition(beta != 0, "the rule divides by β: it cannot be zero")
