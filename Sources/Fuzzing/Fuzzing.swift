@@ -12,6 +12,10 @@ import Datasets
 import Foundation
 import TrainingRuns
 
+/// Where the npz target puts each input.
+let scratchFile = URL(fileURLWithPath: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
+    .appendingPathComponent("eqprop-fuzz-\(getpid()).npz")
+
 /// Runs one input through the loader `target` names; errors are the expected outcome for most inputs.
 func load(_ data: Data, target: String) {
     switch target {
@@ -21,7 +25,9 @@ func load(_ data: Data, target: String) {
     case "yaml":
         _ = try? RunFile(yaml: String(decoding: data, as: UTF8.self), file: "fuzz.yaml")
     case "npz":
-        _ = try? Checkpoint(npz: data, file: "fuzz.npz")
+        // Checkpoints are read from files (see `Checkpoint.init(contentsOf:)`).
+        guard (try? data.write(to: scratchFile)) != nil else { fatalError("cannot write \(scratchFile.path)") }
+        _ = try? Checkpoint(contentsOf: scratchFile)
     default:
         FileHandle.standardError.write(Data("eqprop-fuzz: unknown target '\(target)'; expected idx, yaml or npz\n".utf8))
         exit(2)

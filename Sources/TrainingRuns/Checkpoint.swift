@@ -106,15 +106,21 @@ public struct Checkpoint: Sendable {
         return data
     }
 
-    /// Reads `.npz` bytes written by ``npz(names:)``; `file` names them in errors. Every entry's
-    /// CRC-32 is checked, and every array named by the run's network must be present.
-    public init(npz data: Data, file: String) throws {
+    /// Reads a checkpoint file written from ``npz(names:)``. Every entry's CRC-32 is checked, and
+    /// every array named by the run's network must be present.
+    ///
+    /// The archive is read from the file, not from memory: fuzzing found that ZIPFoundation's
+    /// in-memory reader traps on some corrupted archives, while its file reader reports them.
+    public init(contentsOf url: URL) throws {
+        let file = url.path
         let entries: [String: Data]
         do {
-            let archive = try Archive(data: data, accessMode: .read)
+            let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64 ?? 0
+            let archive = try Archive(url: url, accessMode: .read)
             var read: [String: Data] = [:]
             for entry in archive {
-                guard entry.type == .file, entry.uncompressedSize <= Int64(data.count) * 1032 else {
+                // Stored entries are as large as their data; deflate expands at most 1032-fold.
+                guard entry.type == .file, entry.uncompressedSize <= size * 1032 else {
                     throw CheckpointError(file: file, reason: "entry \(entry.path) is not a plain file of plausible size")
                 }
                 var content = Data()

@@ -143,8 +143,7 @@ public struct RunFolder: Sendable {
         var refused: [CheckpointError] = []
         for file in try checkpointFiles().reversed() {
             do {
-                let data = try Data(contentsOf: file)
-                return (try Checkpoint(npz: data, file: file.path), file, refused)
+                return (try Checkpoint(contentsOf: file), file, refused)
             } catch let error as CheckpointError {
                 refused.append(error)
             } catch {
