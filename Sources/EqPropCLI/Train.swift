@@ -70,6 +70,8 @@ struct Train: ParsableCommand {
     var noise: Double?
     @Flag(inversion: .prefixedNo, help: "Start each free phase from the example's last fixed point.")
     var persistentParticles: Bool?
+    @Flag(inversion: .prefixedNo, help: "Cap each layer's relaxation step by the energy's curvature at the current weights (stable inference as weights grow).")
+    var stableSteps: Bool?
     @Option(parsing: .unconditional) var seed: UInt64?
 
     @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
@@ -100,7 +102,7 @@ struct Train: ParsableCommand {
                 ("--random-sign", randomSign != nil), ("--symmetric", symmetric), ("--rule", rule != nil), ("--energy", energy != nil),
                 ("--cost", cost != nil), ("--optimizer", optimizer != nil), ("--schedule", schedule != nil),
                 ("--hidden-activation", hiddenActivation != nil), ("--output-activation", outputActivation != nil),
-                ("--stdp-form", stdpForm != nil), ("--noise", noise != nil), ("--persistent-particles", persistentParticles != nil),
+                ("--stdp-form", stdpForm != nil), ("--noise", noise != nil), ("--persistent-particles", persistentParticles != nil), ("--stable-steps", stableSteps != nil),
                 ("--seed", seed != nil), ("--dataset", data.dataset != nil), ("--train-limit", data.trainLimit != nil), ("--output", output != nil),
             ]
             if let given = settings.first(where: \.1) {
@@ -146,6 +148,7 @@ struct Train: ParsableCommand {
         if let stdpForm { c.stdpForm = stdpForm }
         if let noise { c.noise = noise }
         if let persistentParticles { c.persistentParticles = persistentParticles }
+        if let stableSteps { c.stableSteps = stableSteps }
         if let seed { c.seed = seed }
         try c.validate()
         run.configuration = c

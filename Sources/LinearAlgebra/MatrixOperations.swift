@@ -158,3 +158,23 @@ extension Matrix {
         }
     }
 }
+
+extension Matrix {
+    /// The largest singular value `‖A‖₂`, estimated by `iterations` steps of the power method on
+    /// `AᵀA` from a fixed start (deterministic). The estimate approaches `‖A‖₂` from below.
+    public func spectralNorm(iterations: Int = 30) -> Double {
+        guard rows > 0, columns > 0 else { return 0 }
+        // A start with a component along every right singular vector (for almost every matrix).
+        var v = Matrix(rows: columns, columns: 1, elements: (0..<columns).map { Scalar(1) + Scalar($0 % 7) / 7 })
+        var norm = 0.0
+        for _ in 0..<iterations {
+            let length = v.dot(v).squareRoot()
+            guard length > 0 else { return 0 }
+            v.scale(by: Scalar(1 / length))
+            let u = Matrix.product(self, v)
+            norm = u.dot(u).squareRoot()
+            v = Matrix.product(self, u, transposeA: true)
+        }
+        return norm
+    }
+}

@@ -18,6 +18,7 @@ import Yams
 ///   epsilon: 0.5
 ///   free-steps: 20
 ///   nudged-steps: 4
+///   stable-steps: false        # cap steps by the energy's curvature
 /// rule:
 ///   name: ep                   # ep, ep-symmetric, stdp, chl, pc, pc-nudge, bp
 ///   beta: 1.0
@@ -78,7 +79,7 @@ public struct RunFile: Sendable, Equatable {
         let top = try Section(root, path: "", file: file, keys: ["dataset", "seed", "output", "architecture", "energy", "dynamics", "rule", "training"])
         let architecture = try top.optionalSection("architecture", keys: ["layers"])
         let energy = try top.optionalSection("energy", keys: ["kind", "hidden-activation", "output-activation"])
-        let dynamics = try top.optionalSection("dynamics", keys: ["epsilon", "free-steps", "nudged-steps", "noise"])
+        let dynamics = try top.optionalSection("dynamics", keys: ["epsilon", "free-steps", "nudged-steps", "noise", "stable-steps"])
         let rule = try top.optionalSection("rule", keys: ["name", "beta", "random-sign", "nudging", "persistent-particles", "stdp-form"])
         let training = try top.optionalSection("training", keys: ["epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost"])
 
@@ -93,6 +94,7 @@ public struct RunFile: Sendable, Equatable {
         let freeSteps: Int = try top.present(dynamics, "dynamics").required("free-steps")
         let nudgedSteps: Int = try top.present(dynamics, "dynamics").required("nudged-steps")
         let noise: Double? = try dynamics?.optional("noise")
+        let stableSteps: Bool? = try dynamics?.optional("stable-steps")
         let ruleName: RuleName = try top.present(rule, "rule").required("name")
         let beta: Double = try top.present(rule, "rule").required("beta")
         let randomSign: Bool? = try rule?.optional("random-sign")
@@ -114,6 +116,7 @@ public struct RunFile: Sendable, Equatable {
         c.rule = ruleName.rule
         c.stdpForm = stdpForm ?? c.stdpForm
         c.noise = noise ?? c.noise
+        c.stableSteps = stableSteps ?? c.stableSteps
         c.energy = energyKind ?? c.energy
         c.hidden = hidden ?? c.hidden
         c.output = outputActivation ?? c.output
@@ -145,7 +148,7 @@ public struct RunFile: Sendable, Equatable {
             lines += ["  hidden-activation: \(c.hidden.rawValue)", "  output-activation: \(c.output.rawValue)"]
         }
         lines += ["dynamics:", "  epsilon: \(c.stepSize)", "  free-steps: \(c.freeSteps)", "  nudged-steps: \(c.nudgedSteps)",
-                  "  noise: \(c.noise)",
+                  "  noise: \(c.noise)", "  stable-steps: \(c.stableSteps)",
                   "rule:", "  name: \(c.rule.rawValue)", "  beta: \(c.beta)", "  random-sign: \(c.randomSign)",
                   "  nudging: \(c.nudging.rawValue)", "  persistent-particles: \(c.persistentParticles)"]
         if c.rule == .stdp { lines.append("  stdp-form: \(c.stdpForm.rawValue)") }
@@ -160,7 +163,7 @@ public struct RunFile: Sendable, Equatable {
         switch flag {
         case "layers": "architecture.layers"
         case "epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost": "training.\(flag)"
-        case "epsilon", "free-steps", "nudged-steps", "noise": "dynamics.\(flag)"
+        case "epsilon", "free-steps", "nudged-steps", "noise", "stable-steps": "dynamics.\(flag)"
         case "beta", "random-sign", "nudging", "persistent-particles", "stdp-form": "rule.\(flag)"
         case "energy": "energy.kind"
         case "hidden-activation", "output-activation": "energy.\(flag)"

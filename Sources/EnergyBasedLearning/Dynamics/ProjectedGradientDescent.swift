@@ -20,6 +20,11 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     /// A factor per layer on the step size (`nil`: 1 for every layer), for energies whose layers
     /// have very different curvatures (the weak-feedback energy).
     public var layerStepScales: [Scalar]?
+    /// Cap each free layer's step at `1/R_k`, where `R_k = Σ_j ‖∂²F/∂s_k∂s_j‖₂` over the free
+    /// layers (see ``stabilized(for:nudge:)``), recomputed for every relaxation from the current
+    /// weights. A fixed `ε` makes explicit-Euler relaxation diverge once `ε·λ_max(∂²F/∂s²) > 2`,
+    /// which growing weights can reach during training.
+    public var stabilizesSteps: Bool = false
     /// How many blocks of examples relax at once on separate threads. Examples do not interact,
     /// so without noise the result does not depend on it beyond floating-point rounding in BLAS.
     public var parallelBlocks: Int
@@ -37,11 +42,35 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         self.layerStepScales = layerStepScales
     }
 
+    /// These dynamics with each free layer's step `ε_k = ε·scale_k` lowered, where needed, to
+    /// `1/R_k`, `R_k = Σ_j ‖∂²F/∂s_k∂s_j‖₂` summed over the free layers `j` from the terms'
+    /// ``EnergyTerm/curvatureBounds(freeLayers:)`` (plus `|β|` on a free output for the nudge, whose
+    /// curvature is at most 1 for the squared error and ½ for the cross-entropy). With
+    /// `D = diag(ε_k)`, block Gershgorin bounds the eigenvalues of `D·∂²F/∂s²` by
+    /// `max_k ε_k R_k ≤ 1`, so every step is stable (`< 2`) and, on a quadratic, lowers `F`.
+    /// Unchanged if a term cannot bound its curvature. The result does not stabilise again.
+    public func stabilized(for energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>? = nil) -> ProjectedGradientDescent {
+        var stabilized = self
+        stabilized.stabilizesSteps = false
+        guard var sums = energy.curvatureRowSums() else { return stabilized }
+        let output = energy.energy.layerSizes.count - 1
+        if let nudge, sums[output] != nil { sums[output]! += Double(abs(nudge.beta)) }
+        var scales = layerStepScales ?? Array(repeating: 1, count: energy.energy.layerSizes.count)
+        for (k, sum) in sums where sum > 0 {
+            scales[k] = Swift.min(scales[k], Scalar(1 / (sum * Double(stepSize))))
+        }
+        stabilized.layerStepScales = scales
+        return stabilized
+    }
+
     @discardableResult
     public func relax<G: RandomNumberGenerator>(
         _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
         using generator: inout G
     ) throws -> Relaxation {
+        if stabilizesSteps {
+            return try stabilized(for: energy, nudge: nudge).relax(&state, under: energy, nudge: nudge, using: &generator)
+        }
         let blocks = Swift.min(parallelBlocks, state.batchSize)
         // Each block draws its noise from its own generator, seeded from the caller's; without
         // noise the caller's generator is left untouched.

@@ -13,6 +13,14 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     /// `f(a) = clip(a, 0, 1)`, the `ρ` of Scellier & Bengio (2017).
     case hardSigmoid = "hard-sigmoid"
 
+    /// `max |f′|`.
+    public var maximumSlope: Double {
+        switch self {
+        case .identity, .relu, .tanh, .hardSigmoid: 1
+        case .sigmoid: 0.25
+        }
+    }
+
     /// `f(a)`, `f′(a)` and `f″(a)` for every element of `preactivation`, one pass per activation
     /// kind (the switch sits outside the loop so that each loop vectorises).
     @_specialize(where Scalar == Float)

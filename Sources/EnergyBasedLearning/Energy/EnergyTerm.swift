@@ -43,6 +43,12 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// The parameters this term owns (e.g. `[W]` or `[b]`).
     var parameters: [Matrix<Scalar>] { get set }
 
+    /// Bounds on the spectral norms of the blocks `∂²E_term/∂s_k∂s_j` of the Hessian, for every
+    /// pair of `freeLayers` this term couples, valid at every state (the activations' own
+    /// curvature aside); `nil` when the term cannot bound them (the default). The dynamics use them
+    /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:)``).
+    func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]?
+
     /// A name for each parameter, for saved models and checkpoints (the default: the term's name,
     /// with `-i` appended when it owns several).
     var parameterNames: [String] { get }
@@ -68,7 +74,22 @@ public protocol EnergyTerm<Scalar>: Sendable {
     func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar>
 }
 
+/// A bound on the spectral norm of one block `∂²E/∂s_row∂s_column` of an energy's Hessian.
+public struct CurvatureBound: Sendable, Equatable {
+    public var row: Int
+    public var column: Int
+    public var norm: Double
+
+    public init(row: Int, column: Int, norm: Double) {
+        self.row = row
+        self.column = column
+        self.norm = norm
+    }
+}
+
 extension EnergyTerm {
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { nil }
+
     public var parameterNames: [String] {
         parameters.count == 1 ? [name] : parameters.indices.map { "\(name)-\($0)" }
     }

@@ -12,6 +12,11 @@ public struct QuadraticLeak<Scalar: BLASScalar>: EnergyTerm {
 
     public var name: String { "leak\(layer)" }
 
+    /// `∂²E_k/∂s_k² = I`.
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
+        freeLayers.contains(layer) ? [CurvatureBound(row: layer, column: layer, norm: 1)] : []
+    }
+
     public var layers: [Int] { [layer] }
 
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [layer] }
@@ -56,6 +61,9 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
     }
 
     public var name: String { "b\(layer)" }
+
+    /// Linear in the state: no curvature.
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { [] }
 
     public var layers: [Int] { [layer] }
 
@@ -111,6 +119,13 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     public var name: String { "W\(lower)-\(upper)" }
 
     public var layers: [Int] { [lower, upper] }
+
+    /// `∂²E_kl/∂s_k∂s_l = −W`, of norm `‖W‖₂`, when both layers are free.
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
+        guard freeLayers.contains(lower), freeLayers.contains(upper) else { return [] }
+        let norm = weight.spectralNorm()
+        return [CurvatureBound(row: lower, column: upper, norm: norm), CurvatureBound(row: upper, column: lower, norm: norm)]
+    }
 
     /// The gradient with respect to one layer depends only on the other one.
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [k == lower ? upper : lower] }

@@ -70,6 +70,20 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     /// used by the relaxation; `energy` keeps the plain terms.
     private let relaxationTerms: [any EnergyTerm<Scalar>]
 
+    /// `R_k = Σ_j ‖∂²E/∂s_k∂s_j‖₂` over the free layers `j`, for each free layer `k`, from the terms'
+    /// ``EnergyTerm/curvatureBounds(freeLayers:)``; `nil` if a term cannot bound its curvature.
+    /// The largest eigenvalue of the Hessian restricted to the free layers is at most `max_k R_k`
+    /// (block Gershgorin).
+    public func curvatureRowSums() -> [Int: Double]? {
+        let free = Set(freeLayers)
+        var sums = Dictionary(uniqueKeysWithValues: freeLayers.map { ($0, 0.0) })
+        for term in energy.terms {
+            guard let bounds = term.curvatureBounds(freeLayers: free) else { return nil }
+            for bound in bounds where free.contains(bound.row) && free.contains(bound.column) { sums[bound.row, default: 0] += bound.norm }
+        }
+        return sums
+    }
+
     /// Clamps `clampedLayers` at their values in `state`.
     public init(_ energy: LayeredEnergy<Scalar>, clamping clampedLayers: Set<Int> = [0], at state: NetworkState<Scalar>) {
         self.energy = energy

@@ -38,6 +38,21 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
 
     public var layers: [Int] { [lower, upper] }
 
+    /// With `|f′| ≤ m`: `π` for layer `l`, `π m² ‖W‖₂²` for layer `l − 1` and `π m ‖W‖₂` between
+    /// them (the term `π e ⊙ f″` of curved activations aside).
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
+        var bounds: [CurvatureBound] = []
+        if freeLayers.contains(upper) { bounds.append(CurvatureBound(row: upper, column: upper, norm: Double(precision))) }
+        guard freeLayers.contains(lower) else { return bounds }
+        let slopeTimesNorm = activation.maximumSlope * weight.spectralNorm()
+        let coupling = Double(precision) * slopeTimesNorm
+        bounds.append(CurvatureBound(row: lower, column: lower, norm: coupling * slopeTimesNorm))
+        if freeLayers.contains(upper) {
+            bounds += [CurvatureBound(row: lower, column: upper, norm: coupling), CurvatureBound(row: upper, column: lower, norm: coupling)]
+        }
+        return bounds
+    }
+
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [lower, upper] }
 
     /// `f(a)` and `f′(a)` (and `f″(a)` when asked) at `a = x_{l−1}W + b`.

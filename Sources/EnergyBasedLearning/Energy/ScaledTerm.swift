@@ -15,6 +15,9 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
 
     public var name: String { term.name }
     public var parameterNames: [String] { term.parameterNames }
+    public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
+        term.curvatureBounds(freeLayers: freeLayers)?.map { CurvatureBound(row: $0.row, column: $0.column, norm: Double(factor) * $0.norm) }
+    }
     public var layers: [Int] { term.layers }
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { term.stateGradientDependencies(ofLayer: k) }
     public func energy(at state: NetworkState<Scalar>) -> Double { Double(factor) * term.energy(at: state) }

@@ -65,6 +65,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var optimizer: OptimizerName = .sgd
     /// How the learning rates change from epoch to epoch.
     public var schedule: LearningRateSchedule = .constant
+    /// Cap each layer's relaxation step by the energy's curvature at the current weights (see
+    /// ``ProjectedGradientDescent/stabilizesSteps``), so that inference stays stable as weights grow.
+    public var stableSteps: Bool = false
 
     public init(layerSizes: [Int], epochs: Int, batchSize: Int, freeSteps: Int, nudgedSteps: Int,
                 stepSize: Double, beta: Double, learningRates: [Double], randomSign: Bool,
@@ -125,11 +128,13 @@ extension TrainingConfiguration {
     private enum CodingKeys: String, CodingKey {
         case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
         case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output, cost, optimizer, schedule
+        case stableSteps
     }
 
     /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden`, `output`, `cost`,
-    /// `optimizer` and `schedule` may be absent (files written before they existed) and default to
-    /// EP, symmetric, 0, Hopfield, ReLU, identity, the squared error, SGD and constant rates.
+    /// `optimizer`, `schedule` and `stableSteps` may be absent (files written before they existed) and
+    /// default to EP, symmetric, 0, Hopfield, ReLU, identity, the squared error, SGD, constant rates
+    /// and fixed steps.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -148,6 +153,7 @@ extension TrainingConfiguration {
         cost = try c.decodeIfPresent(CostName.self, forKey: .cost) ?? .squaredError
         optimizer = try c.decodeIfPresent(OptimizerName.self, forKey: .optimizer) ?? .sgd
         schedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant
+        stableSteps = try c.decodeIfPresent(Bool.self, forKey: .stableSteps) ?? false
     }
 }
 
