@@ -234,6 +234,9 @@ struct Train: ParsableCommand {
             history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
                                        trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
                                        learningRateFactor: learningRateFactor, testEnergy: testMeasurement.energy, alignment: alignment))
+            if let warning = EpochRecord.collapseWarning(history, stableSteps: configuration.stableSteps) {
+                FileHandle.standardError.write(Data("eqprop train: warning: \(warning)\n".utf8))
+            }
             let metrics = TrainingMetrics(
                 preset: name, dataset: run.dataset.rawValue, configuration: configuration, epochs: epoch,
                 trainError: trainMeasurement.error, testError: testMeasurement.error,

@@ -46,6 +46,27 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     }
 }
 
+extension EpochRecord {
+    /// A warning when the last epoch of `history` looks like a collapse, which no NaN reveals: the
+    /// test error back above 50% after an epoch below 25%, or the rule's update no longer pointing
+    /// along the exact gradient (cosine ≤ 0). Both were seen when explicit-Euler inference became
+    /// unstable as the weights grew (see the README); `stableSteps` picks the advice.
+    public static func collapseWarning(_ history: [EpochRecord], stableSteps: Bool) -> String? {
+        guard let last = history.last else { return nil }
+        var signs: [String] = []
+        if last.testError > 0.5, let best = history.dropLast().map(\.testError).min(), best < 0.25 {
+            signs.append(String(format: "the test error rose to %.2f%% after reaching %.2f%%", 100 * last.testError, 100 * best))
+        }
+        if let cosine = last.alignmentCosine, cosine <= 0 {
+            signs.append(String(format: "the rule's update points away from the exact gradient (cosine %.3f)", cosine))
+        }
+        guard !signs.isEmpty else { return nil }
+        let advice = stableSteps ? "try a smaller --epsilon or learning rate"
+                                 : "--stable-steps caps the inference steps by the energy's curvature; a smaller --epsilon also helps"
+        return "epoch \(last.epoch): the run may have collapsed: " + signs.joined(separator: "; ") + ". " + advice
+    }
+}
+
 /// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`).
 public struct TrainingMetrics: Codable, Sendable {
     public var preset: String

@@ -177,4 +177,23 @@ struct TrainingRunsTests {
         #expect(short.cosine < small.cosine, "two inference steps do not reach the lower layer: \(short)")
         #expect(trainer.energy.parameters == before.0 && trainer.generator == before.1 && trainer.optimizer.memory == before.2)
     }
+
+    @Test("A collapse is reported: the test error back above 50%, or the update pointing away from the gradient")
+    func collapseWarnings() {
+        func record(_ epoch: Int, _ testError: Double, _ cosine: Double?) -> EpochRecord {
+            var r = EpochRecord(epoch: epoch, trainError: testError, testError: testError, trainCost: 0, testCost: 0, seconds: 1,
+                                learningRateFactor: 1)
+            r.alignmentCosine = cosine
+            return r
+        }
+        // The PC-Nudge run of the README, epochs 1–4 (test error, cosine).
+        let run = [record(1, 0.0316, 0.592), record(2, 0.0266, 0.545), record(3, 0.8893, 0.219), record(4, 0.9167, -0.015)]
+        #expect(EpochRecord.collapseWarning(Array(run.prefix(2)), stableSteps: false) == nil)
+        let third = EpochRecord.collapseWarning(Array(run.prefix(3)), stableSteps: false)
+        #expect(third?.contains("epoch 3") == true && third?.contains("88.93%") == true && third?.contains("--stable-steps") == true)
+        let fourth = EpochRecord.collapseWarning(run, stableSteps: true)
+        #expect(fourth?.contains("cosine -0.015") == true && fourth?.contains("smaller --epsilon") == true)
+        // A run that starts at chance and learns slowly is not a collapse.
+        #expect(EpochRecord.collapseWarning([record(1, 0.9, 0.3), record(2, 0.7, 0.3)], stableSteps: false) == nil)
+    }
 }
