@@ -343,27 +343,25 @@ extension Node {
     }
 }
 
-extension Int: RunFileValue {
+/// Numbers: an unquoted scalar that the type's `init?(_: String)` reads.
+protocol NumericRunFileValue: RunFileValue, LosslessStringConvertible {}
+
+extension NumericRunFileValue {
     init?(_ node: Node) {
-        guard let text = node.plainScalar, let value = Int(text) else { return nil }
+        guard let text = node.plainScalar, let value = Self(text) else { return nil }
         self = value
     }
+}
+
+extension Int: NumericRunFileValue {
     static var expectation: String { "an integer" }
 }
 
-extension UInt64: RunFileValue {
-    init?(_ node: Node) {
-        guard let text = node.plainScalar, let value = UInt64(text) else { return nil }
-        self = value
-    }
+extension UInt64: NumericRunFileValue {
     static var expectation: String { "a non-negative integer" }
 }
 
-extension Double: RunFileValue {
-    init?(_ node: Node) {
-        guard let text = node.plainScalar, let value = Double(text) else { return nil }
-        self = value
-    }
+extension Double: NumericRunFileValue {
     static var expectation: String { "a number" }
 }
 
