@@ -229,8 +229,15 @@ struct Train: ParsableCommand {
             if let saveModel {
                 try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
             }
-            let alignment = runFolder != nil && alignmentExamples > 0
-                ? try trainer.alignment(configuration: configuration, on: test, examples: alignmentExamples) : nil
+            // A measurement, not part of training: if it fails, say so and train on.
+            var alignment: GradientComparison?
+            if runFolder != nil, alignmentExamples > 0 {
+                do {
+                    alignment = try trainer.alignment(configuration: configuration, on: test, examples: alignmentExamples)
+                } catch {
+                    FileHandle.standardError.write(Data("eqprop train: warning: epoch \(epoch): alignment not measured: \(error)\n".utf8))
+                }
+            }
             history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
                                        trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
                                        learningRateFactor: learningRateFactor, testEnergy: testMeasurement.energy, alignment: alignment))
