@@ -70,7 +70,7 @@ struct OptimizerTests {
     func familyPreset() throws {
         let c = RunFile.presets["family-mlp"]!.configuration
         try c.validate()
-        #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == [784, 256, 256, 10])
+        #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == [784, 256, 256, 10] && c.stableSteps)
         let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)
         #expect(trainer.optimizer is Adam<Float>)
     }
