@@ -3,7 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// Fetches one file over HTTP(S) into `<destination>.partial`, resuming a partial download with a
+/// Fetches one file over HTTP(S) (or from a `file://` mirror) into `<destination>.partial`, resuming a partial download with a
 /// `Range` request, and hands back the complete bytes. The partial file stays on disk when the
 /// transfer fails, so the next attempt continues where this one stopped.
 struct ResumableDownload {
@@ -13,9 +13,17 @@ struct ResumableDownload {
 
     var partial: URL { destination.appendingPathExtension("partial") }
 
-    /// Downloads the rest of the file and returns all of it.
+    /// Downloads the rest of the file and returns all of it. A `file://` source (a local mirror)
+    /// is read whole.
     func run() throws -> Data {
         let manager = FileManager.default
+        if source.isFileURL {
+            guard let data = manager.contents(atPath: source.path) else {
+                throw DatasetError.unreadable(file: source.path, reason: "no such file in the local mirror")
+            }
+            try data.write(to: partial)
+            return data
+        }
         if !manager.fileExists(atPath: partial.path) { _ = manager.createFile(atPath: partial.path, contents: nil) }
         guard let handle = FileHandle(forUpdatingAtPath: partial.path) else {
             throw DatasetError.unreadable(file: partial.path, reason: "cannot open the partial download for writing")

@@ -20,13 +20,13 @@ struct DataCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Folder holding the data sets (default: $EQPROP_DATA, else ~/.cache/eqprop/data).", valueName: "dir"))
         var dataDir: String?
 
-        @Option(help: ArgumentHelp("Fetch from this base URL instead of the canonical mirrors (repeatable).", valueName: "url"))
+        @Option(help: ArgumentHelp("Fetch from this base URL (http, https or file) instead of the canonical mirrors (repeatable).", valueName: "url"))
         var mirror: [String] = []
 
         func run() throws {
             let mirrors = try mirror.map { text -> URL in
-                guard let url = URL(string: text.hasSuffix("/") ? text : text + "/"), ["http", "https"].contains(url.scheme) else {
-                    throw ValidationError("--mirror: expected an http:// or https:// URL, got '\(text)'")
+                guard let url = URL(string: text.hasSuffix("/") ? text : text + "/"), ["http", "https", "file"].contains(url.scheme) else {
+                    throw ValidationError("--mirror: expected an http://, https:// or file:// URL, got '\(text)'")
                 }
                 return url
             }
