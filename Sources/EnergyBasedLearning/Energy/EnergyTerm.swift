@@ -46,7 +46,7 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// Bounds on the spectral norms of the blocks `∂²E_term/∂s_k∂s_j` of the Hessian, for every
     /// pair of `freeLayers` this term couples, valid at every state (the activations' own
     /// curvature aside); `nil` when the term cannot bound them (the default). The dynamics use them
-    /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:)``).
+    /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:nudge:)``).
     func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]?
 
     /// A name for each parameter, for saved models and checkpoints (the default: the term's name,
