@@ -95,20 +95,51 @@ struct Train: ParsableCommand {
             throw ValidationError("--keep-checkpoints: expected at least 1, got \(keepCheckpoints)")
         }
         if resume != nil {
-            let settings: [(String, Bool)] = [
-                ("a run file", runFile != nil), ("--preset", preset != nil), ("--layers", layers != nil), ("--epochs", epochs != nil),
-                ("--batch-size", batchSize != nil), ("--free-steps", freeSteps != nil), ("--nudged-steps", nudgedSteps != nil),
-                ("--epsilon", epsilon != nil), ("--beta", beta != nil), ("--learning-rates", learningRates != nil),
-                ("--random-sign", randomSign != nil), ("--symmetric", symmetric), ("--rule", rule != nil), ("--energy", energy != nil),
-                ("--cost", cost != nil), ("--optimizer", optimizer != nil), ("--schedule", schedule != nil),
-                ("--hidden-activation", hiddenActivation != nil), ("--output-activation", outputActivation != nil),
-                ("--stdp-form", stdpForm != nil), ("--noise", noise != nil), ("--persistent-particles", persistentParticles != nil), ("--stable-steps", stableSteps != nil),
-                ("--seed", seed != nil), ("--dataset", data.dataset != nil), ("--train-limit", data.trainLimit != nil), ("--output", output != nil),
-            ]
-            if let given = settings.first(where: \.1) {
-                throw ValidationError("--resume: the run's settings come from its checkpoint; \(given.0) cannot be given with --resume")
+            // The run's own settings come from its checkpoint; any flag that would change them is refused.
+            var probe = try RunFile.preset("scellier2017-net1").configuration
+            let given = [("a run file", runFile != nil), ("--preset", preset != nil), ("--dataset", data.dataset != nil),
+                         ("--train-limit", data.trainLimit != nil), ("--output", output != nil)].filter(\.1).map(\.0)
+                + (try applyRunSettings(to: &probe))
+            if let first = given.first {
+                throw ValidationError("--resume: the run's settings come from its checkpoint; \(first) cannot be given with --resume")
             }
         }
+    }
+
+    /// Applies every flag given that changes the configuration; returns those flags.
+    func applyRunSettings(to c: inout TrainingConfiguration) throws -> [String] {
+        var given: [String] = []
+        func apply<T>(_ value: T?, _ flag: String, _ change: (T) throws -> Void) rethrows {
+            guard let value else { return }
+            try change(value)
+            given.append(flag)
+        }
+        try apply(layers, "--layers") { c.layerSizes = try parseList($0, flag: "layers") }
+        apply(epochs, "--epochs") { c.epochs = $0 }
+        apply(batchSize, "--batch-size") { c.batchSize = $0 }
+        apply(freeSteps, "--free-steps") { c.freeSteps = $0 }
+        apply(nudgedSteps, "--nudged-steps") { c.nudgedSteps = $0 }
+        apply(epsilon, "--epsilon") { c.stepSize = $0 }
+        apply(beta, "--beta") { c.beta = $0 }
+        try apply(learningRates, "--learning-rates") { c.learningRates = try parseList($0, flag: "learning-rates") }
+        apply(randomSign, "--random-sign") { c.randomSign = $0 }
+        apply(symmetric ? true : nil, "--symmetric") { _ in c.nudging = .symmetric }
+        apply(rule, "--rule") { rule in
+            c.rule = rule.rule
+            if rule == .epSymmetric { c.nudging = .symmetric }
+        }
+        apply(energy, "--energy") { c.energy = $0 }
+        apply(hiddenActivation, "--hidden-activation") { c.hidden = $0 }
+        apply(outputActivation, "--output-activation") { c.output = $0 }
+        apply(cost, "--cost") { c.cost = $0 }
+        apply(optimizer, "--optimizer") { c.optimizer = $0 }
+        apply(schedule, "--schedule") { c.schedule = $0 }
+        apply(stdpForm, "--stdp-form") { c.stdpForm = $0 }
+        apply(noise, "--noise") { c.noise = $0 }
+        apply(persistentParticles, "--persistent-particles") { c.persistentParticles = $0 }
+        apply(stableSteps, "--stable-steps") { c.stableSteps = $0 }
+        apply(seed, "--seed") { c.seed = $0 }
+        return given
     }
 
     /// The run file, the preset or the default preset, with the flags applied.
@@ -125,31 +156,7 @@ struct Train: ParsableCommand {
         if let dataset = data.dataset { run.dataset = dataset }
         if let output { run.output = output }
         var c = run.configuration
-        if let layers { c.layerSizes = try parseList(layers, flag: "layers") }
-        if let epochs { c.epochs = epochs }
-        if let batchSize { c.batchSize = batchSize }
-        if let freeSteps { c.freeSteps = freeSteps }
-        if let nudgedSteps { c.nudgedSteps = nudgedSteps }
-        if let epsilon { c.stepSize = epsilon }
-        if let beta { c.beta = beta }
-        if let learningRates { c.learningRates = try parseList(learningRates, flag: "learning-rates") }
-        if let randomSign { c.randomSign = randomSign }
-        if symmetric { c.nudging = .symmetric }
-        if let rule {
-            c.rule = rule.rule
-            if rule == .epSymmetric { c.nudging = .symmetric }
-        }
-        if let energy { c.energy = energy }
-        if let hiddenActivation { c.hidden = hiddenActivation }
-        if let cost { c.cost = cost }
-        if let optimizer { c.optimizer = optimizer }
-        if let schedule { c.schedule = schedule }
-        if let outputActivation { c.output = outputActivation }
-        if let stdpForm { c.stdpForm = stdpForm }
-        if let noise { c.noise = noise }
-        if let persistentParticles { c.persistentParticles = persistentParticles }
-        if let stableSteps { c.stableSteps = stableSteps }
-        if let seed { c.seed = seed }
+        _ = try applyRunSettings(to: &c)
         try c.validate()
         run.configuration = c
         return (run, name)
@@ -158,7 +165,7 @@ struct Train: ParsableCommand {
     func run() throws {
         compute.configureBLAS()
         var run: RunFile, name: String, trainLimit = data.trainLimit
-        var resumed: Checkpoint?
+        var resumed: Checkpoint?, resumedFolder: RunFolder?
         if let resume {
             guard FileManager.default.fileExists(atPath: resume) else {
                 throw ValidationError("--resume: no run folder at \(resume); expected the --output folder of an earlier run")
@@ -173,6 +180,7 @@ struct Train: ParsableCommand {
             name = resume
             trainLimit = checkpoint.metadata.trainLimit
             resumed = checkpoint
+            resumedFolder = folder
         } else {
             (run, name) = try resolvedRun()
         }
@@ -187,7 +195,7 @@ struct Train: ParsableCommand {
             try resumed.restore(into: &trainer, file: resume)
             history = resumed.metadata.history
         }
-        let runFolder = try run.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
+        let runFolder = try resumedFolder ?? run.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
         if resumed == nil { try runFolder?.start(run) }
         func say(_ line: String) {
             if !quiet { print(line) }

@@ -76,12 +76,12 @@ public struct RunFile: Sendable, Equatable {
         guard let root else { throw RunFileError(file: file, line: nil, message: "empty; expected a run file (see `eqprop train --help`)") }
         // Every section's keys are checked first; then values are read in the order of the file's
         // sections, so the first problem in the file is the one reported.
-        let top = try Section(root, path: "", file: file, keys: ["dataset", "seed", "output", "architecture", "energy", "dynamics", "rule", "training"])
-        let architecture = try top.optionalSection("architecture", keys: ["layers"])
-        let energy = try top.optionalSection("energy", keys: ["kind", "hidden-activation", "output-activation"])
-        let dynamics = try top.optionalSection("dynamics", keys: ["epsilon", "free-steps", "nudged-steps", "noise", "stable-steps"])
-        let rule = try top.optionalSection("rule", keys: ["name", "beta", "random-sign", "nudging", "persistent-particles", "stdp-form"])
-        let training = try top.optionalSection("training", keys: ["epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost"])
+        let top = try Section(root, path: "", file: file, keys: Self.topKeys + Self.sections.map(\.name))
+        let architecture = try top.optionalSection("architecture")
+        let energy = try top.optionalSection("energy")
+        let dynamics = try top.optionalSection("dynamics")
+        let rule = try top.optionalSection("rule")
+        let training = try top.optionalSection("training")
 
         let dataset: DatasetName = try top.optional("dataset") ?? .mnist
         let seed: UInt64 = try top.required("seed")
@@ -158,17 +158,23 @@ public struct RunFile: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The keys outside any section.
+    static let topKeys = ["dataset", "seed", "output"]
+
+    /// Each section and its keys. A key is named like the `eqprop train` flag that overrides it,
+    /// but for `energy.kind` (`--energy`) and `rule.name` (`--rule`).
+    static let sections: [(name: String, keys: [String])] = [
+        ("architecture", ["layers"]),
+        ("energy", ["kind", "hidden-activation", "output-activation"]),
+        ("dynamics", ["epsilon", "free-steps", "nudged-steps", "noise", "stable-steps"]),
+        ("rule", ["name", "beta", "random-sign", "nudging", "persistent-particles", "stdp-form"]),
+        ("training", ["epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost"]),
+    ]
+
     /// The run-file key (`section.key`) set by the `eqprop train` flag `--flag`.
     static func key(ofFlag flag: String) -> String {
-        switch flag {
-        case "layers": "architecture.layers"
-        case "epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost": "training.\(flag)"
-        case "epsilon", "free-steps", "nudged-steps", "noise", "stable-steps": "dynamics.\(flag)"
-        case "beta", "random-sign", "nudging", "persistent-particles", "stdp-form": "rule.\(flag)"
-        case "energy": "energy.kind"
-        case "hidden-activation", "output-activation": "energy.\(flag)"
-        default: flag
-        }
+        if flag == "energy" { return "energy.kind" }
+        return sections.first { $0.keys.contains(flag) }.map { "\($0.name).\(flag)" } ?? flag
     }
 }
 
@@ -302,8 +308,10 @@ struct Section {
         return section
     }
 
-    func optionalSection(_ key: String, keys: [String]) throws -> Section? {
-        try values[key].map { try Section($0, path: qualified(key), file: file, keys: keys) }
+    /// The section `key` of the run file (see ``RunFile/sections``), if present.
+    func optionalSection(_ key: String) throws -> Section? {
+        let keys = RunFile.sections.first { $0.name == key }?.keys ?? []
+        return try values[key].map { try Section($0, path: qualified(key), file: file, keys: keys) }
     }
 
     func required<T: RunFileValue>(_ key: String) throws -> T {

@@ -24,13 +24,13 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     /// layers (see ``stabilized(for:nudge:)``), recomputed for every relaxation from the current
     /// weights. A fixed `ε` makes explicit-Euler relaxation diverge once `ε·λ_max(∂²F/∂s²) > 2`,
     /// which growing weights can reach during training.
-    public var stabilizesSteps: Bool = false
+    public var stabilizesSteps: Bool
     /// How many blocks of examples relax at once on separate threads. Examples do not interact,
     /// so without noise the result does not depend on it beyond floating-point rounding in BLAS.
     public var parallelBlocks: Int
 
     public init(stepSize: Scalar, steps: Int, tolerance: Scalar? = nil, noise: Scalar = 0, parallelBlocks: Int = 1,
-                layerStepScales: [Scalar]? = nil) {
+                layerStepScales: [Scalar]? = nil, stabilizesSteps: Bool = false) {
         precondition(stepSize > 0 && steps >= 0, "the step size must be positive and the step count non-negative")
         precondition(noise >= 0, "the noise level σ cannot be negative")
         precondition(parallelBlocks >= 1, "at least one block")
@@ -40,6 +40,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         self.noise = noise
         self.parallelBlocks = parallelBlocks
         self.layerStepScales = layerStepScales
+        self.stabilizesSteps = stabilizesSteps
     }
 
     /// These dynamics with each free layer's step `ε_k = ε·scale_k` lowered, where needed, to

@@ -139,9 +139,8 @@ extension Trainer {
         try c.validate()
         var generator = SeededGenerator(seed: c.seed)
         let energy: LayeredEnergy<Scalar> = c.makeEnergy(using: &generator)
-        var nudged = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps,
-                                                      noise: Scalar(c.noise), parallelBlocks: parallelBlocks)
-        nudged.stabilizesSteps = c.stableSteps
+        let nudged = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps, noise: Scalar(c.noise),
+                                                      parallelBlocks: parallelBlocks, stabilizesSteps: c.stableSteps)
         let cost: any Cost<Scalar> = c.cost.cost()
         let rule: any LearningRule<Scalar> = switch c.rule {
         case .ep: EquilibriumPropagation<Scalar>(beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign, cost: cost, dynamics: nudged)
@@ -153,11 +152,8 @@ extension Trainer {
         case .bp: Backpropagation<Scalar>(cost: cost)
         }
         let free: any Dynamics<Scalar> = switch c.energy {
-        case .hopfield: {
-            var free = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks)
-            free.stabilizesSteps = c.stableSteps
-            return free
-        }()
+        case .hopfield: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks,
+                                                 stabilizesSteps: c.stableSteps)
         case .pc: FeedForwardPass()
         }
         self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, optimizer: c.optimizer.optimizer(), learningRates: c.learningRates.map { Scalar($0) },
