@@ -156,6 +156,19 @@ def train_predictive_coding():
             assert metrics["test_error"] < 0.3 and metrics["configuration"]["energy"] == "pc", metrics
 
 
+def output_files_get_their_folders():
+    """Output files go into folders created for them; a path that cannot be made is refused by flag, before training."""
+    with tempfile.TemporaryDirectory() as folder:
+        nested = os.path.join(folder, "runs", "deeper", "net1.json")
+        run("train", "--train-limit", "200", "--epochs", "1", "--quiet", "--metrics-json", nested)
+        assert json.load(open(nested))["epochs"] == 1
+        blocked = os.path.join(nested, "inside", "net1.json")  # under a file
+        process = run("train", "--train-limit", "200", "--epochs", "1", "--metrics-json", blocked, expect_success=False)
+        assert "--metrics-json: cannot create the folder" in process.stderr and "epoch 1" not in process.stdout, (process.stdout, process.stderr)
+        process = run("stdp", "--trials", "50", "--csv", os.path.join(nested, "window.csv"), expect_success=False)
+        assert "--csv: cannot create the folder" in process.stderr, process.stderr
+
+
 def divergence_is_reported():
     process = run("train", "--train-limit", "400", "--epochs", "1", "--learning-rates", "1e38,1e38", "--beta", "0.001",
                   expect_success=False)
@@ -394,6 +407,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train: a diverging run is reported", divergence_is_reported)
+        check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
         check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)

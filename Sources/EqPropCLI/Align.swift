@@ -56,8 +56,8 @@ struct Align: ParsableCommand {
         let (input, target) = try batch(layerSizes: sweep.layerSizes)
         let measurements = try sweep.run(input: input, target: target)
         let summary = AlignmentSummary(measurements)
-        if let csv { try write(csvTable(measurements), to: csv) }
-        if let svg { try write(LinePlot.stacked(plots(summary, sweep: sweep)), to: svg) }
+        if let csv { try writeOutput(Data(csvTable(measurements).utf8), to: csv, flag: "--csv") }
+        if let svg { try writeOutput(Data(LinePlot.stacked(plots(summary, sweep: sweep)).utf8), to: svg, flag: "--svg") }
         if json {
             try writeJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary), to: "-")
         } else {
@@ -81,10 +81,6 @@ struct Align: ParsableCommand {
         }
         let rows = Array(0..<min(batchSize, train.count))
         return (train.inputs.gatheringRows(rows).converted(to: Double.self), train.targets.gatheringRows(rows).converted(to: Double.self))
-    }
-
-    func write(_ text: String, to path: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     private func csvTable(_ rows: [AlignmentSweep.Row]) -> String {

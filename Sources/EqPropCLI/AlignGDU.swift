@@ -81,9 +81,9 @@ extension Align {
                 text += "\(row.quantity),\(row.beta),\(row.seed),\(row.step),all,\(row.cosine),\(row.relativeError)\n"
                 for part in row.parts { text += "\(row.quantity),\(row.beta),\(row.seed),\(row.step),\(part.name),\(part.cosine),\(part.relativeError)\n" }
             }
-            try write(text, to: csv)
+            try writeOutput(Data(text.utf8), to: csv, flag: "--csv")
         }
-        if let svg { try write(LinePlot.stacked(gduPlots(rows, beta: betas.map(abs).min()!, seeds: seedList.count)), to: svg) }
+        if let svg { try writeOutput(Data(LinePlot.stacked(gduPlots(rows, beta: betas.map(abs).min()!, seeds: seedList.count)).utf8), to: svg, flag: "--svg") }
         if json {
             try writeJSON(GDUReport(layers: layerSizes, freeSteps: freeSteps, stepSize: stepSize, batchSize: input.rows,
                                     freePhaseLastChange: lastChanges, rows: rows), to: "-")

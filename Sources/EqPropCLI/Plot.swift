@@ -39,7 +39,7 @@ struct Plot: ParsableCommand {
                                   yLabel: "cosine, relative error", series: alignment, showsZeroLines: true))
         }
         let path = svg ?? URL(fileURLWithPath: folder).appendingPathComponent("learning-curves.svg").path
-        try Data(LinePlot.stacked(plots).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try writeOutput(Data(LinePlot.stacked(plots).utf8), to: path, flag: "--svg")
         print("eqprop plot: \(history.count) epochs → \(path)")
     }
 }

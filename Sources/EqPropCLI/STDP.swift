@@ -51,10 +51,10 @@ struct STDP: ParsableCommand {
             for point in result.points {
                 text += "\(point.timeDifference),\(point.spikeEstimate),\(point.standardError),\(point.rateRule),\(point.pairs)\n"
             }
-            try Data(text.utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
+            try writeOutput(Data(text.utf8), to: csv, flag: "--csv")
         }
         if let svg {
-            try Data(plot(result, spikeFit: spikeFit).svg().utf8).write(to: URL(fileURLWithPath: svg), options: .atomic)
+            try writeOutput(Data(plot(result, spikeFit: spikeFit).svg().utf8), to: svg, flag: "--svg")
         }
         let report = STDPReport(result: result, spikeFit: spikeFit, rateFit: rateFit, seconds: seconds)
         if json {

@@ -189,6 +189,8 @@ struct Train: ParsableCommand {
         guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
             throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
         }
+        // A folder that cannot be made is reported now, not after the first epoch.
+        if let metricsJson, metricsJson != "-" { try createFolder(containing: metricsJson, flag: "--metrics-json") }
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
         var history: [EpochRecord] = []
         if let resumed, let resume {
@@ -259,7 +261,7 @@ struct Train: ParsableCommand {
                 secondsPerEpoch: trainingSeconds / Double(epoch),
                 samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
                 blasKernel: BLAS.coreName)
-            if let metricsJson { try writeJSON(metrics, to: metricsJson) }
+            if let metricsJson { try writeJSON(metrics, to: metricsJson, flag: "--metrics-json") }
             try runFolder?.record(history, metrics: metrics, checkpoint: Checkpoint(trainer: trainer, run: run, trainLimit: trainLimit, history: history),
                                   energy: trainer.energy)
         }
@@ -276,8 +278,8 @@ func parseList<T: LosslessStringConvertible>(_ text: String, flag: String) throw
     return items.map { $0! }
 }
 
-/// Writes `value` as pretty JSON to `path` atomically; `-` writes to standard output.
-func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+/// Writes `value` as pretty JSON to `path` (see ``writeOutput(_:to:flag:)``); `-` writes to standard output.
+func writeJSON<T: Encodable>(_ value: T, to path: String, flag: String = "--json") throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     var data = try encoder.encode(value)
@@ -285,7 +287,27 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     if path == "-" {
         FileHandle.standardOutput.write(data)
     } else {
+        try writeOutput(data, to: path, flag: flag)
+    }
+}
+
+/// Creates the folder that will hold `path`; an error names `flag` and the folder.
+func createFolder(containing path: String, flag: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+    do {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    } catch {
+        throw ValidationError("\(flag): cannot create the folder \(folder.path) for \(path): \(error.localizedDescription)")
+    }
+}
+
+/// Writes an output file atomically, creating its folder first; an error names `flag` and the file.
+func writeOutput(_ data: Data, to path: String, flag: String) throws {
+    try createFolder(containing: path, flag: flag)
+    do {
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ValidationError("\(flag): cannot write \(path): \(error.localizedDescription)")
     }
 }
 
