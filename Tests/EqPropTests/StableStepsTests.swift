@@ -49,8 +49,10 @@ struct StableStepsTests {
             #expect(Set(sums.keys) == Set(clampedEnergy.freeLayers))
             let bound = sums.values.max()!
             let eigenvalue = largestEigenvalue(clampedEnergy, at: state)
-            // Smooth activations add a curvature term e ⊙ f″ the bound leaves aside: allow 10%.
-            let slack = problem.name.contains("tanh") || problem.name.contains("(sigmoid") ? 1.1 : 1.0
+            // Smooth activations add a curvature term e ⊙ f″ the bound leaves aside: allow 10%. In the
+            // interior of the hard sigmoid the Hopfield bound 1 + ‖W‖₂ is attained exactly, so the two
+            // sides may differ by rounding only (both come from power methods in Double).
+            let slack = (problem.name.contains("tanh") || problem.name.contains("(sigmoid") ? 1.1 : 1.0) + 1e-12
             #expect(eigenvalue <= bound * slack, "\(problem.name), clamped \(clamped): λ_max \(eigenvalue) > bound \(bound)")
             #expect(eigenvalue > 0.2 * bound, "\(problem.name): the bound \(bound) is far above λ_max \(eigenvalue)")
         }
