@@ -16,12 +16,6 @@ struct Train: ParsableCommand {
             exactly where its last checkpoint left it.
             """)
 
-    @Argument(help: ArgumentHelp("A YAML run file (see the presets in Sources/TrainingRuns/Presets).", valueName: "run-file"))
-    var runFile: String?
-
-    @Option(help: "Start from a preset (default: scellier2017-net1 when no run file is given).")
-    var preset: String?
-
     @Option(help: ArgumentHelp("Continue the run in this folder from its last good checkpoint; no other run settings may be given.", valueName: "dir"))
     var resume: String?
 
@@ -33,46 +27,9 @@ struct Train: ParsableCommand {
         valueName: "n"))
     var alignmentExamples: Int = 16
 
+    @OptionGroup var settings: RunSettings
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
-
-    @Option(help: ArgumentHelp("Layer sizes, input first, e.g. 784,500,10.", valueName: "sizes"))
-    var layers: String?
-    @Option(parsing: .unconditional) var epochs: Int?
-    @Option(parsing: .unconditional) var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Steps of the free phase.") var freeSteps: Int?
-    @Option(parsing: .unconditional, help: "Steps of each nudged phase.") var nudgedSteps: Int?
-    @Option(parsing: .unconditional, help: "Step size ε of the dynamics.") var epsilon: Double?
-    @Option(parsing: .unconditional, help: "Nudging strength β for the cost ½‖y − d‖² (the rule's nudge).") var beta: Double?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates, one per weight matrix, e.g. 0.2,0.1.", valueName: "rates"))
-    var learningRates: String?
-    @Flag(inversion: .prefixedNo, help: "Draw the sign of β at random for each batch.")
-    var randomSign: Bool?
-    @Flag(help: "Symmetric nudging with +β and −β (Laborieux et al. 2021).")
-    var symmetric = false
-    @Option(help: "Learning rule: ep, ep-symmetric, stdp (the rate-based STDP rule, online in the nudged phase), chl, pc, pc-nudge, bp.")
-    var rule: RuleName?
-    @Option(help: "Energy: hopfield or pc (predictive coding).")
-    var energy: TrainingConfiguration.EnergyKind?
-    @Option(help: "Output cost: squared-error or cross-entropy (of the softmax).")
-    var cost: CostName?
-    @Option(help: "Optimizer: sgd or adam; the learning rates are its step sizes α_k.")
-    var optimizer: OptimizerName?
-    @Option(help: "Learning-rate schedule: constant or cosine (annealed to zero over the epochs).")
-    var schedule: LearningRateSchedule?
-    @Option(name: .customLong("hidden-activation"), help: "With --energy pc: activation of the hidden layers.")
-    var hiddenActivation: Activation?
-    @Option(name: .customLong("output-activation"), help: "With --energy pc: activation of the output layer.")
-    var outputActivation: Activation?
-    @Option(help: "With --rule stdp: symmetric or postsynaptic.")
-    var stdpForm: STDPForm?
-    @Option(parsing: .unconditional, help: "Langevin noise level σ in the nudged phase.")
-    var noise: Double?
-    @Flag(inversion: .prefixedNo, help: "Start each free phase from the example's last fixed point.")
-    var persistentParticles: Bool?
-    @Flag(inversion: .prefixedNo, help: "Cap each layer's relaxation step by the energy's curvature at the current weights (stable inference as weights grow).")
-    var stableSteps: Bool?
-    @Option(parsing: .unconditional) var seed: UInt64?
 
     @Option(help: ArgumentHelp("Write the metrics as JSON to this file, rewritten after every epoch.", valueName: "path"))
     var metricsJson: String?
@@ -85,9 +42,6 @@ struct Train: ParsableCommand {
     var saveModel: String?
 
     func validate() throws {
-        if runFile != nil, preset != nil {
-            throw ValidationError("--preset: give a run file or a preset, not both")
-        }
         if alignmentExamples < 0 {
             throw ValidationError("--alignment-examples: expected 0 (off) or a positive number, got \(alignmentExamples)")
         }
@@ -97,69 +51,13 @@ struct Train: ParsableCommand {
         if resume != nil {
             // The run's own settings come from its checkpoint; any flag that would change them is refused.
             var probe = try RunFile.preset("scellier2017-net1").configuration
-            let given = [("a run file", runFile != nil), ("--preset", preset != nil), ("--dataset", data.dataset != nil),
+            let given = [("a run file", settings.runFile != nil), ("--preset", settings.preset != nil), ("--dataset", data.dataset != nil),
                          ("--train-limit", data.trainLimit != nil), ("--output", output != nil)].filter(\.1).map(\.0)
-                + (try applyRunSettings(to: &probe))
+                + (try settings.apply(to: &probe))
             if let first = given.first {
                 throw ValidationError("--resume: the run's settings come from its checkpoint; \(first) cannot be given with --resume")
             }
         }
-    }
-
-    /// Applies every flag given that changes the configuration; returns those flags.
-    func applyRunSettings(to c: inout TrainingConfiguration) throws -> [String] {
-        var given: [String] = []
-        func apply<T>(_ value: T?, _ flag: String, _ change: (T) throws -> Void) rethrows {
-            guard let value else { return }
-            try change(value)
-            given.append(flag)
-        }
-        try apply(layers, "--layers") { c.layerSizes = try parseList($0, flag: "layers") }
-        apply(epochs, "--epochs") { c.epochs = $0 }
-        apply(batchSize, "--batch-size") { c.batchSize = $0 }
-        apply(freeSteps, "--free-steps") { c.freeSteps = $0 }
-        apply(nudgedSteps, "--nudged-steps") { c.nudgedSteps = $0 }
-        apply(epsilon, "--epsilon") { c.stepSize = $0 }
-        apply(beta, "--beta") { c.beta = $0 }
-        try apply(learningRates, "--learning-rates") { c.learningRates = try parseList($0, flag: "learning-rates") }
-        apply(randomSign, "--random-sign") { c.randomSign = $0 }
-        apply(symmetric ? true : nil, "--symmetric") { _ in c.nudging = .symmetric }
-        apply(rule, "--rule") { rule in
-            c.rule = rule.rule
-            if rule == .epSymmetric { c.nudging = .symmetric }
-        }
-        apply(energy, "--energy") { c.energy = $0 }
-        apply(hiddenActivation, "--hidden-activation") { c.hidden = $0 }
-        apply(outputActivation, "--output-activation") { c.output = $0 }
-        apply(cost, "--cost") { c.cost = $0 }
-        apply(optimizer, "--optimizer") { c.optimizer = $0 }
-        apply(schedule, "--schedule") { c.schedule = $0 }
-        apply(stdpForm, "--stdp-form") { c.stdpForm = $0 }
-        apply(noise, "--noise") { c.noise = $0 }
-        apply(persistentParticles, "--persistent-particles") { c.persistentParticles = $0 }
-        apply(stableSteps, "--stable-steps") { c.stableSteps = $0 }
-        apply(seed, "--seed") { c.seed = $0 }
-        return given
-    }
-
-    /// The run file, the preset or the default preset, with the flags applied.
-    func resolvedRun() throws -> (run: RunFile, name: String) {
-        var run: RunFile
-        let name: String
-        if let runFile {
-            run = try RunFile(contentsOf: runFile)
-            name = runFile
-        } else {
-            name = preset ?? "scellier2017-net1"
-            run = try RunFile.preset(name)
-        }
-        if let dataset = data.dataset { run.dataset = dataset }
-        if let output { run.output = output }
-        var c = run.configuration
-        _ = try applyRunSettings(to: &c)
-        try c.validate()
-        run.configuration = c
-        return (run, name)
     }
 
     func run() throws {
@@ -182,7 +80,7 @@ struct Train: ParsableCommand {
             resumed = checkpoint
             resumedFolder = folder
         } else {
-            (run, name) = try resolvedRun()
+            (run, name) = try settings.resolved(dataset: data.dataset, output: output)
         }
         let configuration = run.configuration
         let (train, test) = try data.load(run.dataset, trainLimit: trainLimit)
