@@ -6,84 +6,118 @@ import TrainingRuns
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training speed: seconds per epoch, FLOPs, and the fraction of the machine's GEMM peak.",
+        abstract: "Measure training speed: seconds per epoch, counted FLOPs, and how much of the time the matrix products take.",
         discussion: """
-            Trains the preset on the real data set for --epochs epochs and times each one. FLOPs count the \
-            matrix products the trainer performs per example: the input drive x·W₀ once per batch, both \
-            directions of every interaction between free layers at every relaxation step, and the weight updates \
-            (one GEMM for W₀, whose input side is clamped, two for the others). The peak is measured, as the \
-            throughput of a 2048³ single-precision GEMM on all threads.
+            Trains a run (a run file or a preset, default scellier2017-net1, with any of train's setting flags) on the \
+            real data set for --epochs epochs (default 1) and times each one. Every matrix product the epoch performs is \
+            counted by shape, so the FLOPs are counted, not estimated. Each shape is then timed alone (one BLAS thread, \
+            as in training): their sum is the time the epoch's products need at their own shapes, and the rest of the \
+            epoch is element-wise work and overhead. The peak is the throughput of a 2048³ single-precision GEMM on \
+            all threads.
             """)
 
-    @Option var preset: String = "scellier2017-net1"
+    @OptionGroup var settings: RunSettings
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
-    @Option(parsing: .unconditional, help: "Epochs to time.") var epochs: Int = 1
+    @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none).", valueName: "n"))
+    var shapes: Int = 8
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let epochs = settings.epochs, epochs <= 0 { throw ValidationError("--epochs: expected a positive number of epochs to time, got \(epochs)") }
+        if shapes < 0 { throw ValidationError("--shapes: expected 0 or a positive number, got \(shapes)") }
+    }
 
     func run() throws {
         compute.configureBLAS()
-        var configuration = try RunFile.preset(preset).configuration
-        guard epochs > 0 else { throw ValidationError("--epochs: expected a positive number, got \(epochs)") }
-        configuration.epochs = epochs
-        let (train, _) = try data.load()
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
-        var seconds: [Double] = []
-        for _ in 0..<epochs {
-            let start = DispatchTime.now()
-            _ = try trainer.trainEpoch(on: train)
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        let (run, name) = try settings.resolved(dataset: data.dataset)
+        // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
+        let epochs = settings.epochs ?? 1
+        let configuration = run.configuration
+        let (train, _) = try data.load(run.dataset)
+        let threads = compute.parallelBlocks(for: configuration)
+        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: threads)
+        let (seconds, calls) = try GEMMCensus.recording {
+            try (0..<epochs).map { _ in
+                let start = DispatchTime.now()
+                _ = try trainer.trainEpoch(on: train)
+                return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            }
         }
         let best = seconds.min()!
-        let flops = Self.flopsPerExample(configuration) * Double(train.count)
+        // Per epoch: the census covers every timed epoch.
+        let products = calls.map { shape, count in
+            let secondsPerCall = shape.measuredSecondsPerCall()
+            return BenchReport.Product(shape: shape, callsPerEpoch: Double(count) / Double(epochs), secondsPerCall: secondsPerCall)
+        }.sorted { $0.secondsPerEpoch > $1.secondsPerEpoch }
+        let flops = products.map { $0.callsPerEpoch * $0.shape.flops }.reduce(0, +)
+        // With several blocks the products run on that many threads at once.
+        let gemmSeconds = products.map(\.secondsPerEpoch).reduce(0, +) / Double(threads)
         let peak = BLAS.withThreadCount(ProcessInfo.processInfo.activeProcessorCount) { Self.measuredPeakGFLOPS() }
         let report = BenchReport(
-            preset: preset, examples: train.count, secondsPerEpoch: seconds, bestSecondsPerEpoch: best,
+            run: name, dataset: run.dataset.rawValue, rule: configuration.rule.rawValue, layers: configuration.layerSizes,
+            examples: train.count, secondsPerEpoch: seconds, bestSecondsPerEpoch: best,
             samplesPerSecond: Double(train.count) / best, gflopPerEpoch: flops / 1e9,
             achievedGFLOPS: flops / best / 1e9, peakGFLOPS: peak, fractionOfPeak: flops / best / 1e9 / peak,
-            blasKernel: BLAS.coreName, threads: compute.parallelBlocks(for: configuration))
+            gemmSecondsPerEpoch: gemmSeconds, fractionInGEMM: gemmSeconds / best,
+            blasKernel: BLAS.coreName, threads: threads, products: Array(products.prefix(shapes)))
         if json {
             try writeJSON(report, to: "-")
-        } else {
-            print("""
-                \(preset) on \(train.count) examples, BLAS kernel \(report.blasKernel), \(report.threads) threads
-                seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
-                samples per second: \(Int(report.samplesPerSecond))
-                GEMM work per epoch: \(String(format: "%.1f", report.gflopPerEpoch)) GFLOP → \(String(format: "%.1f", report.achievedGFLOPS)) GFLOP/s
-                measured peak (2048³ SGEMM): \(String(format: "%.1f", peak)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfPeak))% of peak
-                """)
+            return
+        }
+        print("""
+            \(name) (\(configuration.layerSizes.map(String.init).joined(separator: "-")), rule \(report.rule)) on \(train.count) \
+            \(report.dataset) examples, BLAS kernel \(report.blasKernel), \(threads) thread\(threads == 1 ? "" : "s")
+            seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
+            samples per second: \(Int(report.samplesPerSecond))
+            GEMM work per epoch (counted): \(String(format: "%.1f", report.gflopPerEpoch)) GFLOP → \(String(format: "%.1f", report.achievedGFLOPS)) GFLOP/s
+            measured peak (2048³ SGEMM): \(String(format: "%.1f", peak)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfPeak))% of peak
+            the products alone, timed at their shapes: \(String(format: "%.3f", gemmSeconds)) s per epoch = \
+            \(String(format: "%.0f", 100 * report.fractionInGEMM))% of the epoch
+            """)
+        guard !report.products.isEmpty else { return }
+        print("products taking the most time (m×k · k×n, per epoch):")
+        for product in report.products {
+            let s = product.shape
+            print(String(format: "  %5d×%-5d · %5d×%-5d %@%@ %9.0f calls %8.2f GFLOP %7.3f s %6.1f GFLOP/s",
+                         s.m, s.k, s.k, s.n, s.transposeA ? "Aᵀ" : "  ", s.transposeB ? "Bᵀ" : "  ",
+                         product.callsPerEpoch, product.callsPerEpoch * s.flops / 1e9, product.secondsPerEpoch,
+                         s.flops / product.secondsPerCall / 1e9))
         }
     }
 
-    /// GEMM floating-point operations per training example (see the command's discussion).
-    static func flopsPerExample(_ c: TrainingConfiguration) -> Double {
-        let sizes = c.layerSizes.map(Double.init)
-        let inputDrive = 2 * sizes[0] * sizes[1]
-        let hiddenPairs = zip(sizes.dropFirst(), sizes.dropFirst(2)).map { 2 * 2 * $0 * $1 }.reduce(0, +)
-        let phases = c.nudging == .symmetric ? 2.0 : 1.0
-        let steps = Double(c.freeSteps) + phases * Double(c.nudgedSteps)
-        let updates = inputDrive + hiddenPairs
-        return inputDrive + steps * hiddenPairs + updates
-    }
-
-    /// Best of three 2048×2048×2048 SGEMMs, in GFLOP/s.
+    /// The throughput of a 2048×2048×2048 SGEMM, in GFLOP/s.
     static func measuredPeakGFLOPS() -> Double {
-        let n = 2048
-        var generator = SeededGenerator(seed: 0)
-        let a = Matrix<Float>.uniform(rows: n, columns: n, in: -1...1, using: &generator)
-        var c = Matrix<Float>(rows: n, columns: n)
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let start = DispatchTime.now()
-            c.multiplyAdd(a, a, beta: 0)
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
-        }
-        return 2 * Double(n * n * n) / best / 1e9
+        let shape = GEMMShape(m: 2048, n: 2048, k: 2048, transposeA: false, transposeB: false, scalarSize: MemoryLayout<Float>.size)
+        return shape.flops / shape.measuredSecondsPerCall() / 1e9
     }
 }
 
 struct BenchReport: Encodable {
-    var preset: String
+    /// The products of one shape in an epoch.
+    struct Product: Encodable {
+        var shape: GEMMShape
+        var callsPerEpoch: Double
+        var secondsPerCall: Double
+        var secondsPerEpoch: Double { callsPerEpoch * secondsPerCall }
+
+        enum CodingKeys: String, CodingKey {
+            case shape, callsPerEpoch = "calls_per_epoch", secondsPerCall = "seconds_per_call", secondsPerEpoch = "seconds_per_epoch"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(shape, forKey: .shape)
+            try c.encode(callsPerEpoch, forKey: .callsPerEpoch)
+            try c.encode(secondsPerCall, forKey: .secondsPerCall)
+            try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
+        }
+    }
+
+    var run: String
+    var dataset: String
+    var rule: String
+    var layers: [Int]
     var examples: Int
     var secondsPerEpoch: [Double]
     var bestSecondsPerEpoch: Double
@@ -92,14 +126,18 @@ struct BenchReport: Encodable {
     var achievedGFLOPS: Double
     var peakGFLOPS: Double
     var fractionOfPeak: Double
+    var gemmSecondsPerEpoch: Double
+    var fractionInGEMM: Double
     var blasKernel: String
     var threads: Int
+    var products: [Product]
 
     enum CodingKeys: String, CodingKey {
-        case preset, examples, threads
+        case run, dataset, rule, layers, examples, threads, products
         case secondsPerEpoch = "seconds_per_epoch", bestSecondsPerEpoch = "best_seconds_per_epoch"
         case samplesPerSecond = "samples_per_second", gflopPerEpoch = "gflop_per_epoch"
         case achievedGFLOPS = "achieved_gflops", peakGFLOPS = "peak_gflops", fractionOfPeak = "fraction_of_peak"
+        case gemmSecondsPerEpoch = "gemm_seconds_per_epoch", fractionInGEMM = "fraction_in_gemm"
         case blasKernel = "blas_kernel"
     }
 }

@@ -14,6 +14,7 @@ extension Matrix {
         precondition(k == kB && m == rows && n == columns,
                      "GEMM shape mismatch: (\(m)×\(k))·(\(kB)×\(n)) into \(rows)×\(columns)")
         if m == 0 || n == 0 { return }
+        GEMMCensus.note(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: MemoryLayout<Scalar>.size)
         if k == 0 {
             scale(by: beta)
             return
