@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(
             name: "SystemZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // glibc's allocator settings (mallopt) and the SSE control register (libc6-dev, the compiler's headers).
+        .systemLibrary(name: "CRuntimeTuning"),
 
         // Dense matrices and BLAS, generic over Float and Double.
         .target(
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "EqPropCLI",
             dependencies: [
-                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns",
+                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns", "CRuntimeTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // libFuzzer entry points for the IDX/gzip, run-file and checkpoint loaders (see the README).

@@ -10,6 +10,7 @@ struct EqPropCommand: ParsableCommand {
 
     static func main() {
         OpenBLASKernel.selectBeforeStart()
+        RuntimeTuning.apply()
         do {
             var command = try parseAsRoot()
             try command.run()

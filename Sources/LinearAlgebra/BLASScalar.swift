@@ -5,7 +5,7 @@ import RealModule
 ///
 /// Every numerical routine in EqProp is generic over `BLASScalar`, so the same code path
 /// trains in single precision and verifies theorems in double precision.
-public protocol BLASScalar: Real, BinaryFloatingPoint, Codable, Sendable
+public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Codable, Sendable
 where RawSignificand: FixedWidthInteger {
     /// C ← α·op(A)·op(B) + β·C on row-major buffers (`cblas_?gemm`).
     static func gemm(

@@ -21,7 +21,7 @@ public struct FeedForwardPass<Scalar: BLASScalar>: Dynamics {
         using generator: inout G
     ) throws -> Relaxation {
         guard nudge == nil else { throw Failure.nudged }
-        state = try Backpropagation.feedForward(energy.energy, input: state.layers[0])
+        state = try Backpropagation.feedForward(energy, input: state.layers[0])
         for k in state.layers.indices.dropFirst() where !state.layers[k].isFinite {
             throw RelaxationError.nonFinite(layer: k, step: 1)
         }

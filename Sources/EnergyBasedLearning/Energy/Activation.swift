@@ -21,45 +21,40 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// `f(a)`, `f′(a)` and `f″(a)` for every element of `preactivation`, one pass per activation
-    /// kind (the switch sits outside the loop so that each loop vectorises).
+    /// Calls `body` with the function `a ↦ (f(a), f′(a))` of this activation. The switch sits
+    /// outside `body`'s loop, so that each loop is compiled (and vectorised) for one activation.
+    @inline(__always)
+    private func withValueAndSlope<Scalar: BLASScalar>(_ body: ((Scalar) -> (value: Scalar, slope: Scalar)) -> Void) {
+        switch self {
+        case .identity: body { a in (a, 1) }
+        case .relu: body { a in a > 0 ? (a, 1) : (0, 0) }
+        case .hardSigmoid: body { a in (Swift.min(Swift.max(a, 0), 1), a > 0 && a < 1 ? 1 : 0) }
+        case .tanh:
+            body { a in
+                let t = Scalar.tanh(a)
+                return (t, 1 - t * t)
+            }
+        case .sigmoid:
+            body { a in
+                let s = 1 / (1 + Scalar.exp(-a))
+                return (s, s * (1 - s))
+            }
+        }
+    }
+
+    /// `f(a)`, `f′(a)` and `f″(a)` for every element of `preactivation`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func evaluate<Scalar: BLASScalar>(_ preactivation: Matrix<Scalar>, secondDerivative: Bool = false)
         -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)
     {
         var value = preactivation
-        var derivative = Matrix<Scalar>(rows: preactivation.rows, columns: preactivation.columns, repeating: 1)
+        var derivative = Matrix<Scalar>(rows: preactivation.rows, columns: preactivation.columns)
         var second: Matrix<Scalar>? = secondDerivative ? Matrix(rows: preactivation.rows, columns: preactivation.columns) : nil
         value.elements.withUnsafeMutableBufferPointer { f in
             derivative.elements.withUnsafeMutableBufferPointer { d in
-                switch self {
-                case .identity:
-                    break
-                case .relu:
-                    for i in f.indices {
-                        let positive = f[i] > 0
-                        d[i] = positive ? 1 : 0
-                        f[i] = positive ? f[i] : 0
-                    }
-                case .hardSigmoid:
-                    for i in f.indices {
-                        let inside = f[i] > 0 && f[i] < 1
-                        d[i] = inside ? 1 : 0
-                        f[i] = Swift.min(Swift.max(f[i], 0), 1)
-                    }
-                case .tanh:
-                    for i in f.indices {
-                        let t = Scalar.tanh(f[i])
-                        f[i] = t
-                        d[i] = 1 - t * t
-                    }
-                case .sigmoid:
-                    for i in f.indices {
-                        let s = 1 / (1 + Scalar.exp(-f[i]))
-                        f[i] = s
-                        d[i] = s * (1 - s)
-                    }
+                withValueAndSlope { (valueAndSlope: (Scalar) -> (value: Scalar, slope: Scalar)) in
+                    for i in f.indices { (f[i], d[i]) = valueAndSlope(f[i]) }
                 }
             }
         }
@@ -75,5 +70,54 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
             }
         }
         return (value, derivative, second)
+    }
+
+    /// The prediction error `e = x − f(a)` and its weighted form `g = e ⊙ f′(a)`, in one pass and
+    /// without materialising `f(a)`: `g` is written over `preactivation`, `e` returned.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func predictionErrors<Scalar: BLASScalar>(of x: Matrix<Scalar>, preactivation: inout Matrix<Scalar>) -> Matrix<Scalar> {
+        precondition(x.rows == preactivation.rows && x.columns == preactivation.columns, "the state and its prediction differ in shape")
+        var error = Matrix<Scalar>(rows: x.rows, columns: x.columns)
+        x.elements.withUnsafeBufferPointer { x in
+            preactivation.elements.withUnsafeMutableBufferPointer { ag in
+                error.elements.withUnsafeMutableBufferPointer { e in
+                    withValueAndSlope { (valueAndSlope: (Scalar) -> (value: Scalar, slope: Scalar)) in
+                        for i in ag.indices {
+                            let (value, slope) = valueAndSlope(ag[i])
+                            e[i] = x[i] - value
+                            ag[i] = e[i] * slope
+                        }
+                    }
+                }
+            }
+        }
+        return error
+    }
+}
+
+extension Matrix {
+    /// The prediction error `e = self − value` and `g = e ⊙ derivative` for a prediction computed
+    /// before (see ``Activation``), in one pass.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func predictionErrors(value: Matrix, derivative: Matrix) -> (error: Matrix, weighted: Matrix) {
+        precondition(value.count == count && derivative.count == count, "the state and its prediction differ in shape")
+        var error = Matrix(rows: rows, columns: columns), weighted = Matrix(rows: rows, columns: columns)
+        elements.withUnsafeBufferPointer { x in
+            value.elements.withUnsafeBufferPointer { f in
+                derivative.elements.withUnsafeBufferPointer { d in
+                    error.elements.withUnsafeMutableBufferPointer { e in
+                        weighted.elements.withUnsafeMutableBufferPointer { g in
+                            for i in x.indices {
+                                e[i] = x[i] - f[i]
+                                g[i] = e[i] * d[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (error, weighted)
     }
 }

@@ -59,6 +59,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// `d/dt ∂E_term/∂θ(s + t·v)` at `t = 0`: the mixed second derivative `(∂²E_term/∂θ∂s)·v`.
     func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>]
 
+    /// `∂E_term/∂θ(a) − ∂E_term/∂θ(b)`, the contrast of every contrastive rule. The default
+    /// evaluates both gradients; terms whose two gradients share work override it.
+    func parameterGradientDifference(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>) -> [Matrix<Scalar>]
+
     /// The contrastive step `θ ← θ − η · (∂E_term/∂θ(a) − ∂E_term/∂θ(b))`.
     ///
     /// This is the learning step of every contrastive rule (EP, CHL). The default evaluates
@@ -104,12 +108,22 @@ extension EnergyTerm {
 
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         let difference = parameterGradientDifference(between: a, and: b)
-        var updated = parameters
-        for i in updated.indices { updated[i].add(difference[i], scaledBy: -stepSize) }
-        parameters = updated
+        changeParameters { parameters in
+            for i in parameters.indices { parameters[i].add(difference[i], scaledBy: -stepSize) }
+        }
     }
 
-    /// `∂E_term/∂θ(a) − ∂E_term/∂θ(b)`.
+    /// Lets `change` rewrite the parameters in their own storage. They are moved out of the term
+    /// first (which holds empty placeholders meanwhile), so that writing to them copies nothing:
+    /// a `get`, change and `set` of ``parameters`` would copy every matrix, the term still
+    /// holding the originals.
+    public mutating func changeParameters(_ change: (inout [Matrix<Scalar>]) -> Void) {
+        var moved = parameters
+        parameters = moved.map { _ in Matrix(rows: 0, columns: 0) }
+        change(&moved)
+        parameters = moved
+    }
+
     public func parameterGradientDifference(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>) -> [Matrix<Scalar>] {
         zip(parameterGradients(at: a), parameterGradients(at: b)).map { $0 - $1 }
     }

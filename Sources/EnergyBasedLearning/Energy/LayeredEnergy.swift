@@ -67,8 +67,9 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     /// The terms evaluated at every step, each with the layers whose gradient it adds to.
     private let varyingContributions: [(term: Int, layers: [Int])]
     /// The terms specialised for the clamped layers (see ``EnergyTerm/specialized(clamping:at:)``),
-    /// used by the relaxation; `energy` keeps the plain terms.
-    private let relaxationTerms: [any EnergyTerm<Scalar>]
+    /// in the order of `energy.terms`: what a relaxation, or anything else evaluated with these
+    /// layers clamped, should use. `energy` keeps the plain terms.
+    public let relaxationTerms: [any EnergyTerm<Scalar>]
 
     /// `R_k = Σ_j ‖∂²E/∂s_k∂s_j‖₂` over the free layers `j`, for each free layer `k`, from the terms'
     /// ``EnergyTerm/curvatureBounds(freeLayers:)``; `nil` if a term cannot bound its curvature.
@@ -86,12 +87,26 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
 
     /// Clamps `clampedLayers` at their values in `state`.
     public init(_ energy: LayeredEnergy<Scalar>, clamping clampedLayers: Set<Int> = [0], at state: NetworkState<Scalar>) {
+        self.init(energy, clamping: clampedLayers, at: state, specializing: energy.terms)
+    }
+
+    /// This energy with `layers` clamped as well, at their values in `state` (the layers clamped
+    /// already keep theirs): what the terms precomputed for those stays, so that, say, the input's
+    /// prediction is not computed again for a phase that also clamps the output.
+    public func clamping(_ layers: Set<Int>, at state: NetworkState<Scalar>) -> ClampedEnergy {
+        ClampedEnergy(energy, clamping: clampedLayers.union(layers), at: state, specializing: relaxationTerms)
+    }
+
+    /// Clamps `clampedLayers`, specialising `terms` (the energy's own, or already specialised ones).
+    private init(_ energy: LayeredEnergy<Scalar>, clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>,
+                 specializing terms: [any EnergyTerm<Scalar>]) {
         self.energy = energy
         self.clampedLayers = clampedLayers
         freeLayers = energy.layerSizes.indices.filter { !clampedLayers.contains($0) }
         var constant = [Matrix<Scalar>?](repeating: nil, count: energy.layerSizes.count)
         var varying: [(term: Int, layers: [Int])] = []
-        for (index, term) in energy.terms.enumerated() {
+        let specialized = terms.map { $0.specialized(clamping: clampedLayers, at: state) }
+        for (index, term) in specialized.enumerated() {
             for k in term.layers where !clampedLayers.contains(k) {
                 if term.stateGradientDependencies(ofLayer: k).allSatisfy(clampedLayers.contains) {
                     var gradient = constant[k] ?? Matrix(rows: state.batchSize, columns: energy.layerSizes[k])
@@ -106,7 +121,7 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         }
         constantGradient = constant
         varyingContributions = varying
-        relaxationTerms = energy.terms.map { $0.specialized(clamping: clampedLayers, at: state) }
+        relaxationTerms = specialized
     }
 
     private init(energy: LayeredEnergy<Scalar>, clampedLayers: Set<Int>, freeLayers: [Int],

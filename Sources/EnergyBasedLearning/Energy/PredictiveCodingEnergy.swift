@@ -55,22 +55,28 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
 
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [lower, upper] }
 
+    /// `a = x_{l−1}W + b`.
+    private func preactivation(at state: NetworkState<Scalar>) -> Matrix<Scalar> {
+        var preactivation = Matrix.product(state.layers[lower], weight)
+        preactivation.addToEveryRow(bias)
+        return preactivation
+    }
+
     /// `f(a)` and `f′(a)` (and `f″(a)` when asked) at `a = x_{l−1}W + b`.
     func prediction(at state: NetworkState<Scalar>, secondDerivative: Bool = false)
         -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)
     {
         if let clampedPrediction { return clampedPrediction }
-        var preactivation = Matrix.product(state.layers[lower], weight)
-        preactivation.addToEveryRow(bias)
-        return activation.evaluate(preactivation, secondDerivative: secondDerivative)
+        return activation.evaluate(preactivation(at: state), secondDerivative: secondDerivative)
     }
 
-    /// `e = x_l − f(a)` and `g = e ⊙ f′(a)`.
+    /// `e = x_l − f(a)` and `g = e ⊙ f′(a)`, in one pass over the prediction.
     private func errors(at state: NetworkState<Scalar>) -> (error: Matrix<Scalar>, weighted: Matrix<Scalar>) {
-        let predicted = prediction(at: state)
-        let error = state.layers[upper] - predicted.value
-        var weighted = error
-        weighted.multiply(elementwiseBy: predicted.derivative)
+        if let clampedPrediction {
+            return state.layers[upper].predictionErrors(value: clampedPrediction.value, derivative: clampedPrediction.derivative)
+        }
+        var weighted = preactivation(at: state)
+        let error = activation.predictionErrors(of: state.layers[upper], preactivation: &weighted)
         return (error, weighted)
     }
 
@@ -159,6 +165,18 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
     public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
         let weighted = errors(at: state).weighted
         return outerGradients(state.layers[lower], weighted)
+    }
+
+    /// Where the predicting layer is the same in both states (clamped, as the input is), so is
+    /// the prediction, and `g_a − g_b = (x_l^a − x_l^b) ⊙ f′(a)`: the contrast costs one prediction
+    /// and one product, `−π x_{l−1}ᵀ(g_a − g_b)`, instead of two of each.
+    public func parameterGradientDifference(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        guard a.layers[lower] == b.layers[lower] else {
+            return zip(parameterGradients(at: a), parameterGradients(at: b)).map { $0 - $1 }
+        }
+        var weightedDifference = a.layers[upper] - b.layers[upper]
+        weightedDifference.multiply(elementwiseBy: prediction(at: a).derivative)
+        return outerGradients(a.layers[lower], weightedDifference)
     }
 
     /// `δ(∂E/∂W) = −π (v_{l−1}ᵀ g + x_{l−1}ᵀ δg)`, `δ(∂E/∂b) = −π Σ δg`.

@@ -49,6 +49,10 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
         scaled(term.parameterGradientDerivatives(at: state, along: direction))
     }
 
+    public func parameterGradientDifference(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>) -> [Matrix<Scalar>] {
+        scaled(term.parameterGradientDifference(between: a, and: b))
+    }
+
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         term.descendContrast(between: a, and: b, stepSize: stepSize * factor)
     }

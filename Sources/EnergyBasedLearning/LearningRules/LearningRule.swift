@@ -27,11 +27,11 @@ extension GradientEstimate {
         let gradient = gradient(of: energy)
         let groups = energy.learningRateGroups
         for i in energy.terms.indices where !gradient[i].isEmpty {
-            var parameters = energy.terms[i].parameters
-            for p in parameters.indices {
-                parameters[p].add(gradient[i][p], scaledBy: -learningRates[groups[i]] / Scalar(batchSize))
+            energy.terms[i].changeParameters { parameters in
+                for p in parameters.indices {
+                    parameters[p].add(gradient[i][p], scaledBy: -learningRates[groups[i]] / Scalar(batchSize))
+                }
             }
-            energy.terms[i].parameters = parameters
         }
     }
 }

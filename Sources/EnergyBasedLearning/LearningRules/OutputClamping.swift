@@ -50,7 +50,7 @@ public struct OutputClamping<Scalar: BLASScalar>: LearningRule {
         var state = freeState
         let output = state.layers.count - 1
         state.layers[output] = target
-        let clamped = ClampedEnergy(energy.energy, clamping: energy.clampedLayers.union([output]), at: state)
+        let clamped = energy.clamping([output], at: state)
         try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
         return Contrast(positive: state, negative: freeState, scale: scale)
     }

@@ -33,12 +33,11 @@ public struct PCNudge<Scalar: BLASScalar>: LearningRule {
         let output = freeState.layers.count - 1
         var heldError = Matrix<Scalar>(rows: freeState.batchSize, columns: freeState.output.columns)
         cost.accumulateGradient(output: freeState.output, target: target, scale: -lambda, into: &heldError)
-        let clampedLayers = energy.clampedLayers.union([output])
         var state = freeState
         state.layers[output] = outputTerm.prediction(at: state).value + heldError
         // On a predictive-coding energy nothing a clamped energy precomputes depends on the
         // output layer's value (it is only ever predicted), so one clamped energy serves every step.
-        let clamped = ClampedEnergy(energy.energy, clamping: clampedLayers, at: state)
+        let clamped = energy.clamping([output], at: state)
         // One step at a time; a stabilised step size is computed once, for the whole phase.
         var step = dynamics.stabilizesSteps ? dynamics.stabilized(for: clamped) : dynamics
         step.steps = 1

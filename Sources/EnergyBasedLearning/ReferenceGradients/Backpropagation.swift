@@ -40,8 +40,13 @@ public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
     /// The chain of prediction terms, indexed by the layer they predict (1…L), with their
     /// positions in `energy.terms`.
     static func chain(of energy: LayeredEnergy<Scalar>) throws -> [(index: Int, term: PredictionError<Scalar>)] {
-        try (1..<energy.layerSizes.count).map { layer in
-            let matches = energy.terms.enumerated().compactMap { index, term in
+        try chain(of: energy.terms, layerCount: energy.layerSizes.count)
+    }
+
+    /// The chain among `terms` (an energy's, or a clamped energy's specialised terms).
+    static func chain(of terms: [any EnergyTerm<Scalar>], layerCount: Int) throws -> [(index: Int, term: PredictionError<Scalar>)] {
+        try (1..<layerCount).map { layer in
+            let matches = terms.enumerated().compactMap { index, term in
                 (term as? PredictionError<Scalar>).map { (index, $0) }
             }.filter { $0.1.upper == layer }
             guard matches.count == 1, matches[0].1.lower == layer - 1 else { throw Failure.notFeedForward(layer: layer) }
@@ -84,25 +89,48 @@ public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
 
     /// The feed-forward pass from `input`: the state with every prediction error zero.
     public static func feedForward(_ energy: LayeredEnergy<Scalar>, input: Matrix<Scalar>) throws -> NetworkState<Scalar> {
-        var state = NetworkState(input: input, layerSizes: energy.layerSizes)
-        for (_, term) in try chain(of: energy) {
-            state.layers[term.upper] = term.prediction(at: state).value
+        try feedForward(chain(of: energy), layerSizes: energy.layerSizes, input: input).state
+    }
+
+    /// The feed-forward pass from the clamped input, with the clamped energy's specialised terms
+    /// (the input's prediction, computed when the input was clamped, is not computed again).
+    public static func feedForward(_ energy: ClampedEnergy<Scalar>, input: Matrix<Scalar>) throws -> NetworkState<Scalar> {
+        try feedForward(chain(of: energy.relaxationTerms, layerCount: energy.energy.layerSizes.count),
+                        layerSizes: energy.energy.layerSizes, input: input).state
+    }
+
+    /// The feed-forward pass along `chain`, with each layer's `f′(a_l)` (layer 1 first).
+    private static func feedForward(_ chain: [(index: Int, term: PredictionError<Scalar>)], layerSizes: [Int], input: Matrix<Scalar>)
+        -> (state: NetworkState<Scalar>, derivatives: [Matrix<Scalar>])
+    {
+        var state = NetworkState(input: input, layerSizes: layerSizes)
+        var derivatives: [Matrix<Scalar>] = []
+        for (_, term) in chain {
+            let prediction = term.prediction(at: state)
+            state.layers[term.upper] = prediction.value
+            derivatives.append(prediction.derivative)
         }
-        return state
+        return (state, derivatives)
     }
 
     /// `dL/dθ` (summed over the batch) for every term, in the order of `energy.terms`;
     /// `L = C(x_L, target)` at the feed-forward pass from `input`.
     public func gradient(energy: LayeredEnergy<Scalar>, input: Matrix<Scalar>, target: Matrix<Scalar>) throws -> [[Matrix<Scalar>]] {
-        let chain = try Self.chain(of: energy)
-        let state = try Self.feedForward(energy, input: input)
+        try gradient(along: Self.chain(of: energy), of: energy, input: input, target: target)
+    }
+
+    /// Backprop along `chain` (terms of `energy`, possibly specialised for a clamped input): one
+    /// forward pass, which keeps each `f′(a_l)`, and one backward pass.
+    private func gradient(along chain: [(index: Int, term: PredictionError<Scalar>)], of energy: LayeredEnergy<Scalar>,
+                          input: Matrix<Scalar>, target: Matrix<Scalar>) throws -> [[Matrix<Scalar>]] {
+        let (state, derivatives) = Self.feedForward(chain, layerSizes: energy.layerSizes, input: input)
         var gradients = energy.terms.map { $0.parameters.map { Matrix<Scalar>(rows: $0.rows, columns: $0.columns) } }
         var delta = Matrix<Scalar>(rows: input.rows, columns: energy.layerSizes[energy.layerSizes.count - 1])
         cost.accumulateGradient(output: state.output, target: target, scale: 1, into: &delta)
         for (index, term) in chain.reversed() {
             var g = delta
             if !(matchingOutputLoss && term.upper == chain.count) {
-                g.multiply(elementwiseBy: term.prediction(at: state).derivative)
+                g.multiply(elementwiseBy: derivatives[term.upper - 1])
             }
             gradients[index][0].multiplyAdd(state.layers[term.lower], g, transposeA: true, beta: 0)
             gradients[index][1] = g.columnSums()
@@ -116,7 +144,8 @@ public struct Backpropagation<Scalar: BLASScalar>: LearningRule {
     public func estimate<G: RandomNumberGenerator>(
         energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>, using generator: inout G
     ) throws -> AccumulatedGradient<Scalar> {
-        AccumulatedGradient(gradients: try gradient(energy: energy.energy, input: freeState.layers[0], target: target),
-                            batchSize: freeState.batchSize)
+        let chain = try Self.chain(of: energy.relaxationTerms, layerCount: energy.energy.layerSizes.count)
+        return AccumulatedGradient(gradients: try gradient(along: chain, of: energy.energy, input: freeState.layers[0], target: target),
+                                   batchSize: freeState.batchSize)
     }
 }

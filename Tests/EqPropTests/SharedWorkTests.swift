@@ -1,0 +1,69 @@
+import EnergyBasedLearning
+import LinearAlgebra
+import Testing
+
+/// The shortcuts that keep training at the cost of its arithmetic — work shared between phases,
+/// updates in place, products counted — must give the numbers of the plain computation.
+@Suite("Shared work and counted products")
+struct SharedWorkTests {
+    @Test("The GEMM census counts every product inside a recording, by shape, and nothing outside")
+    func census() {
+        // Odd shapes no other test uses: tests run in parallel, and the census counts every thread.
+        let a = Matrix<Float>(rows: 13, columns: 17, repeating: 1), b = Matrix<Float>(rows: 17, columns: 19, repeating: 2)
+        let ab = GEMMShape(m: 13, n: 19, k: 17, transposeA: false, transposeB: false, scalarSize: 4)
+        let bTc = GEMMShape(m: 17, n: 23, k: 19, transposeA: false, transposeB: true, scalarSize: 4)
+        _ = Matrix.product(a, b)
+        let (product, calls) = GEMMCensus.recording {
+            var c = Matrix.product(a, b)
+            c.multiplyAdd(a, b)
+            return Matrix.product(b, Matrix<Float>(rows: 23, columns: 19), transposeB: true)
+        }
+        #expect(product.rows == 17 && product.columns == 23)
+        #expect(calls[ab] == 2 && calls[bTc] == 1)
+        #expect(ab.flops == 2 * 13 * 19 * 17)
+        let (_, after) = GEMMCensus.recording { a.columnSums() }
+        #expect(after[ab] == nil && after[bTc] == nil)
+    }
+
+    @Test("A clamped energy clamped further relaxes like one clamped at once", arguments: SmallProblem.energies)
+    func clampingFurther(problem: SmallProblem) {
+        let state = problem.interiorState()
+        let output = state.layers.count - 1
+        let stepwise = ClampedEnergy(problem.energy, clamping: [0], at: state).clamping([output], at: state)
+        let atOnce = ClampedEnergy(problem.energy, clamping: [0, output], at: state)
+        #expect(stepwise.clampedLayers == atOnce.clampedLayers && stepwise.freeLayers == atOnce.freeLayers)
+        var g1 = NetworkState(zerosLike: state), g2 = NetworkState(zerosLike: state)
+        stepwise.stateGradient(at: problem.interiorState(seed: 4), into: &g1)
+        atOnce.stateGradient(at: problem.interiorState(seed: 4), into: &g2)
+        for k in atOnce.freeLayers { #expect(maxAbsDifference(g1.layers[k], g2.layers[k]) < 1e-13) }
+    }
+
+    @Test("Backprop as a rule, through the clamped input's shared prediction, equals backprop on the plain energy")
+    func backpropagationThroughClampedEnergy() throws {
+        for hidden in [Activation.tanh, .relu] {
+            let problem = SmallProblem.predictiveCoding(hidden: hidden, output: .identity)
+            let rule = Backpropagation<Double>()
+            var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+            let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+            var generator = SeededGenerator(seed: 1)
+            try FeedForwardPass().relax(&state, under: clamped, nudge: nil, using: &generator)
+            #expect(state == (try Backpropagation.feedForward(problem.energy, input: problem.input)))
+            let estimate = try rule.estimate(energy: clamped, freeState: state, target: problem.target, using: &generator)
+            let reference = try rule.gradient(energy: problem.energy, input: problem.input, target: problem.target)
+            for (a, b) in zip(estimate.gradients.joined(), reference.joined()) { #expect(maxAbsDifference(a, b) < 1e-14) }
+        }
+    }
+
+    @Test("Changing a term's parameters in place writes into their storage, copying nothing")
+    func parametersChangeInPlace() {
+        var energy = SmallProblem.predictiveCoding(hidden: .relu, output: .identity).energy
+        func address(_ m: Matrix<Double>) -> UnsafeRawPointer { m.elements.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) } }
+        let before = energy.terms[1].parameters.map(address)
+        let expected = energy.terms[1].parameters.map { m in m.elements.map { $0 + 1 } }
+        energy.terms[1].changeParameters { parameters in
+            for p in parameters.indices { parameters[p].add(Matrix(rows: parameters[p].rows, columns: parameters[p].columns, repeating: 1)) }
+        }
+        #expect(energy.terms[1].parameters.map(address) == before)
+        #expect(energy.terms[1].parameters.map(\.elements) == expected)
+    }
+}
