@@ -156,6 +156,14 @@ def train_predictive_coding():
             assert metrics["test_error"] < 0.3 and metrics["configuration"]["energy"] == "pc", metrics
 
 
+def bench_counts_products():
+    """bench counts the products of a PC epoch and times them at their shapes."""
+    report = json.loads(run("bench", "--preset", "family-mlp", "--rule", "pc", "--train-limit", "640", "--shapes", "3", "--json").stdout)
+    assert report["rule"] == "pc" and report["layers"] == [784, 256, 256, 10] and report["examples"] == 640, report
+    assert report["gflop_per_epoch"] > 0 and 0 < report["fraction_in_gemm"] < 1.5, report
+    assert len(report["products"]) == 3 and report["products"][0]["calls_per_epoch"] > 0, report
+
+
 def output_files_get_their_folders():
     """Output files go into folders created for them; a path that cannot be made is refused by flag, before training."""
     with tempfile.TemporaryDirectory() as folder:
@@ -394,6 +402,8 @@ with tempfile.TemporaryDirectory() as empty:
           rejects(["stdp", "--window-ms", "300", "--duration-ms", "200"], "--window-ms", "--duration-ms"))
     check("train: pc-nudge on the Hopfield energy is rejected",
           rejects(["train", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy: expected pc"))
+    check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
+    check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden-activation", "softsign"], "--hidden-activation"))
@@ -409,6 +419,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train: a diverging run is reported", divergence_is_reported)
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
+        check("bench: a PC epoch's products counted and timed by shape, JSON", bench_counts_products)
         check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)
         check("train --resume: SIGKILL mid-epoch then resume equals an uninterrupted run; NumPy opens the .npz; a truncated checkpoint is refused", resume_after_sigkill)

@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
         // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
         let epochs = settings.epochs ?? 1
         let configuration = run.configuration
-        let (train, _) = try data.load(run.dataset)
+        let (train, _) = try data.load(run.dataset, pixels: configuration.pixels)
         let threads = compute.parallelBlocks(for: configuration)
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: threads)
         let (seconds, calls) = try GEMMCensus.recording {

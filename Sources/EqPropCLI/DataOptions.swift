@@ -24,22 +24,23 @@ struct DataOptions: ParsableArguments {
     }
 
     /// The train and test splits of `--dataset` (else `fallback`) as Float matrices with pixels
-    /// scaled to [0, 1]; the first `trainLimit` training examples when it is set.
-    func load(_ fallback: DatasetName = .mnist, trainLimit: Int? = nil) throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>) {
+    /// scaled by `pixels`; the first `trainLimit` training examples when it is set.
+    func load(_ fallback: DatasetName = .mnist, trainLimit: Int? = nil, pixels: PixelScaling = .unit) throws
+        -> (train: ClassificationData<Float>, test: ClassificationData<Float>)
+    {
         let directory = DataDirectory.resolve(flag: dataDir)
         let splits = try directory.load(dataset ?? fallback, download: !offline)
         let train = (trainLimit ?? self.trainLimit).map { splits.train.prefix($0) } ?? splits.train
-        return (ClassificationData(train), ClassificationData(splits.test))
+        return (ClassificationData(train, pixels: pixels), ClassificationData(splits.test, pixels: pixels))
     }
 }
 
 extension DatasetName: ExpressibleByArgument {}
 
 extension ClassificationData<Float> {
-    /// Pixels scaled to `[0, 1]`, one row per image.
-    init(_ images: LabeledImages) {
-        let inputs = Matrix<Float>(rows: images.count, columns: images.pixelsPerImage,
-                                   elements: images.pixels.map { Float($0) / 255 })
+    /// One row per image, each pixel scaled by `pixels`.
+    init(_ images: LabeledImages, pixels: PixelScaling) {
+        let inputs = Matrix<Float>(rows: images.count, columns: images.pixelsPerImage, elements: images.pixels.map(pixels.value))
         self.init(inputs: inputs, labels: images.labels.map(Int.init), classCount: images.classCount)
     }
 }

@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
         let (energy, savedConfiguration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
         var configuration = savedConfiguration
         if let freeSteps { configuration.freeSteps = freeSteps }
-        let (train, test) = try data.load()
+        let (train, test) = try data.load(pixels: configuration.pixels)
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: configuration))
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)

@@ -36,6 +36,10 @@ struct RunSettings: ParsableArguments {
     var optimizer: OptimizerName?
     @Option(help: "Learning-rate schedule: constant or cosine (annealed to zero over the epochs).")
     var schedule: LearningRateSchedule?
+    @Option(parsing: .unconditional, help: "Decoupled weight decay λ: after each step the parameters shrink by 1 − α_k·λ (0: none).")
+    var weightDecay: Double?
+    @Option(help: "Input pixels: unit (p/255, in [0, 1]) or symmetric (2p/255 − 1, in [−1, 1]).")
+    var pixels: PixelScaling?
     @Option(name: .customLong("hidden-activation"), help: "With --energy pc: activation of the hidden layers.")
     var hiddenActivation: Activation?
     @Option(name: .customLong("output-activation"), help: "With --energy pc: activation of the output layer.")
@@ -84,6 +88,8 @@ struct RunSettings: ParsableArguments {
         override(cost, "--cost") { c.cost = $0 }
         override(optimizer, "--optimizer") { c.optimizer = $0 }
         override(schedule, "--schedule") { c.schedule = $0 }
+        override(weightDecay, "--weight-decay") { c.weightDecay = $0 }
+        override(pixels, "--pixels") { c.pixels = $0 }
         override(stdpForm, "--stdp-form") { c.stdpForm = $0 }
         override(noise, "--noise") { c.noise = $0 }
         override(persistentParticles, "--persistent-particles") { c.persistentParticles = $0 }

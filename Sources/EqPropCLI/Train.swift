@@ -83,7 +83,7 @@ struct Train: ParsableCommand {
             (run, name) = try settings.resolved(dataset: data.dataset, output: output)
         }
         let configuration = run.configuration
-        let (train, test) = try data.load(run.dataset, trainLimit: trainLimit)
+        let (train, test) = try data.load(run.dataset, trainLimit: trainLimit, pixels: configuration.pixels)
         guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
             throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
         }
@@ -213,3 +213,4 @@ extension TrainingConfiguration.EnergyKind: ExpressibleByArgument {}
 extension RuleName: ExpressibleByArgument {}
 extension OptimizerName: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
+extension PixelScaling: ExpressibleByArgument {}

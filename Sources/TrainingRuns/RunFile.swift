@@ -86,6 +86,7 @@ public struct RunFile: Sendable, Equatable {
         let dataset: DatasetName = try top.optional("dataset") ?? .mnist
         let seed: UInt64 = try top.required("seed")
         let output: String? = try top.optional("output")
+        let pixels: PixelScaling? = try top.optional("pixels")
         let layers: [Int] = try top.present(architecture, "architecture").required("layers")
         let energyKind: TrainingConfiguration.EnergyKind? = try energy?.optional("kind")
         let hidden: Activation? = try energy?.optional("hidden-activation")
@@ -106,6 +107,7 @@ public struct RunFile: Sendable, Equatable {
         let learningRates: [Double] = try top.present(training, "training").required("learning-rates")
         let optimizer: OptimizerName? = try training?.optional("optimizer")
         let schedule: LearningRateSchedule? = try training?.optional("schedule")
+        let weightDecay: Double? = try training?.optional("weight-decay")
         let cost: CostName? = try training?.optional("cost")
 
         var c = TrainingConfiguration(
@@ -123,6 +125,8 @@ public struct RunFile: Sendable, Equatable {
         c.cost = cost ?? c.cost
         c.optimizer = optimizer ?? c.optimizer
         c.schedule = schedule ?? c.schedule
+        c.weightDecay = weightDecay ?? c.weightDecay
+        c.pixels = pixels ?? c.pixels
         if ruleName == .epSymmetric, c.nudging != .symmetric {
             throw RunFileError(file: file, line: rule?.line(of: "nudging"), message: "rule.nudging: ep-symmetric nudges symmetrically, got one-sided")
         }
@@ -139,7 +143,7 @@ public struct RunFile: Sendable, Equatable {
     public var yaml: String {
         let c = configuration
         func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
-        var lines = ["dataset: \(dataset.rawValue)", "seed: \(c.seed)"]
+        var lines = ["dataset: \(dataset.rawValue)", "pixels: \(c.pixels.rawValue)", "seed: \(c.seed)"]
         // A JSON string is a double-quoted YAML scalar.
         if let output, let quoted = try? JSONEncoder.withoutEscapingSlashes.encode(output) { lines.append("output: \(String(decoding: quoted, as: UTF8.self))") }
         lines += ["architecture:", "  layers: \(list(c.layerSizes))",
@@ -154,12 +158,12 @@ public struct RunFile: Sendable, Equatable {
         if c.rule == .stdp { lines.append("  stdp-form: \(c.stdpForm.rawValue)") }
         lines += ["training:", "  epochs: \(c.epochs)", "  batch-size: \(c.batchSize)",
                   "  learning-rates: \(list(c.learningRates))", "  optimizer: \(c.optimizer.rawValue)",
-                  "  schedule: \(c.schedule.rawValue)", "  cost: \(c.cost.rawValue)"]
+                  "  schedule: \(c.schedule.rawValue)", "  weight-decay: \(c.weightDecay)", "  cost: \(c.cost.rawValue)"]
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The keys outside any section.
-    static let topKeys = ["dataset", "seed", "output"]
+    static let topKeys = ["dataset", "pixels", "seed", "output"]
 
     /// Each section and its keys. A key is named like the `eqprop train` flag that overrides it,
     /// but for `energy.kind` (`--energy`) and `rule.name` (`--rule`).
@@ -168,7 +172,7 @@ public struct RunFile: Sendable, Equatable {
         ("energy", ["kind", "hidden-activation", "output-activation"]),
         ("dynamics", ["epsilon", "free-steps", "nudged-steps", "noise", "stable-steps"]),
         ("rule", ["name", "beta", "random-sign", "nudging", "persistent-particles", "stdp-form"]),
-        ("training", ["epochs", "batch-size", "learning-rates", "optimizer", "schedule", "cost"]),
+        ("training", ["epochs", "batch-size", "learning-rates", "optimizer", "schedule", "weight-decay", "cost"]),
     ]
 
     /// The run-file key (`section.key`) set by the `eqprop train` flag `--flag`.
@@ -425,3 +429,4 @@ extension STDPForm: NamedRunFileValue {}
 extension CostName: NamedRunFileValue {}
 extension OptimizerName: NamedRunFileValue {}
 extension LearningRateSchedule: NamedRunFileValue {}
+extension PixelScaling: NamedRunFileValue {}

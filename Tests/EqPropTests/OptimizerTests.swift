@@ -41,6 +41,31 @@ struct OptimizerTests {
         }
     }
 
+    @Test("Decoupled weight decay shrinks each group's parameters by 1 − α_k·λ after the optimizer's step")
+    func weightDecay() throws {
+        var c = RunFile.presets["family-mlp"]!.configuration
+        c.layerSizes = [4, 3, 2]
+        c.learningRates = [0.01, 0.02]
+        c.batchSize = 2
+        c.weightDecay = 0.5
+        let data = ClassificationData<Float>(inputs: Matrix(rows: 2, columns: 4, elements: (0..<8).map { Float($0 % 5) / 5 }),
+                                             labels: [0, 1], classCount: 2)
+        var decayed = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        c.weightDecay = 0
+        var plain = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        _ = try decayed.trainEpoch(on: data)
+        _ = try plain.trainEpoch(on: data)
+        let groups = plain.energy.learningRateGroups
+        for (i, (a, b)) in zip(decayed.energy.parameters, plain.energy.parameters).enumerated() {
+            for (x, y) in zip(a, b) {
+                let factor = Float(1 - c.learningRates[groups[i]] * 0.5)
+                #expect(zip(x.elements, y.elements).allSatisfy { abs($0 - factor * $1) < 1e-6 })
+            }
+        }
+        c.weightDecay = 0.5
+        #expect(try RunFile(yaml: RunFile(configuration: c).yaml, file: "decay.yaml").configuration.weightDecay == 0.5)
+    }
+
     @Test("Cosine annealing: full rate in the first epoch, half in the middle, near zero in the last")
     func cosineSchedule() {
         #expect(LearningRateSchedule.cosine.factor(epoch: 1, of: 20) == 1)

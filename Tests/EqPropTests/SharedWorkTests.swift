@@ -25,6 +25,35 @@ struct SharedWorkTests {
         #expect(after[ab] == nil && after[bTc] == nil)
     }
 
+    @Test("A PC inference step costs four products on a 6-5-4-3 network: a prediction and a feedback for each free-free interaction")
+    func inferenceStepCost() throws {
+        let problem = SmallProblem.predictiveCoding(hidden: .tanh, output: .identity)
+        func products(steps: Int) throws -> [GEMMShape: Int] {
+            let rule = OutputClamping<Double>.predictiveCoding(outputPrecision: 0.5, dynamics: ProjectedGradientDescent(stepSize: 0.1, steps: steps))
+            var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+            var generator = SeededGenerator(seed: 1)
+            return try GEMMCensus.recording {
+                let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+                try FeedForwardPass().relax(&state, under: clamped, nudge: nil, using: &generator)
+                return try rule.estimate(energy: clamped, freeState: state, target: problem.target, using: &generator).gradient(of: problem.energy)
+            }.calls.filter { $0.key.m == 3 && $0.key.scalarSize == 8 }  // this test's batch of 3, in Double
+        }
+        let (few, many) = (try products(steps: 3), try products(steps: 7))
+        let batch = 3
+        let perStep: [GEMMShape: Int] = [
+            GEMMShape(m: batch, n: 4, k: 5, transposeA: false, transposeB: false, scalarSize: 8): 1,  // x₁W₂
+            GEMMShape(m: batch, n: 5, k: 4, transposeA: false, transposeB: true, scalarSize: 8): 1,   // g₂W₂ᵀ
+            GEMMShape(m: batch, n: 3, k: 4, transposeA: false, transposeB: false, scalarSize: 8): 1,  // x₂W₃
+            GEMMShape(m: batch, n: 4, k: 3, transposeA: false, transposeB: true, scalarSize: 8): 1,   // g₃W₃ᵀ
+        ]
+        for shape in Set(few.keys).union(many.keys) {
+            #expect((many[shape] ?? 0) - (few[shape] ?? 0) == 4 * (perStep[shape] ?? 0), "\(shape)")
+        }
+        // The input's prediction x₀W₁: once when the input is clamped (the feed-forward pass and the
+        // clamped phase reuse it) and once for the contrast, which is evaluated on the plain terms.
+        #expect(few[GEMMShape(m: batch, n: 5, k: 6, transposeA: false, transposeB: false, scalarSize: 8)] == 2)
+    }
+
     @Test("A clamped energy clamped further relaxes like one clamped at once", arguments: SmallProblem.energies)
     func clampingFurther(problem: SmallProblem) {
         let state = problem.interiorState()

@@ -29,6 +29,29 @@ struct TrainingRunsTests {
         #expect(run.dataset == .mnist && run.output == nil)
         #expect(run.configuration.nudging == .symmetric && run.configuration.rule == .ep)
         #expect(run.configuration.energy == .hopfield && run.configuration.optimizer == .sgd && !run.configuration.randomSign)
+        #expect(run.configuration.pixels == .unit && run.configuration.weightDecay == 0)
+    }
+
+    @Test("Pixels map to [0, 1] or to [−1, 1]; the run file names the scaling and the weight decay")
+    func pixelsAndWeightDecay() throws {
+        #expect(PixelScaling.unit.value(0) as Float == 0 && PixelScaling.unit.value(255) as Float == 1)
+        #expect(PixelScaling.symmetric.value(0) as Float == -1 && PixelScaling.symmetric.value(255) as Float == 1)
+        #expect(abs(PixelScaling.symmetric.value(128) as Double - 1.0 / 255) < 1e-15)
+        let text = """
+            seed: 3
+            pixels: symmetric
+            architecture: {layers: [4, 2]}
+            dynamics: {epsilon: 0.5, free-steps: 1, nudged-steps: 2}
+            rule: {name: pc, beta: 0.5}
+            energy: {kind: pc}
+            training: {epochs: 1, batch-size: 2, learning-rates: [0.1], weight-decay: 0.25}
+            """
+        let run = try RunFile(yaml: text, file: "run.yaml")
+        #expect(run.configuration.pixels == .symmetric && run.configuration.weightDecay == 0.25)
+        #expect(try RunFile(yaml: run.yaml, file: "again.yaml") == run)
+        #expect(throws: RunFileError(file: "run.yaml", line: 2, message: "'pixels': expected one of unit, symmetric, got 'centred'")) {
+            try RunFile(yaml: text.replacingOccurrences(of: "symmetric", with: "centred"), file: "run.yaml")
+        }
     }
 
     static let badFiles: [(String, String, Int?, String)] = [

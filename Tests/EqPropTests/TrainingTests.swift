@@ -45,6 +45,8 @@ struct TrainingTests {
             ("energy", changed { $0.rule = .stdp; $0.energy = .pc }),
             ("beta", changed { $0.rule = .pc; $0.energy = .pc; $0.beta = -0.1 }),
             ("cost", changed { $0.rule = .chl; $0.cost = .crossEntropy }),
+            ("weight-decay", changed { $0.weightDecay = -0.01 }),
+            ("weight-decay", changed { $0.weightDecay = 5 }),  // α₀·λ = 0.2·5 ≥ 1 would flip every weight's sign
         ]
     }()
 

@@ -42,6 +42,17 @@ public struct LayeredEnergy<Scalar: BLASScalar>: Sendable {
         terms.map { ($0.layers.max() ?? 1) - 1 }
     }
 
+    /// `θ ← (1 − rates[group]) · θ` for every term's parameters, in place: decoupled weight decay
+    /// with `rates[k] = α_k λ` (see ``learningRateGroups``).
+    public mutating func decayParameters(by rates: [Scalar]) {
+        let groups = learningRateGroups
+        for i in terms.indices where !terms[i].parameters.isEmpty {
+            terms[i].changeParameters { parameters in
+                for p in parameters.indices { parameters[p].scale(by: 1 - rates[groups[i]]) }
+            }
+        }
+    }
+
     /// Whether every parameter is finite.
     public var parametersAreFinite: Bool {
         terms.allSatisfy { $0.parameters.allSatisfy(\.isFinite) }

@@ -13,6 +13,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var learningRates: [Scalar]
     /// How the rates change over a run of `plannedEpochs` epochs.
     public var schedule: LearningRateSchedule
+    /// Decoupled weight decay `λ`: after each step, parameters of group `k` shrink by `1 − α_k λ`.
+    public var weightDecay: Scalar = 0
     public var plannedEpochs: Int
     /// The epochs trained so far (set when a run resumes from a checkpoint).
     public var epochsTrained = 0
@@ -98,6 +100,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
             optimizer.step(&energy, along: estimate, learningRates: rates)
+            if weightDecay > 0 { energy.decayParameters(by: rates.map { $0 * weightDecay }) }
             if particles != nil {
                 for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
@@ -158,5 +161,6 @@ extension Trainer {
         }
         self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, optimizer: c.optimizer.optimizer(), learningRates: c.learningRates.map { Scalar($0) },
                   schedule: c.schedule, plannedEpochs: c.epochs, batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
+        weightDecay = Scalar(c.weightDecay)
     }
 }

@@ -59,12 +59,17 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// With the predictive-coding energy: the activations of the hidden and output layers.
     public var hidden: Activation = .relu
     public var output: Activation = .identity
+    /// How an image's bytes become the input layer's state.
+    public var pixels: PixelScaling = .unit
     /// The output cost the rule nudges with (and training reports).
     public var cost: CostName = .squaredError
     /// How each batch's gradient estimate updates the parameters; `learningRates` are its `α_k`.
     public var optimizer: OptimizerName = .sgd
     /// How the learning rates change from epoch to epoch.
     public var schedule: LearningRateSchedule = .constant
+    /// Decoupled weight decay `λ` (Loshchilov & Hutter 2019): after each step every parameter
+    /// shrinks by the factor `1 − α_k λ`, whatever the optimizer (0: none).
+    public var weightDecay: Double = 0
     /// Cap each layer's relaxation step by the energy's curvature at the current weights (see
     /// ``ProjectedGradientDescent/stabilizesSteps``), so that inference stays stable as weights grow.
     public var stableSteps: Bool = false
@@ -104,6 +109,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try check(learningRates.allSatisfy { $0 >= 0 && $0.isFinite }, "learning-rates",
                   "non-negative finite rates", learningRates)
         try check(noise >= 0 && noise.isFinite, "noise", "a finite noise level σ ≥ 0", noise)
+        try check(weightDecay >= 0 && weightDecay.isFinite && learningRates.allSatisfy { $0 * weightDecay < 1 }, "weight-decay",
+                  "a finite λ ≥ 0 with α_k·λ < 1 for every rate (each step multiplies the parameters by 1 − α_k·λ)", weightDecay)
         try check(!rule.needsPredictiveCoding || energy == .pc, "energy", "pc for --rule \(rule.rawValue)", energy.rawValue)
         try check(rule != .stdp || energy == .hopfield, "energy", "hopfield for --rule stdp", energy.rawValue)
         try check(rule != .pc || beta > 0, "beta", "a positive output precision π_L for --rule pc", beta)
@@ -128,13 +135,13 @@ extension TrainingConfiguration {
     private enum CodingKeys: String, CodingKey {
         case layerSizes, epochs, batchSize, freeSteps, nudgedSteps, stepSize, beta, learningRates
         case randomSign, nudging, persistentParticles, seed, rule, stdpForm, noise, energy, hidden, output, cost, optimizer, schedule
-        case stableSteps
+        case stableSteps, weightDecay, pixels
     }
 
     /// Reads a configuration; `rule`, `stdpForm`, `noise`, `energy`, `hidden`, `output`, `cost`,
-    /// `optimizer`, `schedule` and `stableSteps` may be absent (files written before they existed) and
-    /// default to EP, symmetric, 0, Hopfield, ReLU, identity, the squared error, SGD, constant rates
-    /// and fixed steps.
+    /// `optimizer`, `schedule`, `stableSteps`, `weightDecay` and `pixels` may be absent (files written
+    /// before they existed) and default to EP, symmetric, 0, Hopfield, ReLU, identity, the squared
+    /// error, SGD, constant rates, fixed steps, no weight decay and pixels in [0, 1].
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -154,6 +161,24 @@ extension TrainingConfiguration {
         optimizer = try c.decodeIfPresent(OptimizerName.self, forKey: .optimizer) ?? .sgd
         schedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant
         stableSteps = try c.decodeIfPresent(Bool.self, forKey: .stableSteps) ?? false
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0
+        pixels = try c.decodeIfPresent(PixelScaling.self, forKey: .pixels) ?? .unit
+    }
+}
+
+/// How a pixel's byte `p ∈ {0, …, 255}` becomes an input unit's state.
+public enum PixelScaling: String, Codable, Sendable, CaseIterable {
+    /// `p/255 ∈ [0, 1]`, as in Scellier & Bengio (2017).
+    case unit
+    /// `2p/255 − 1 ∈ [−1, 1]`, centred (torchvision's `Normalize(0.5, 0.5)`, as in the pcx benchmark).
+    case symmetric
+
+    /// The input state for byte `p`.
+    public func value<Scalar: BLASScalar>(_ p: UInt8) -> Scalar {
+        switch self {
+        case .unit: Scalar(p) / 255
+        case .symmetric: 2 * Scalar(p) / 255 - 1
+        }
     }
 }
 
