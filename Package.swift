@@ -50,6 +50,7 @@ let package = Package(
                 .embedInCode("Presets/scellier2017-net2.yaml"),
                 .embedInCode("Presets/scellier2017-net3.yaml"),
                 .embedInCode("Presets/family-mlp.yaml"),
+                .embedInCode("Presets/family-mlp-fashion.yaml"),
             ]),
         // The `eqprop` command-line tool.
         .executableTarget(

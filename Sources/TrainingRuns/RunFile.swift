@@ -190,6 +190,7 @@ extension RunFile {
             ("scellier2017-net2", PackageResources.scellier2017_net2_yaml),
             ("scellier2017-net3", PackageResources.scellier2017_net3_yaml),
             ("family-mlp", PackageResources.family_mlp_yaml),
+            ("family-mlp-fashion", PackageResources.family_mlp_fashion_yaml),
         ]
         return Dictionary(uniqueKeysWithValues: files.map { name, bytes in
             // The presets are tested to parse; a failure here is a broken package.

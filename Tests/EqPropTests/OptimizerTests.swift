@@ -91,12 +91,16 @@ struct OptimizerTests {
         #expect(trainer.learningRates == [0.2, 0.4])
     }
 
-    @Test("The family preset validates and trains on the predictive-coding energy with Adam")
-    func familyPreset() throws {
-        let c = RunFile.presets["family-mlp"]!.configuration
-        try c.validate()
-        #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == [784, 256, 256, 10] && c.stableSteps)
-        let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)
-        #expect(trainer.optimizer is Adam<Float>)
+    @Test("The family presets validate and train on the predictive-coding energy with Adam, a short inference and weight decay")
+    func familyPresets() throws {
+        for (name, layers, decay) in [("family-mlp", [784, 256, 256, 10], 0.5), ("family-mlp-fashion", [784, 512, 512, 10], 0.1)] {
+            let c = RunFile.presets[name]!.configuration
+            try c.validate()
+            #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == layers && c.stableSteps)
+            #expect(c.nudgedSteps == 5 && c.stepSize == 0.01 && c.weightDecay == decay && c.pixels == .unit)
+            let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)
+            #expect(trainer.optimizer is Adam<Float> && trainer.weightDecay == Float(decay))
+        }
+        #expect(RunFile.presets["family-mlp-fashion"]!.dataset == .fashionMNIST)
     }
 }
