@@ -68,6 +68,27 @@ struct UnifiedFamilyTests {
         #expect(try comparison(1).cosine < 0.999, "with equal precisions PC is not backprop: the limit is what makes it exact")
     }
 
+    @Test("PC with a short inference gives each layer a multiple of backprop's gradient: 1 − cosine per layer O(ε²) for 5 steps of ε",
+          arguments: [Activation.tanh, .relu])
+    func shortInference(hidden: Activation) throws {
+        // Equal precisions, the output clamped at the target: not backprop once relaxed (see above),
+        // but after n steps of ε from the feed-forward pass layer l's error is, to leading order,
+        // C(n, L−l)·ε^{L−l}·(−δ_l) with δ_l backprop's: a different multiple per layer, which Adam removes.
+        let check = try check(hidden: hidden)
+        func parts(_ epsilon: Double) throws -> [GradientComparison.Part] {
+            try check.compare(OutputClamping.predictiveCoding(outputPrecision: 1, dynamics: ProjectedGradientDescent(stepSize: epsilon, steps: 5)),
+                              reference: .backpropagation).parts
+        }
+        let smallest = try parts(1e-3)
+        #expect(smallest.allSatisfy { $0.cosine >= 0.9999 }, "\(smallest)")
+        let steps = [0.02, 0.01, 0.005, 0.0025]
+        for (index, part) in smallest.enumerated() {
+            let order = try fittedOrder(nudges: steps) { 1 - (try parts($0)[index].cosine) }
+            #expect(abs(order - 2) < 0.2, "\(part.name): fitted order \(order)")
+        }
+        #expect(try parts(0.3).contains { $0.cosine < 0.999 }, "a long inference is not a multiple of backprop")
+    }
+
     @Test("EP on the predictive-coding energy converges to backprop: one-sided O(β), symmetric O(β²)",
           arguments: [(Nudging.oneSided, 1.0), (.symmetric, 2.0)])
     func equilibriumPropagation(nudging: Nudging, expectedOrder: Double) throws {
