@@ -99,18 +99,17 @@ struct BenchReport: Encodable {
         var shape: GEMMShape
         var callsPerEpoch: Double
         var secondsPerCall: Double
-        var secondsPerEpoch: Double { callsPerEpoch * secondsPerCall }
+        var secondsPerEpoch: Double
+
+        init(shape: GEMMShape, callsPerEpoch: Double, secondsPerCall: Double) {
+            self.shape = shape
+            self.callsPerEpoch = callsPerEpoch
+            self.secondsPerCall = secondsPerCall
+            secondsPerEpoch = callsPerEpoch * secondsPerCall
+        }
 
         enum CodingKeys: String, CodingKey {
             case shape, callsPerEpoch = "calls_per_epoch", secondsPerCall = "seconds_per_call", secondsPerEpoch = "seconds_per_epoch"
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(shape, forKey: .shape)
-            try c.encode(callsPerEpoch, forKey: .callsPerEpoch)
-            try c.encode(secondsPerCall, forKey: .secondsPerCall)
-            try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
         }
     }
 

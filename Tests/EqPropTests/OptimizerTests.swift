@@ -41,15 +41,21 @@ struct OptimizerTests {
         }
     }
 
-    @Test("Decoupled weight decay shrinks each group's parameters by 1 − α_k·λ after the optimizer's step")
-    func weightDecay() throws {
+    /// family-mlp shrunk to 4-3-2 with `learningRates` and batch 2, and `examples` inputs for it.
+    func tinyFamily(learningRates: [Double], examples: Int) -> (TrainingConfiguration, ClassificationData<Float>) {
         var c = RunFile.presets["family-mlp"]!.configuration
         c.layerSizes = [4, 3, 2]
-        c.learningRates = [0.01, 0.02]
+        c.learningRates = learningRates
         c.batchSize = 2
+        let data = ClassificationData<Float>(inputs: Matrix(rows: examples, columns: 4, elements: (0..<4 * examples).map { Float($0 % 5) / 5 }),
+                                             labels: (0..<examples).map { $0 % 2 }, classCount: 2)
+        return (c, data)
+    }
+
+    @Test("Decoupled weight decay shrinks each group's parameters by 1 − α_k·λ after the optimizer's step")
+    func weightDecay() throws {
+        var (c, data) = tinyFamily(learningRates: [0.01, 0.02], examples: 2)
         c.weightDecay = 0.5
-        let data = ClassificationData<Float>(inputs: Matrix(rows: 2, columns: 4, elements: (0..<8).map { Float($0 % 5) / 5 }),
-                                             labels: [0, 1], classCount: 2)
         var decayed = try Trainer<Float>(configuration: c, trainingCount: data.count)
         c.weightDecay = 0
         var plain = try Trainer<Float>(configuration: c, trainingCount: data.count)
@@ -76,12 +82,7 @@ struct OptimizerTests {
 
     @Test("The trainer applies the configuration's schedule epoch by epoch, keeping the base rates")
     func trainerFollowsSchedule() throws {
-        var c = RunFile.presets["family-mlp"]!.configuration
-        c.layerSizes = [4, 3, 2]
-        c.learningRates = [0.2, 0.4]
-        c.batchSize = 2
-        let data = ClassificationData<Float>(inputs: Matrix(rows: 4, columns: 4, elements: (0..<16).map { Float($0 % 5) / 5 }),
-                                             labels: [0, 1, 0, 1], classCount: 2)
+        let (c, data) = tinyFamily(learningRates: [0.2, 0.4], examples: 4)
         var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
         #expect(trainer.learningRateFactor == 1)
         for _ in 0..<10 { _ = try trainer.trainEpoch(on: data) }
