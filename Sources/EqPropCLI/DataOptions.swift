@@ -40,7 +40,8 @@ extension DatasetName: ExpressibleByArgument {}
 extension ClassificationData<Float> {
     /// One row per image, each pixel scaled by `pixels`.
     init(_ images: LabeledImages, pixels: PixelScaling) {
-        let inputs = Matrix<Float>(rows: images.count, columns: images.pixelsPerImage, elements: images.pixels.map(pixels.value))
+        let value: [Float] = (0...255).map { pixels.value(UInt8($0)) }
+        let inputs = Matrix<Float>(rows: images.count, columns: images.pixelsPerImage, elements: images.pixels.map { value[Int($0)] })
         self.init(inputs: inputs, labels: images.labels.map(Int.init), classCount: images.classCount)
     }
 }
