@@ -143,6 +143,13 @@ def train_and_evaluate():
         assert metrics["epochs"] == 1 and metrics["test_error"] < 0.2, metrics
         evaluation = json.loads(run("evaluate", "--model", model, "--json").stdout)
         assert abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
+        # A model remembers its data set: evaluate measures a Fashion-MNIST model on Fashion-MNIST.
+        fashion = os.path.join(folder, "fashion")
+        run("train", "--preset", "family-mlp", "--rule", "bp", "--dataset", "fashion-mnist", "--layers", "784,32,10",
+            "--learning-rates", "0.001,0.001", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path, "--save-model", fashion)
+        metrics = json.load(open(metrics_path))
+        evaluation = json.loads(run("evaluate", "--model", fashion, "--json").stdout)
+        assert metrics["dataset"] == "fashion-mnist" and abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
 
 
 def train_predictive_coding():

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import EnergyBasedLearning
 import Foundation
 
@@ -19,10 +20,11 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         compute.configureBLAS()
-        let (energy, savedConfiguration) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        let (energy, savedConfiguration, dataset) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
         var configuration = savedConfiguration
         if let freeSteps { configuration.freeSteps = freeSteps }
-        let (train, test) = try data.load(pixels: configuration.pixels)
+        // The data set the model was trained on, unless --dataset says otherwise.
+        let (train, test) = try data.load(dataset.flatMap(DatasetName.init(rawValue:)) ?? .mnist, pixels: configuration.pixels)
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: configuration))
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)

@@ -135,7 +135,7 @@ struct Train: ParsableCommand {
                   + "test error \(percent(testMeasurement.error)) | \(String(format: "%.2f", seconds)) s, \(Int(Double(train.count) / seconds)) samples/s")
             fflush(nil)
             if let saveModel {
-                try ModelArchive.save(trainer.energy, configuration: configuration, to: URL(fileURLWithPath: saveModel))
+                try ModelArchive.save(trainer.energy, configuration: configuration, dataset: run.dataset.rawValue, to: URL(fileURLWithPath: saveModel))
             }
             // A measurement, not part of training: if it fails, say so and train on.
             var alignment: GradientComparison?

@@ -146,7 +146,7 @@ public struct RunFolder: Sendable {
         let csv = ([EpochRecord.csvHeader] + history.map(\.csvLine)).joined(separator: "\n") + "\n"
         try writeAtomically(Data(csv.utf8), to: url.appendingPathComponent("metrics.csv"))
         try writeAtomically(prettyJSON(metrics), to: url.appendingPathComponent("metrics.json"))
-        try ModelArchive.save(energy, configuration: metrics.configuration, to: url.appendingPathComponent("model"))
+        try ModelArchive.save(energy, configuration: metrics.configuration, dataset: metrics.dataset, to: url.appendingPathComponent("model"))
         try writeAtomically(checkpoint.npz(names: energy.parameterNames),
                             to: checkpoints.appendingPathComponent(String(format: "epoch-%04d.npz", checkpoint.metadata.epoch)))
         for old in try checkpointFiles().dropLast(keptCheckpoints) { try FileManager.default.removeItem(at: old) }

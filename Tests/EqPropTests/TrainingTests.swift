@@ -149,9 +149,9 @@ struct TrainingTests {
         let folder = try temporaryFolder()
         let configuration = predictiveCodingConfiguration(rule: .pcNudge)
         let trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0)
-        try ModelArchive.save(trainer.energy, configuration: configuration, to: folder)
-        let (energy, loaded) = try ModelArchive.load(from: folder, as: Float.self)
-        #expect(loaded == configuration && energy.parameters == trainer.energy.parameters)
+        try ModelArchive.save(trainer.energy, configuration: configuration, dataset: "fashion-mnist", to: folder)
+        let (energy, loaded, dataset) = try ModelArchive.load(from: folder, as: Float.self)
+        #expect(loaded == configuration && energy.parameters == trainer.energy.parameters && dataset == "fashion-mnist")
         #expect(energy.terms.allSatisfy { $0 is PredictionError<Float> })
     }
 
@@ -185,7 +185,7 @@ struct TrainingTests {
         let folder = try temporaryFolder()
         let trainer = try Trainer<Float>(configuration: smallConfiguration(), trainingCount: 0)
         try ModelArchive.save(trainer.energy, configuration: smallConfiguration(), to: folder)
-        let (energy, configuration) = try ModelArchive.load(from: folder, as: Float.self)
+        let (energy, configuration, _) = try ModelArchive.load(from: folder, as: Float.self)
         #expect(configuration == smallConfiguration())
         #expect(energy.parameters == trainer.energy.parameters)
         let weights = folder.appendingPathComponent("W0-1.npy")

@@ -5,6 +5,9 @@ import LinearAlgebra
 /// names) and one NumPy `.npy` file per parameter (`W0-1.npy`, `b1.npy`, …).
 public struct ModelArchive: Codable, Sendable, Equatable {
     public var configuration: TrainingConfiguration
+    /// The data set the model was trained on (`mnist`, `fashion-mnist`), when the writer named it;
+    /// `eqprop evaluate` measures on it unless told otherwise.
+    public var dataset: String?
     /// The file of each term's parameters, in the order of the energy's terms.
     public var parameterFiles: [[String]]
 
@@ -20,9 +23,11 @@ public struct ModelArchive: Codable, Sendable, Equatable {
         }
     }
 
-    /// Writes `energy` and `configuration` into `folder`. Each file is written to a temporary
-    /// name and renamed, so an interrupted save never leaves a half-written file.
-    public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, to folder: URL) throws {
+    /// Writes `energy`, `configuration` and the name of the data set trained on into `folder`. Each
+    /// file is written to a temporary name and renamed, so an interrupted save never leaves a
+    /// half-written file.
+    public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, dataset: String? = nil,
+                                                to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var files: [[String]] = []
         for (term, names) in zip(energy.terms, energy.parameterNames.map { $0.map { "\($0).npy" } }) {
@@ -33,12 +38,15 @@ public struct ModelArchive: Codable, Sendable, Equatable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(ModelArchive(configuration: configuration, parameterFiles: files))
+        try encoder.encode(ModelArchive(configuration: configuration, dataset: dataset, parameterFiles: files))
             .write(to: folder.appendingPathComponent("model.json"), options: .atomic)
     }
 
-    /// Reads a model saved by ``save(_:configuration:to:)`` into the energy its configuration names.
-    public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws -> (LayeredEnergy<Scalar>, TrainingConfiguration) {
+    /// Reads a model saved by ``save(_:configuration:dataset:to:)`` into the energy its configuration
+    /// names.
+    public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws
+        -> (energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, dataset: String?)
+    {
         let manifest = folder.appendingPathComponent("model.json")
         guard FileManager.default.fileExists(atPath: manifest.path) else {
             throw Failure.unreadable(file: manifest.path, reason: "no such file; expected a folder written by `eqprop train --save-model`")
@@ -79,6 +87,6 @@ public struct ModelArchive: Codable, Sendable, Equatable {
             }
             energy.terms[i].parameters = parameters
         }
-        return (energy, archive.configuration)
+        return (energy, archive.configuration, archive.dataset)
     }
 }
