@@ -150,6 +150,11 @@ def train_and_evaluate():
         metrics = json.load(open(metrics_path))
         evaluation = json.loads(run("evaluate", "--model", fashion, "--json").stdout)
         assert metrics["dataset"] == "fashion-mnist" and abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
+        manifest = os.path.join(fashion, "model.json")
+        description = json.load(open(manifest))
+        description["dataset"] = "cifar-10"
+        json.dump(description, open(manifest, "w"))
+        rejects(["evaluate", "--model", fashion], "model.json names the data set 'cifar-10'", "fashion-mnist")()
 
 
 def train_predictive_coding():

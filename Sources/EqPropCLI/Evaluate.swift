@@ -23,8 +23,16 @@ struct Evaluate: ParsableCommand {
         let (energy, savedConfiguration, dataset) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
         var configuration = savedConfiguration
         if let freeSteps { configuration.freeSteps = freeSteps }
-        // The data set the model was trained on, unless --dataset says otherwise.
-        let (train, test) = try data.load(dataset.flatMap(DatasetName.init(rawValue:)) ?? .mnist, pixels: configuration.pixels)
+        // The data set the model was trained on (models saved before it was recorded: MNIST), unless
+        // --dataset says otherwise.
+        let trainedOn = try dataset.map { name in
+            guard let known = DatasetName(rawValue: name) else {
+                throw ValidationError("--model: \(model)/model.json names the data set '\(name)'; expected one of "
+                                      + DatasetName.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return known
+        }
+        let (train, test) = try data.load(trainedOn ?? .mnist, pixels: configuration.pixels)
         var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: configuration))
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)
