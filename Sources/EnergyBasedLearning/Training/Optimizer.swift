@@ -95,9 +95,9 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
 
 /// Adam's element-wise step on one parameter (see ``Adam``), with `stepSize = α/(1 − β₁ᵗ)` and
 /// `inverseCorrection2 = 1/(1 − β₂ᵗ)`, sixteen elements at a time. Never inlined, so that generic
-/// callers reach the specialisations. Written with SIMD vectors because the compiler does not
-/// vectorise the scalar loop (four buffers it cannot prove distinct): that loop took 4 s of a
-/// 9 s PC epoch on family-mlp.
+/// callers reach the specialisations. Written with SIMD vectors: timed alone, 938 steps on
+/// 670,000 Float parameters took 1.8–2.1 s as a scalar loop and 1.2 s so, close to the memory
+/// bandwidth of the machine it was measured on.
 @inline(never)
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
