@@ -27,19 +27,21 @@ struct SharedWorkTests {
 
     @Test("A PC inference step costs four products on a 6-5-4-3 network: a prediction and a feedback for each free-free interaction")
     func inferenceStepCost() throws {
-        let problem = SmallProblem.predictiveCoding(hidden: .tanh, output: .identity)
+        // A batch of 11, which no other test uses: tests run in parallel, and the census counts every thread.
+        let batch = 11
+        let problem = SmallProblem(name: "predictive coding", check: try GradientCheck.predictiveCoding(
+            layerSizes: [6, 5, 4, 3], hidden: .tanh, output: .identity, precisions: [1, 2, 0.5], batchSize: batch, seed: 7))
         func products(steps: Int) throws -> [GEMMShape: Int] {
             let rule = OutputClamping<Double>.predictiveCoding(outputPrecision: 0.5, dynamics: ProjectedGradientDescent(stepSize: 0.1, steps: steps))
             var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
             var generator = SeededGenerator(seed: 1)
             return try GEMMCensus.recording {
                 let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
-                try FeedForwardPass().relax(&state, under: clamped, nudge: nil, using: &generator)
+                try FeedForwardPass().relax(&state, under: clamped, using: &generator)
                 return try rule.estimate(energy: clamped, freeState: state, target: problem.target, using: &generator).gradient(of: problem.energy)
-            }.calls.filter { $0.key.m == 3 && $0.key.scalarSize == 8 }  // this test's batch of 3, in Double
+            }.calls.filter { $0.key.m == batch && $0.key.scalarSize == 8 }  // this test's batch, in Double
         }
         let (few, many) = (try products(steps: 3), try products(steps: 7))
-        let batch = 3
         let perStep: [GEMMShape: Int] = [
             GEMMShape(m: batch, n: 4, k: 5, transposeA: false, transposeB: false, scalarSize: 8): 1,  // x₁W₂
             GEMMShape(m: batch, n: 5, k: 4, transposeA: false, transposeB: true, scalarSize: 8): 1,   // g₂W₂ᵀ
@@ -75,7 +77,7 @@ struct SharedWorkTests {
             var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
             let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
             var generator = SeededGenerator(seed: 1)
-            try FeedForwardPass().relax(&state, under: clamped, nudge: nil, using: &generator)
+            try FeedForwardPass().relax(&state, under: clamped, using: &generator)
             #expect(state == (try Backpropagation.feedForward(problem.energy, input: problem.input)))
             let estimate = try rule.estimate(energy: clamped, freeState: state, target: problem.target, using: &generator)
             let reference = try rule.gradient(energy: problem.energy, input: problem.input, target: problem.target)
