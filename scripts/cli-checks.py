@@ -39,7 +39,7 @@ def check(name, function):
 
 
 def gradcheck_symmetric():
-    report = json.loads(run("gradcheck", "--beta", "0.001", "--symmetric", "--json").stdout)
+    report = json.loads(run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--json").stdout)
     assert report["cosine"] >= 0.999999, report
     assert report["relative_error"] < 1e-4, report
     assert {part["name"] for part in report["per_layer"]} >= {"W0-1", "W1-2", "b1"}, report
@@ -52,16 +52,26 @@ def gradcheck_one_sided_error_shrinks_like_beta():
 
 
 def gradcheck_unified_family():
-    for rule, energy in (("pc-nudge", "pc"), ("pc", "pc"), ("ep-symmetric", "pc"), ("chl", "hopfield")):
-        report = json.loads(run("gradcheck", "--rule", rule, "--energy", energy, "--nudge", "0.001", "--json").stdout)
+    for rule, energy in ((["--rule", "pc-nudge", "--lambda"], "pc"), (["--rule", "pc", "--output-precision"], "pc"),
+                         (["--rule", "ep", "--nudging", "centered", "--beta"], "pc"), (["--rule", "chl", "--feedback-gain"], "hopfield")):
+        report = json.loads(run("gradcheck", *rule, "0.001", "--energy", energy, "--json").stdout)
         assert report["reference"] == "backpropagation", report
         assert report["cosine"] >= 0.999, (rule, report)
         assert {"W0-1", "W1-2", "W2-3"} <= {part["name"] for part in report["per_layer"]}, report
 
 
 def gradcheck_cross_entropy():
-    report = json.loads(run("gradcheck", "--rule", "pc-nudge", "--cost", "cross-entropy", "--nudge", "0.001", "--json").stdout)
+    report = json.loads(run("gradcheck", "--rule", "pc-nudge", "--cost", "cross-entropy", "--lambda", "0.001", "--json").stdout)
     assert report["cosine"] >= 0.999, report
+
+
+def gradcheck_new_rules():
+    for rule in (["--rule", "ep", "--nudging", "negative", "--beta", "0.001"], ["--rule", "tbp", "--nudged-steps", "3000"],
+                 ["--rule", "rbp", "--nudged-steps", "3000"]):
+        report = json.loads(run("gradcheck", *rule, "--json").stdout)
+        assert report["reference"] == "implicit-differentiation" and report["cosine"] >= 0.999, (rule, report)
+    coupled = json.loads(run("gradcheck", "--rule", "cpl", "--beta", "0.001", "--json").stdout)
+    assert coupled["description"] == "cpl (β 0.001, positive)" and -1 <= coupled["cosine"] <= 1, coupled
 
 
 def align_sweep():
@@ -111,7 +121,7 @@ def run_folder_and_plot():
         assert all(0.8 < r["alignment_cosine"] <= 1 and r["test_energy"] < 0 for r in records), records
         csv_lines = open(os.path.join(run_dir, "metrics.csv")).read().splitlines()
         assert csv_lines[0].startswith("epoch,train_error,test_error") and len(csv_lines) == 3, csv_lines
-        assert json.load(open(os.path.join(run_dir, "configuration.json")))["epochs"] == 2
+        assert json.load(open(os.path.join(run_dir, "configuration.json")))["learning"]["training"]["epochs"] == 2
         run("plot", run_dir)
         curves = open(os.path.join(run_dir, "learning-curves.svg")).read()
         assert curves.count("<svg") == 5 and "energy" in curves and "exact gradient" in curves, "four stacked plots"
@@ -152,20 +162,19 @@ def train_and_evaluate():
         assert metrics["dataset"] == "fashion-mnist" and abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
         manifest = os.path.join(fashion, "model.json")
         description = json.load(open(manifest))
-        description["dataset"] = "cifar-10"
+        description["run"]["data"]["dataset"] = "cifar-10"
         json.dump(description, open(manifest, "w"))
-        rejects(["evaluate", "--model", fashion], "model.json names the data set 'cifar-10'", "fashion-mnist")()
+        rejects(["evaluate", "--model", fashion], "model.json", "run.data.dataset", "cifar-10")()
 
 
 def train_predictive_coding():
     with tempfile.TemporaryDirectory() as folder:
-        for rule in ("pc-nudge", "bp"):
-            metrics_path = os.path.join(folder, f"{rule}.json")
-            run("train", "--energy", "pc", "--rule", rule, "--layers", "784,64,10", "--hidden-activation", "relu", "--output-activation", "identity",
-                "--beta", "0.1", "--epsilon", "0.1", "--nudged-steps", "30", "--learning-rates", "0.1,0.1", "--no-random-sign",
-                "--batch-size", "32", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path)
+        for rule in (["--rule", "pc-nudge", "--lambda", "0.1", "--epsilon", "0.1", "--nudged-steps", "30"], ["--rule", "bp"]):
+            metrics_path = os.path.join(folder, f"{rule[1]}.json")
+            run("train", "--energy", "pc", *rule, "--layers", "784,64,10", "--hidden-activation", "relu", "--output-activation", "identity",
+                "--learning-rates", "0.1,0.1", "--batch-size", "32", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path)
             metrics = json.load(open(metrics_path))
-            assert metrics["test_error"] < 0.3 and metrics["configuration"]["energy"] == "pc", metrics
+            assert metrics["test_error"] < 0.3 and "predictiveCoding" in metrics["run"]["learning"]["energy"], metrics
 
 
 def bench_counts_products():
@@ -229,10 +238,13 @@ def run_file_errors():
             (net1.replace("  epochs: 25", "  epochs: many"), ["'training.epochs': expected an integer, got 'many'"]),
             (net1.replace("  epochs: 25", '  epochs: "25"'), ["'training.epochs': expected an integer, got the quoted string"]),
             (net1.replace("  layers: [784, 500, 10]", "  layers: 784-500-10"), ["'architecture.layers': expected a list"]),
-            (net1.replace("  random-sign: true", "  random-sign: yes"), ["'rule.random-sign': expected true or false"]),
-            (net1.replace("  name: ep", "  name: hebb"), ["'rule.name': expected one of ep, ep-symmetric"]),
-            (net1.replace("  beta: 1.0\n", ""), ["missing the key 'rule.beta'"]),
-            (net1.replace("  beta: 1.0", "  beta: 0"), ["rule.beta: expected a finite non-zero"]),
+            (net1.replace("  persistent-particles: false", "  persistent-particles: yes"), ["'dynamics.persistent-particles': expected true or false"]),
+            (net1.replace("  name: ep", "  name: hebb"), ["'rule.name': expected one of ep, stdp"]),
+            (net1.replace("  beta: 1.0\n", ""), ["missing the key 'rule.beta'", "--beta sets it"]),
+            (net1.replace("  beta: 1.0", "  beta: 0"), ["rule.beta: expected a positive finite β"]),
+            (net1.replace("  beta: 1.0", "  beta: 1.0\n  lambda: 0.1"), ["rule.lambda: rule ep does not take lambda", "beta, nudging"]),
+            (net1.replace("  nudging: random", "  nudging: one-sided"), ["'rule.nudging': expected one of positive", "now 'positive'"]),
+            (net1.replace("  nudging: random", "  random-sign: true"), ["unknown key 'rule.random-sign'", "nudging: random"]),
             (net1.replace("seed: 1", "seed: 1\nseed: 2"), ["'seed' appears twice"]),
             (net1.replace("  epsilon: 0.5", "  epsilon: [0.5"), ["not valid YAML"]),
         ]
@@ -271,8 +283,8 @@ def run_file_is_deterministic_and_flags_override():
         assert "layers: [784, 32, 10]" in replay and "epochs: 2" in replay, replay
         run("train", os.path.join(folder, "a", "run.yaml"), "--train-limit", "1500", "--quiet", "--output", os.path.join(folder, "c"))
         assert stripped_metrics(os.path.join(folder, "c")) == first
-        configuration = json.load(open(os.path.join(folder, "a", "configuration.json")))
-        assert configuration["layerSizes"] == [784, 32, 10] and configuration["optimizer"] == "adam", configuration
+        learning = json.load(open(os.path.join(folder, "a", "configuration.json")))["learning"]
+        assert learning["architecture"]["layers"] == [[784], [32], [10]] and learning["training"]["optimizer"] == "adam", learning
 
 
 def resume_after_sigkill():
@@ -397,14 +409,17 @@ with tempfile.TemporaryDirectory() as empty:
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))
     check("train: missing data names the files and folder",
           rejects(["train", "--data-dir", empty, "--offline"], "train-images-idx3-ubyte.gz", empty))
-    check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta: expected a finite non-zero"))
+    check("gradcheck: zero β is rejected", rejects(["gradcheck", "--beta", "0"], "--beta: expected a positive finite β"))
     check("gradcheck: PC, PC-Nudge, symmetric EP and weak-feedback CHL match backprop", gradcheck_unified_family)
     check("gradcheck: PC-Nudge with the cross-entropy matches backprop of the cross-entropy", gradcheck_cross_entropy)
     check("gradcheck: PC with the cross-entropy is rejected", rejects(["gradcheck", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("gradcheck: pc-nudge on the Hopfield energy is rejected",
           rejects(["gradcheck", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy"))
-    check("gradcheck: a feedback gain above 1 is rejected", rejects(["gradcheck", "--rule", "chl", "--nudge", "2"], "--nudge", "γ"))
-    check("gradcheck: a negative precision ratio is rejected", rejects(["gradcheck", "--rule", "pc", "--nudge", "-0.1"], "--nudge"))
+    check("gradcheck: a feedback gain above 1 is rejected", rejects(["gradcheck", "--rule", "chl", "--feedback-gain", "2"], "--feedback-gain", "γ"))
+    check("gradcheck: a negative output precision is rejected", rejects(["gradcheck", "--rule", "pc", "--output-precision", "-0.1"], "--output-precision"))
+    check("gradcheck: the generic --nudge of earlier versions names each rule's own", rejects(["gradcheck", "--nudge", "0.1"], "--nudge", "--lambda (pc-nudge)"))
+    check("gradcheck: a setting the rule does not take is refused", rejects(["gradcheck", "--rule", "ep", "--lambda", "0.1"], "--lambda: rule ep does not take lambda"))
+    check("gradcheck: NEP, TBP and RBP match the exact gradient; coupled learning's alignment is reported", gradcheck_new_rules)
     check("gradcheck: an unknown rule is rejected", rejects(["gradcheck", "--rule", "hebb"], "--rule", "pc-nudge"))
     check("stdp: JSON window, CSV and SVG", stdp_window_outputs)
     check("stdp: negative σ is rejected", rejects(["stdp", "--sigma", "-0.1"], "--sigma: expected a finite noise level"))
@@ -413,7 +428,19 @@ with tempfile.TemporaryDirectory() as empty:
     check("stdp: Δt outside the simulated trial is rejected",
           rejects(["stdp", "--window-ms", "300", "--duration-ms", "200"], "--window-ms", "--duration-ms"))
     check("train: pc-nudge on the Hopfield energy is rejected",
-          rejects(["train", "--rule", "pc-nudge", "--energy", "hopfield"], "--energy: expected pc"))
+          rejects(["train", "--rule", "pc-nudge", "--lambda", "0.1", "--energy", "hopfield"], "--energy: expected pc"))
+    check("train: another rule on a run file needs its own nudge, named by its flag",
+          rejects(["train", "--preset", "family-mlp", "--rule", "ep"], "missing the key 'rule.beta'", "--beta sets it"))
+    check("train: a flag for a setting the rule does not take is refused",
+          rejects(["train", "--preset", "family-mlp", "--rule", "ep", "--beta", "0.1", "--lambda", "0.1"], "--lambda: rule ep does not take lambda"))
+    check("train: a dynamics flag for a rule that relaxes nothing is refused",
+          rejects(["train", "--preset", "family-mlp", "--rule", "bp", "--nudged-steps", "3"], "--nudged-steps: rule bp relaxes nothing"))
+    check("train: --free-steps on the feed-forward energy is refused",
+          rejects(["train", "--preset", "family-mlp", "--free-steps", "3"], "--free-steps: expected no free steps on the pc energy"))
+    check("train: the flags of earlier versions say what to write instead",
+          lambda: [rejects(["train", *args], *fragments)() for args, fragments in (
+              (["--symmetric"], ["--nudging centered"]), (["--random-sign"], ["--nudging random"]),
+              (["--rule", "ep-symmetric"], ["--rule ep --nudging centered"]))])
     check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))

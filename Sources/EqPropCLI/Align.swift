@@ -3,6 +3,7 @@ import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
 import Plotting
+import TrainingRuns
 
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,9 +21,8 @@ struct Align: ParsableCommand {
             """)
 
     @OptionGroup var data: DataOptions
-    @Option(help: "The rule: pc-nudge (nudge λ), pc (nudge: output-to-hidden precision ratio), ep or ep-symmetric (nudge β), chl (weak-feedback Hopfield network, nudge γ).")
-    var rule: AlignmentSweep.Rule = .pcNudge
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nudges, comma-separated.", valueName: "list"))
+    @OptionGroup var ruleOptions: RuleOptions
+    @Option(parsing: .unconditional, help: ArgumentHelp("The rule's nudges, comma-separated: λ for pc-nudge (the default rule), the output-to-hidden precision ratio π_L for pc, β for ep and cpl, the feedback gain γ for chl (on a weak-feedback Hopfield network).", valueName: "list"))
     var nudges: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Numbers of inference steps, comma-separated.", valueName: "list"))
     var steps: String?
@@ -41,11 +41,20 @@ struct Align: ParsableCommand {
     @Option(help: "Write an SVG plot (cosine and relative distance per layer against the nudge) to this file.") var svg: String?
     @Flag(help: "Print the table as JSON.") var json = false
 
+    func validate() throws {
+        if let nudge = ruleOptions.given.first(where: { flag, _ in RuleName.allCases.contains { $0.nudgeSetting == flag } }) {
+            throw ValidationError("--\(nudge.flag): align sweeps the rule's nudge; give the nudges with --nudges")
+        }
+        if gdu, !ruleOptions.given.isEmpty { throw ValidationError("--\(ruleOptions.given[0].flag): --gdu compares EP's nudged steps; it takes no rule") }
+    }
+
     func run() throws {
         if gdu { return try runGDU() }
+        let nudgeList: [Double] = try parseList(nudges ?? "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", flag: "nudges")
+        let rule = try ruleOptions.specification(default: .pcNudge) { _ in nudgeList.first ?? 1 }
         let sweep = AlignmentSweep(
             rule: rule, layerSizes: try parseList(layers, flag: "layers"), hidden: hidden, output: output,
-            nudges: try parseList(nudges ?? "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", flag: "nudges"),
+            nudges: nudgeList,
             steps: try parseList(steps ?? "50", flag: "steps"),
             inferenceRate: inferenceRate ?? 0.1, seeds: try parseList(seeds, flag: "seeds"), cost: cost)
         do {
@@ -61,11 +70,11 @@ struct Align: ParsableCommand {
         if json {
             try writeJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary), to: "-")
         } else {
-            print("\(rule.rawValue) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
-                  + (rule == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(input.rows) images, mean over seeds \(seeds)")
+            print("\(describe(rule)) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
+                  + (rule.name == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(input.rows) images, mean over seeds \(seeds)")
             for line in summary.lines {
                 let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
-                print("\(rule.nudgeName) \(line.nudge), \(line.steps) steps: cosine \(String(format: "%.5f", line.cosine)), "
+                print("\(rule.name.nudgeName ?? "nudge") \(line.nudge), \(line.steps) steps: cosine \(String(format: "%.5f", line.cosine)), "
                       + "relative distance \(String(format: "%.4f", line.relativeError)) (\(layers))")
             }
         }
@@ -74,7 +83,7 @@ struct Align: ParsableCommand {
     /// The first `--batch-size` training images and their one-hot targets, in Double.
     func batch(layerSizes: [Int]) throws -> (input: Matrix<Double>, target: Matrix<Double>) {
         guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
-        let train = try data.load().train
+        let train = try data.load(DataSpecification()).train
         guard train.inputs.columns == layerSizes[0], train.targets.columns == layerSizes.last else {
             throw ValidationError("--layers: the data set has \(train.inputs.columns) inputs and \(train.targets.columns) classes, "
                                   + "the network \(layerSizes[0]) and \(layerSizes.last!)")
@@ -104,17 +113,16 @@ struct Align: ParsableCommand {
             [LinePlot.Series(name: "all layers", points: lines.map { ($0.nudge, value($0, nil)) })]
                 + names.indices.map { i in LinePlot.Series(name: names[i], points: lines.map { ($0.nudge, value($0, i)) }) }
         }
-        let title = "\(sweep.rule.rawValue) vs backprop, \(steps) inference steps, mean of \(sweep.seeds.count) seeds"
+        let title = "\(describe(sweep.rule)) vs backprop, \(steps) inference steps, mean of \(sweep.seeds.count) seeds"
         return [
-            LinePlot(title: title, xLabel: "nudge \(sweep.rule.nudgeName)", yLabel: "cosine similarity",
+            LinePlot(title: title, xLabel: "nudge \(sweep.rule.name.nudgeName ?? "")", yLabel: "cosine similarity",
                      series: series { line, i in i.map { line.parts[$0].cosine } ?? line.cosine }, showsZeroLines: false),
-            LinePlot(title: title, xLabel: "nudge \(sweep.rule.nudgeName)", yLabel: "relative distance ‖ĝ − g‖/‖g‖",
+            LinePlot(title: title, xLabel: "nudge \(sweep.rule.name.nudgeName ?? "")", yLabel: "relative distance ‖ĝ − g‖/‖g‖",
                      series: series { line, i in i.map { line.parts[$0].relativeError } ?? line.relativeError }, showsZeroLines: false),
         ]
     }
 }
 
-extension AlignmentSweep.Rule: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 
 /// Means over seeds for each (nudge, steps).
@@ -157,7 +165,7 @@ struct AlignmentReport: Encodable {
     var summary: AlignmentSummary
 
     enum CodingKeys: String, CodingKey {
-        case rule, nudgeName = "nudge_name", layers, hidden, output, cost, inferenceRate = "inference_rate", seeds
+        case rule, nudging, nudgeName = "nudge_name", layers, hidden, output, cost, inferenceRate = "inference_rate", seeds
         case batchSize = "batch_size", rows, summary
     }
     struct Row: Encodable {
@@ -172,8 +180,10 @@ struct AlignmentReport: Encodable {
 
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(sweep.rule.rawValue, forKey: .rule)
-        try container.encode(sweep.rule.nudgeName, forKey: .nudgeName)
+        try container.encode(sweep.rule.name.rawValue, forKey: .rule)
+        if case let .ep(_, nudging) = sweep.rule { try container.encode(nudging.rawValue, forKey: .nudging) }
+        if case let .cpl(_, nudging) = sweep.rule { try container.encode(nudging.rawValue, forKey: .nudging) }
+        try container.encode(sweep.rule.name.nudgeName, forKey: .nudgeName)
         try container.encode(sweep.layerSizes, forKey: .layers)
         try container.encode(sweep.hidden.rawValue, forKey: .hidden)
         try container.encode(sweep.output.rawValue, forKey: .output)

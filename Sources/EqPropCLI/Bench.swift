@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
             all threads.
             """)
 
-    @OptionGroup var settings: RunSettings
+    @OptionGroup var settings: RunOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
     @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none).", valueName: "n"))
@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if let epochs = settings.epochs, epochs <= 0 { throw ValidationError("--epochs: expected a positive number of epochs to time, got \(epochs)") }
+        if let epochs = settings.epochs, (Int(epochs) ?? 0) <= 0 { throw ValidationError("--epochs: expected a positive number of epochs to time, got \(epochs)") }
         if shapes < 0 { throw ValidationError("--shapes: expected 0 or a positive number, got \(shapes)") }
     }
 
@@ -32,11 +32,11 @@ struct Bench: ParsableCommand {
         compute.configureBLAS()
         let (run, name) = try settings.resolved(dataset: data.dataset)
         // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
-        let epochs = settings.epochs ?? 1
-        let configuration = run.configuration
-        let (train, _) = try data.load(run.dataset, pixels: configuration.pixels)
-        let threads = compute.parallelBlocks(for: configuration)
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: threads)
+        let epochs = settings.epochs.flatMap { Int($0) } ?? 1
+        let learning = run.specification.learning
+        let (train, _) = try data.load(run.specification.data)
+        let threads = compute.parallelBlocks(for: learning)
+        var trainer: Trainer<Float> = try learning.makeTrainer(trainingCount: train.count, parallelBlocks: threads)
         let (seconds, calls) = try GEMMCensus.recording {
             try (0..<epochs).map { _ in
                 let start = DispatchTime.now()
@@ -55,7 +55,7 @@ struct Bench: ParsableCommand {
         let gemmSeconds = products.map(\.secondsPerEpoch).reduce(0, +) / Double(threads)
         let peak = BLAS.withThreadCount(ProcessInfo.processInfo.activeProcessorCount) { Self.measuredPeakGFLOPS() }
         let report = BenchReport(
-            run: name, dataset: run.dataset.rawValue, rule: configuration.rule.rawValue, layers: configuration.layerSizes,
+            run: name, dataset: run.specification.data.dataset.rawValue, rule: learning.rule.name.rawValue, layers: learning.architecture.layerSizes,
             examples: train.count, secondsPerEpoch: seconds, bestSecondsPerEpoch: best,
             samplesPerSecond: Double(train.count) / best, gflopPerEpoch: flops / 1e9,
             achievedGFLOPS: flops / best / 1e9, peakGFLOPS: peak, fractionOfPeak: flops / best / 1e9 / peak,
@@ -66,7 +66,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("""
-            \(name) (\(configuration.layerSizes.map(String.init).joined(separator: "-")), rule \(report.rule)) on \(train.count) \
+            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-")), rule \(describe(learning.rule))) on \(train.count) \
             \(report.dataset) examples, BLAS kernel \(report.blasKernel), \(threads) thread\(threads == 1 ? "" : "s")
             seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
             samples per second: \(Int(report.samplesPerSecond))

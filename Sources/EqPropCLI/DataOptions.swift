@@ -3,6 +3,7 @@ import Datasets
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import TrainingRuns
 
 struct DataOptions: ParsableArguments {
     @Option(help: "Data set: mnist or fashion-mnist (default: the run file's, else mnist).")
@@ -23,28 +24,16 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// The train and test splits of `--dataset` (else `fallback`) as Float matrices with pixels
-    /// scaled by `pixels`; the first `trainLimit` training examples when it is set.
-    func load(_ fallback: DatasetName = .mnist, trainLimit: Int? = nil, pixels: PixelScaling = .unit) throws
-        -> (train: ClassificationData<Float>, test: ClassificationData<Float>)
-    {
-        let directory = DataDirectory.resolve(flag: dataDir)
-        let splits = try directory.load(dataset ?? fallback, download: !offline)
-        let train = (trainLimit ?? self.trainLimit).map { splits.train.prefix($0) } ?? splits.train
-        return (ClassificationData(train, pixels: pixels), ClassificationData(splits.test, pixels: pixels))
+    /// The train and test splits of `data` from `--data-dir` (`--dataset` overrides its data set),
+    /// the first `trainLimit` (else `--train-limit`) training examples when set.
+    func load(_ data: DataSpecification, trainLimit: Int? = nil) throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>) {
+        var data = data
+        if let dataset { data.dataset = dataset }
+        return try data.load(from: DataDirectory.resolve(flag: dataDir), download: !offline, trainLimit: trainLimit ?? self.trainLimit)
     }
 }
 
 extension DatasetName: ExpressibleByArgument {}
-
-extension ClassificationData<Float> {
-    /// One row per image, each pixel scaled by `pixels`.
-    init(_ images: LabeledImages, pixels: PixelScaling) {
-        let value: [Float] = (0...255).map { pixels.value(UInt8($0)) }
-        let inputs = Matrix<Float>(rows: images.count, columns: images.pixelsPerImage, elements: images.pixels.map { value[Int($0)] })
-        self.init(inputs: inputs, labels: images.labels.map(Int.init), classCount: images.classCount)
-    }
-}
 
 struct ComputeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Blocks of examples relaxed in parallel, one per thread (default: automatic).", valueName: "n"))
@@ -59,9 +48,9 @@ struct ComputeOptions: ParsableArguments {
     /// 100,000 multiply-adds per example and step), else one. Measured on 2 cores: net1
     /// (5,000 multiply-adds per step) 2.27 s per epoch on one block, 2.85 s on two; net2
     /// (255,000) 6.9 s per 3,000 examples on one, 5.15 s on two.
-    func parallelBlocks(for configuration: TrainingConfiguration) -> Int {
+    func parallelBlocks(for learning: LearningSpecification) -> Int {
         if let threads { return threads }
-        let sizes = configuration.layerSizes.dropFirst()
+        let sizes = learning.architecture.layerSizes.dropFirst()
         let work = zip(sizes, sizes.dropFirst()).map { $0 * $1 }.reduce(0, +)
         return work >= 100_000 ? ProcessInfo.processInfo.activeProcessorCount : 1
     }

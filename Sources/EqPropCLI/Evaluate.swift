@@ -2,11 +2,12 @@ import ArgumentParser
 import Datasets
 import EnergyBasedLearning
 import Foundation
+import TrainingRuns
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure a saved model's error on the train and test sets.")
 
-    @Option(help: ArgumentHelp("Folder written by `eqprop train --save-model`.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder written by `eqprop train --save-model` (or the model/ of a run folder).", valueName: "dir"))
     var model: String
 
     @OptionGroup var data: DataOptions
@@ -18,22 +19,23 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    func validate() throws {
+        if let freeSteps, freeSteps < 1 { throw ValidationError("--free-steps: expected a positive number, got \(freeSteps)") }
+    }
+
     func run() throws {
         compute.configureBLAS()
-        let (energy, savedConfiguration, dataset) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
-        var configuration = savedConfiguration
-        if let freeSteps { configuration.freeSteps = freeSteps }
-        // The data set the model was trained on (models saved before it was recorded: MNIST), unless
-        // --dataset says otherwise.
-        let trainedOn = try dataset.map { name in
-            guard let known = DatasetName(rawValue: name) else {
-                throw ValidationError("--model: \(model)/model.json names the data set '\(name)'; expected one of "
-                                      + DatasetName.allCases.map(\.rawValue).joined(separator: ", "))
+        let (energy, trainedOn) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        var run = trainedOn
+        if let freeSteps {
+            guard run.learning.dynamics.freeSteps != nil else {
+                throw ValidationError("--free-steps: the model's free phase is the feed-forward pass (\(run.learning.energy.kind.rawValue) energy), exact")
             }
-            return known
+            run.learning.dynamics.freeSteps = freeSteps
         }
-        let (train, test) = try data.load(trainedOn ?? .mnist, pixels: configuration.pixels)
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: configuration))
+        // The data set the model was trained on, unless --dataset says otherwise.
+        let (train, test) = try data.load(run.data)
+        var trainer: Trainer<Float> = try run.learning.makeTrainer(trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: run.learning))
         trainer.energy = energy
         let trainMeasurement = try trainer.evaluate(on: train)
         let testMeasurement = try trainer.evaluate(on: test)

@@ -2,6 +2,7 @@ import ArgumentParser
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import TrainingRuns
 
 struct Gradcheck: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,30 +10,19 @@ struct Gradcheck: ParsableCommand {
         discussion: """
             On a small seeded network and batch: relax to the free fixed point, compute dL/dθ exactly (implicit \
             differentiation on the Hopfield energy, backprop through the feed-forward network on the predictive-coding \
-            energy and for weak-feedback CHL), then the rule's estimate at the given nudge (averaged over --samples draws of its noise).
+            energy and for weak-feedback CHL), then the rule's estimate (averaged over --samples draws of its noise). The \
+            rule is named as for `eqprop train`, its nudge 0.01 unless its flag gives it: \
+            \(RuleName.allCases.map { "\($0.rawValue), \($0.summary)" }.joined(separator: "; ")).
             """)
 
-    enum Rule: String, ExpressibleByArgument, CaseIterable {
-        case ep, epSymmetric = "ep-symmetric", stdp, chl, pc, pcNudge = "pc-nudge"
-    }
-
-    enum Energy: String, ExpressibleByArgument, CaseIterable {
-        case hopfield, pc
-    }
-
-    @Option(help: "The rule: ep, ep-symmetric, stdp, chl (contrastive Hebbian), pc (output clamped at the target), pc-nudge.")
-    var rule: Rule = .ep
-    @Option(parsing: .unconditional, help: "The nudge: β for ep and stdp, λ for pc-nudge, the output-to-hidden precision ratio for pc, the feedback gain γ for chl on the Hopfield energy (default 0.01).")
-    var nudge: Double?
-    @Option(parsing: .unconditional, help: "Nudging strength β (the same as --nudge).") var beta: Double?
-    @Flag(help: "EP: symmetric ±β nudging (the same as --rule ep-symmetric).") var symmetric = false
-    @Option(help: "The energy: hopfield or pc (default: pc for pc and pc-nudge, else hopfield).") var energy: Energy?
+    @OptionGroup var ruleOptions: RuleOptions
+    @Option(help: "The energy: hopfield or pc (default: pc for pc, pc-nudge and bp, else hopfield).") var energy: EnergySpecification.Kind?
     @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
     @Option(name: .customLong("hidden-activation"), help: "PC energy: activation of the hidden layers.") var hidden: Activation = .tanh
     @Option(name: .customLong("output-activation"), help: "PC energy: activation of the output layer.") var output: Activation = .identity
-    @Option(help: "STDP: symmetric or postsynaptic.") var form: STDPForm = .symmetric
-    @Option(parsing: .unconditional, help: "STDP: steps of the nudged phase.") var nudgedSteps: Int = 200
-    @Option(parsing: .unconditional, help: "STDP: Langevin noise level σ.") var noise: Double = 0
+    @Option(parsing: .unconditional, help: "Steps of the rule's second phase (default: relaxed until no state moves by more than 1e-14; 200 for stdp, tbp and rbp).")
+    var nudgedSteps: Int?
+    @Option(parsing: .unconditional, help: "Langevin noise level σ of the second phase (with a fixed number of steps).") var noise: Double = 0
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers: String = "12,10,8,4"
     @Option(parsing: .unconditional) var batchSize: Int = 5
@@ -40,75 +30,70 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional, help: "Step size ε of the dynamics (default: 0.5 on the Hopfield energy, 0.1 on the PC energy).")
     var epsilon: Double?
     @Flag(help: "Print JSON.") var json = false
+    // Flags of earlier versions, refused with what to write instead.
+    @Option(parsing: .unconditional, help: .hidden) var nudge: Double?
+    @Option(help: .hidden) var form: String?
+
+    func validate() throws {
+        if nudge != nil {
+            throw ValidationError("--nudge: give the rule's own nudge: " + RuleName.allCases.compactMap { name in name.nudgeSetting.map { "--\($0) (\(name.rawValue))" } }.joined(separator: ", "))
+        }
+        if form != nil { throw ValidationError("--form: the STDP rule's form is now --stdp-form") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
+        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise: expected a finite σ ≥ 0, got \(noise)") }
+        guard samples >= 1 else { throw ValidationError("--samples: expected at least 1, got \(samples)") }
+        if let nudgedSteps, nudgedSteps < 1 { throw ValidationError("--nudged-steps: expected at least 1, got \(nudgedSteps)") }
+        if let epsilon, !(epsilon > 0 && epsilon <= 1) { throw ValidationError("--epsilon: expected a step size in (0, 1], got \(epsilon)") }
+    }
 
     func run() throws {
         let sizes: [Int] = try parseList(layers, flag: "layers")
         guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--layers: expected at least two positive sizes, got \(layers)")
         }
-        let rule = symmetric && self.rule == .ep ? .epSymmetric : self.rule
-        let energy = energy ?? ([.pc, .pcNudge].contains(rule) ? .pc : .hopfield)
-        let nudge = nudge ?? beta ?? 0.01
+        let requested = ruleOptions.rule.flatMap(RuleName.init(rawValue:))
+        let energy = energy ?? ([.pc, .pcNudge, .bp].contains(requested) ? .pc : .hopfield)
+        // The default nudge; CHL on the predictive-coding energy has none (plain CHL).
+        let rule = try ruleOptions.specification(default: .ep) { name in name == .chl && energy == .pc ? 1 : 0.01 }
         let epsilon = epsilon ?? (energy == .pc ? 0.1 : 0.5)
-        guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
-        let nudgeFlag = self.nudge == nil && beta != nil ? "beta" : "nudge"
-        guard nudge != 0, nudge.isFinite else {
-            throw ValidationError("--\(nudgeFlag): expected a finite non-zero nudge (the update is divided by it), got \(nudge)")
+        let fixedSteps = nudgedSteps ?? ([.stdp, .tbp, .rbp].contains(rule.name) ? 200 : nil)
+        if noise > 0, fixedSteps == nil { throw ValidationError("--noise: give --nudged-steps too (a noisy phase never settles to a tolerance)") }
+        let energySpecification: EnergySpecification = energy == .pc ? .predictiveCoding(hidden: hidden, output: output) : .hopfield
+        do {
+            try rule.validate(energy: energySpecification,
+                              dynamics: DynamicsSpecification(stepSize: epsilon, freeSteps: energy == .pc ? nil : 1, nudgedSteps: fixedSteps ?? 1, noise: noise),
+                              cost: cost)
+        } catch let error as SpecificationError {
+            let flag = error.key == "energy.kind" ? "energy" : error.key.split(separator: ".").last.map(String.init) ?? error.key
+            throw ValidationError("--\(flag): \(error.message)")
         }
-        if rule == .pc, nudge <= 0 { throw ValidationError("--\(nudgeFlag): expected a positive precision ratio for pc, got \(nudge)") }
-        if [.pc, .pcNudge].contains(rule), energy != .pc {
-            throw ValidationError("--energy: \(rule.rawValue) needs the predictive-coding energy (pc), got \(energy.rawValue)")
-        }
-        if rule == .stdp, energy != .hopfield { throw ValidationError("--energy: stdp runs on the hopfield energy, got \(energy.rawValue)") }
-        guard epsilon > 0, epsilon <= 1 else { throw ValidationError("--epsilon: expected a step size in (0, 1], got \(epsilon)") }
-        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise: expected a finite σ ≥ 0, got \(noise)") }
-        guard samples >= 1 else { throw ValidationError("--samples: expected at least 1, got \(samples)") }
-        guard nudgedSteps >= 1 else { throw ValidationError("--nudged-steps: expected at least 1, got \(nudgedSteps)") }
-        if rule == .chl, energy == .hopfield, !(nudge > 0 && nudge <= 1) {
-            throw ValidationError("--\(nudgeFlag): expected a feedback gain γ in (0, 1] for chl, got \(nudge)")
-        }
-        let weakFeedback = rule == .chl && energy == .hopfield
+        let properties = rule.energyProperties
+        let weakFeedback = properties.feedbackGain != 1
         var check = switch energy {
         case .hopfield where weakFeedback:
-            GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: nudge, batchSize: batchSize, seed: seed, stepSize: epsilon)
+            GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
         case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
         case .pc: try GradientCheck.predictiveCoding(
             layerSizes: sizes, hidden: hidden, output: output,
-            precisions: rule == .pc ? Array(repeating: 1, count: sizes.count - 2) + [nudge] : nil,
+            precisions: Array(repeating: 1, count: sizes.count - 2) + [properties.outputPrecision],
             batchSize: batchSize, seed: seed, inferenceRate: epsilon)
-        }
-        if [.pc, .chl].contains(rule), cost != .squaredError {
-            throw ValidationError("--cost: \(rule.rawValue) clamps the output at the target, which descends the squared error only; got \(cost.rawValue)")
         }
         check.cost = cost.cost(Double.self)
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
-        let dynamics = check.dynamics
-        let result: GradientComparison
-        switch rule {
-        case .ep, .epSymmetric:
-            result = try check.compare(EquilibriumPropagation(beta: nudge, nudging: rule == .ep ? .oneSided : .symmetric,
-                                                              cost: check.cost, dynamics: dynamics),
-                                       reference: reference)
-        case .stdp:
-            result = try check.compare(RateSTDP(beta: nudge, form: form, stepSize: epsilon, steps: nudgedSteps, noise: noise, cost: check.cost),
-                                       samples: samples, reference: reference)
-        case .chl where weakFeedback:
-            result = try check.compare(OutputClamping.weakFeedbackContrastiveHebbian(feedbackGain: nudge, outputLayer: sizes.count - 1,
-                                                                                     dynamics: dynamics), reference: reference)
-        case .chl:
-            result = try check.compare(OutputClamping.contrastiveHebbian(dynamics: dynamics), reference: reference)
-        case .pc:
-            result = try check.compare(OutputClamping.predictiveCoding(outputPrecision: nudge, dynamics: dynamics), reference: reference)
-        case .pcNudge:
-            result = try check.compare(PCNudge(lambda: nudge, cost: check.cost, dynamics: dynamics), reference: reference)
+        var secondPhase = check.dynamics
+        secondPhase.noise = noise
+        if let fixedSteps {
+            secondPhase.steps = fixedSteps
+            secondPhase.tolerance = nil
         }
+        let result = try check.compare(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
         if json {
-            try writeJSON(GradcheckReport(rule: rule.rawValue, energy: energy.rawValue, reference: reference.rawValue, nudge: nudge,
-                                          noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
+            try writeJSON(GradcheckReport(rule: rule.name.rawValue, description: describe(rule), energy: energy.rawValue, reference: reference.rawValue,
+                                          nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
                                           comparison: result), to: "-")
         } else {
-            let name = rule == .stdp ? "stdp (\(form.rawValue), σ = \(noise), \(samples) samples)" : rule.rawValue
-            print("\(name) on the \(energy.rawValue) energy, nudge \(nudge), vs \(reference.rawValue): "
+            let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
+            print("\(describe(rule))\(noisy) on the \(energy.rawValue) energy, against \(reference.rawValue): "
                   + "cosine \(result.cosine), relative error \(result.relativeError)")
             for part in result.parts {
                 print("  \(part.name): cosine \(part.cosine), relative error \(part.relativeError)")
@@ -119,9 +104,11 @@ struct Gradcheck: ParsableCommand {
 
 struct GradcheckReport: Encodable {
     var rule: String
+    /// The rule with its settings, `ep (β 0.01, centered)`.
+    var description: String
     var energy: String
     var reference: String
-    var nudge: Double
+    var nudge: Double?
     var noise: Double
     var samples: Int
     var layers: [Int]
@@ -130,7 +117,7 @@ struct GradcheckReport: Encodable {
     var comparison: GradientComparison
 
     enum CodingKeys: String, CodingKey {
-        case rule, energy, reference, nudge, noise, samples, layers, batchSize = "batch_size", seed, cosine
+        case rule, description, energy, reference, nudge, noise, samples, layers, batchSize = "batch_size", seed, cosine
         case relativeError = "relative_error", parts = "per_layer"
     }
     struct Part: Encodable {
@@ -161,6 +148,7 @@ struct GradcheckReport: Encodable {
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(rule, forKey: .rule)
+        try container.encode(description, forKey: .description)
         try container.encode(energy, forKey: .energy)
         try container.encode(reference, forKey: .reference)
         try container.encode(nudge, forKey: .nudge)
@@ -175,5 +163,5 @@ struct GradcheckReport: Encodable {
     }
 }
 
-extension STDPForm: ExpressibleByArgument {}
 extension CostName: ExpressibleByArgument {}
+extension EnergySpecification.Kind: ExpressibleByArgument {}

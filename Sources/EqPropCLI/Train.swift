@@ -6,12 +6,13 @@ import TrainingRuns
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a layered network with Equilibrium Propagation or another rule of the family.",
+        abstract: "Train a layered network with Equilibrium Propagation or another energy-based rule.",
         discussion: """
             A run is a YAML run file (`eqprop train run.yaml`) or a preset (--preset; the presets are run files: \
-            \(RunFile.presets.keys.sorted().joined(separator: ", "))). Every setting can be overridden by its flag. \
-            With --energy pc the free phase is the feed-forward pass, --nudged-steps and --epsilon are the inference steps and \
-            rate, and --beta is the rule's nudge (λ for pc-nudge, the output precision π_L for pc). \
+            \(RunFile.presets.keys.sorted().joined(separator: ", "))). Every setting can be overridden by its flag; \
+            a setting the run does not use is refused. The rules: \
+            \(RuleName.allCases.map { "\($0.rawValue), \($0.summary)" }.joined(separator: "; ")). \
+            With --energy pc the free phase is the feed-forward pass, and --nudged-steps and --epsilon are the inference steps and rate. \
             With --output DIR a checkpoint is written after every epoch, and `eqprop train --resume DIR` continues the run \
             exactly where its last checkpoint left it.
             """)
@@ -27,7 +28,7 @@ struct Train: ParsableCommand {
         valueName: "n"))
     var alignmentExamples: Int = 16
 
-    @OptionGroup var settings: RunSettings
+    @OptionGroup var settings: RunOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -50,10 +51,9 @@ struct Train: ParsableCommand {
         }
         if resume != nil {
             // The run's own settings come from its checkpoint; any flag that would change them is refused.
-            var probe = try RunFile.preset("scellier2017-net1").configuration
             let given = [("a run file", settings.runFile != nil), ("--preset", settings.preset != nil), ("--dataset", data.dataset != nil),
                          ("--train-limit", data.trainLimit != nil), ("--output", output != nil)].filter(\.1).map(\.0)
-                + (try settings.apply(to: &probe))
+                + settings.given.map { "--\($0.flag)" }
             if let first = given.first {
                 throw ValidationError("--resume: the run's settings come from its checkpoint; \(first) cannot be given with --resume")
             }
@@ -62,108 +62,84 @@ struct Train: ParsableCommand {
 
     func run() throws {
         compute.configureBLAS()
-        var run: RunFile, name: String, trainLimit = data.trainLimit
-        var resumed: Checkpoint?, resumedFolder: RunFolder?
+        var run: TrainingRun
         if let resume {
             guard FileManager.default.fileExists(atPath: resume) else {
                 throw ValidationError("--resume: no run folder at \(resume); expected the --output folder of an earlier run")
             }
             let folder = try RunFolder(path: resume, keptCheckpoints: keepCheckpoints, flag: "--resume")
-            let (checkpoint, file, refused) = try folder.latestCheckpoint()
+            let refused: [CheckpointError]
+            (run, refused) = try TrainingRun.resuming(folder, parallelBlocks: { compute.parallelBlocks(for: $0.learning) }) { specification, trainLimit in
+                try data.load(specification.data, trainLimit: trainLimit)
+            }
             for refusal in refused {
                 FileHandle.standardError.write(Data("eqprop train: \(refusal); resuming from the previous checkpoint\n".utf8))
             }
-            run = try checkpoint.runFile(file: file.path)
-            run.output = resume
-            name = resume
-            trainLimit = checkpoint.metadata.trainLimit
-            resumed = checkpoint
-            resumedFolder = folder
         } else {
-            (run, name) = try settings.resolved(dataset: data.dataset, output: output)
+            let (runFile, name) = try settings.resolved(dataset: data.dataset, output: output)
+            // Folders that cannot be made are reported now, not after the first epoch.
+            if let metricsJson, metricsJson != "-" { try createFolder(containing: metricsJson, flag: "--metrics-json") }
+            let folder = try runFile.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
+            let (train, test) = try data.load(runFile.specification.data)
+            run = try TrainingRun(runFile, name: name, training: train, test: test, trainLimit: data.trainLimit, folder: folder,
+                                  parallelBlocks: compute.parallelBlocks(for: runFile.specification.learning))
         }
-        let configuration = run.configuration
-        let (train, test) = try data.load(run.dataset, trainLimit: trainLimit, pixels: configuration.pixels)
-        guard train.inputs.columns == configuration.layerSizes.first, train.targets.columns == configuration.layerSizes.last else {
-            throw ValidationError("--layers: the data has \(train.inputs.columns) inputs and \(train.targets.columns) classes, the network \(configuration.layerSizes)")
-        }
-        // A folder that cannot be made is reported now, not after the first epoch.
-        if let metricsJson, metricsJson != "-" { try createFolder(containing: metricsJson, flag: "--metrics-json") }
-        var trainer = try Trainer<Float>(configuration: configuration, trainingCount: train.count, parallelBlocks: compute.parallelBlocks(for: configuration))
-        var history: [EpochRecord] = []
-        if let resumed, let resume {
-            try resumed.restore(into: &trainer, file: resume)
-            history = resumed.metadata.history
-        }
-        let runFolder = try resumedFolder ?? run.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
-        if resumed == nil { try runFolder?.start(run) }
-        func say(_ line: String) {
-            if !quiet { print(line) }
-        }
-        say("eqprop train: \(name) \(configuration.layerSizes.map(String.init).joined(separator: "-")) on \(run.dataset.rawValue) "
-              + "(\(train.count) train, \(test.count) test), batch \(configuration.batchSize), steps \(configuration.freeSteps)/\(configuration.nudgedSteps), "
-              + "\(configuration.energy.rawValue) energy, rule \(configuration.rule.rawValue), ε \(configuration.stepSize), β \(configuration.beta)\(configuration.randomSign ? " (random sign)" : ""), \(configuration.nudging.rawValue), "
-              + "\(configuration.optimizer.rawValue) rates (\(configuration.schedule.rawValue)) \(configuration.learningRates), seed \(configuration.seed), BLAS kernel \(BLAS.coreName)")
-        if resumed != nil { say("resuming after epoch \(trainer.epochsTrained) of \(configuration.epochs)") }
-        var trainingSeconds = history.map(\.seconds).reduce(0, +)
+        if run.folder != nil { run.alignmentExamples = alignmentExamples }
+        run.modelFolder = saveModel.map(URL.init(fileURLWithPath:))
+        run.metricsFile = metricsJson.map(URL.init(fileURLWithPath:))
+        let trainingCount = run.training.count
+        let specification = run.runFile!.specification
+        say(summary(run.name, specification, training: run.training.count, test: run.test.count))
+        if run.trainer.epochsTrained > 0 { say("resuming after epoch \(run.trainer.epochsTrained) of \(run.trainer.plannedEpochs)") }
         let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
-        for epoch in stride(from: trainer.epochsTrained + 1, through: configuration.epochs, by: 1) {
-            let learningRateFactor = trainer.learningRateFactor
-            let start = DispatchTime.now()
-            var lastPrint = start
-            let trainMeasurement = try trainer.trainEpoch(on: train) { progress in
-                guard !quiet else { return }
-                let now = DispatchTime.now()
-                let sinceLast = Double(now.uptimeNanoseconds - lastPrint.uptimeNanoseconds) / 1e9
+        var lastPrint = -Double.infinity
+        try run.train { event in
+            switch event {
+            case let .progress(epoch, progress, seconds):
                 // A bar redrawn in place on a terminal; otherwise (a log file) a plain line every 30 s.
-                guard sinceLast >= (terminal ? 0.2 : 30) else { return }
-                lastPrint = now
-                let line = ProgressLine(epoch: epoch, epochs: configuration.epochs, progress: progress,
-                                        elapsed: Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
-                if terminal {
-                    print("\r\(line.bar)", terminator: "")
-                } else {
-                    print(line.plain)
-                }
+                guard !quiet, seconds - lastPrint >= (terminal ? 0.2 : 30) else { return }
+                lastPrint = seconds
+                let line = ProgressLine(epoch: epoch, epochs: specification.learning.training.epochs, progress: progress, elapsed: seconds)
+                print(terminal ? "\r\(line.bar)" : line.plain, terminator: terminal ? "" : "\n")
                 fflush(nil)
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-            trainingSeconds += seconds
-            let testMeasurement = try trainer.evaluate(on: test)
-            if terminal { print("\r\u{1B}[K", terminator: "") }
-            say("epoch \(epoch)/\(configuration.epochs): train error \(percent(trainMeasurement.error)) cost \(String(format: "%.4f", trainMeasurement.cost)) | "
-                  + "test error \(percent(testMeasurement.error)) | \(String(format: "%.2f", seconds)) s, \(Int(Double(train.count) / seconds)) samples/s")
-            fflush(nil)
-            if let saveModel {
-                try ModelArchive.save(trainer.energy, configuration: configuration, dataset: run.dataset.rawValue, to: URL(fileURLWithPath: saveModel))
-            }
-            // A measurement, not part of training: if it fails, say so and train on.
-            var alignment: GradientComparison?
-            if runFolder != nil, alignmentExamples > 0 {
-                do {
-                    alignment = try trainer.alignment(configuration: configuration, on: test, examples: alignmentExamples)
-                } catch {
-                    FileHandle.standardError.write(Data("eqprop train: warning: epoch \(epoch): alignment not measured: \(error)\n".utf8))
-                }
-            }
-            history.append(EpochRecord(epoch: epoch, trainError: trainMeasurement.error, testError: testMeasurement.error,
-                                       trainCost: trainMeasurement.cost, testCost: testMeasurement.cost, seconds: seconds,
-                                       learningRateFactor: learningRateFactor, testEnergy: testMeasurement.energy, alignment: alignment))
-            if let warning = EpochRecord.collapseWarning(history, stableSteps: configuration.stableSteps) {
+            case let .epoch(record, _):
+                lastPrint = -Double.infinity
+                if terminal { print("\r\u{1B}[K", terminator: "") }
+                say("epoch \(record.epoch)/\(specification.learning.training.epochs): train error \(percent(record.trainError)) cost \(String(format: "%.4f", record.trainCost)) | "
+                    + "test error \(percent(record.testError)) | \(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
+                fflush(nil)
+            case let .warning(warning):
                 FileHandle.standardError.write(Data("eqprop train: warning: \(warning)\n".utf8))
             }
-            let metrics = TrainingMetrics(
-                preset: name, dataset: run.dataset.rawValue, configuration: configuration, epochs: epoch,
-                trainError: trainMeasurement.error, testError: testMeasurement.error,
-                trainCost: trainMeasurement.cost, testCost: testMeasurement.cost,
-                secondsPerEpoch: trainingSeconds / Double(epoch),
-                samplesPerSecond: Double(train.count * epoch) / trainingSeconds,
-                blasKernel: BLAS.coreName)
-            if let metricsJson { try writeJSON(metrics, to: metricsJson, flag: "--metrics-json") }
-            try runFolder?.record(history, metrics: metrics, checkpoint: Checkpoint(trainer: trainer, run: run, trainLimit: trainLimit, history: history),
-                                  energy: trainer.energy)
         }
     }
+
+    private func say(_ line: String) {
+        if !quiet { print(line) }
+    }
+
+    /// One line on the run: network, data, phases, energy, rule, optimizer, seed.
+    private func summary(_ name: String, _ run: RunSpecification, training: Int, test: Int) -> String {
+        let l = run.learning
+        let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
+        return "eqprop train: \(name) \(l.architecture.layerSizes.map(String.init).joined(separator: "-")) on \(run.data.dataset.rawValue) "
+            + "(\(training) train, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
+            + "rule \(describe(l.rule)), ε \(l.dynamics.stepSize), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
+            + "\(l.training.learningRates), seed \(l.seed), BLAS kernel \(BLAS.coreName)"
+    }
+}
+
+/// A rule with its settings, as a summary line prints it: `ep (β 1.0, random)`.
+func describe(_ rule: RuleSpecification) -> String {
+    let settings: [String] = switch rule {
+    case let .ep(beta, nudging), let .cpl(beta, nudging): ["β \(beta)", nudging.rawValue]
+    case let .stdp(beta, nudging, form): ["β \(beta)", nudging.rawValue, form.rawValue]
+    case let .chl(feedbackGain): feedbackGain == 1 ? [] : ["γ \(feedbackGain)"]
+    case let .pc(outputPrecision): ["π_L \(outputPrecision)"]
+    case let .pcNudge(lambda): ["λ \(lambda)"]
+    case .bp, .tbp, .rbp: []
+    }
+    return rule.name.rawValue + (settings.isEmpty ? "" : " (\(settings.joined(separator: ", ")))")
 }
 
 func percent(_ fraction: Double) -> String { String(format: "%.2f%%", 100 * fraction) }
@@ -199,18 +175,12 @@ func createFolder(containing path: String, flag: String) throws {
     }
 }
 
-/// Writes an output file atomically, creating its folder first; an error names `flag` and the file.
+/// Writes an output file with ``AtomicFile``, creating its folder first; an error names `flag` and the file.
 func writeOutput(_ data: Data, to path: String, flag: String) throws {
     try createFolder(containing: path, flag: flag)
     do {
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(data, to: URL(fileURLWithPath: path))
     } catch {
-        throw ValidationError("\(flag): cannot write \(path): \(error.localizedDescription)")
+        throw ValidationError("\(flag): cannot write \(path): \(error)")
     }
 }
-
-extension TrainingConfiguration.EnergyKind: ExpressibleByArgument {}
-extension RuleName: ExpressibleByArgument {}
-extension OptimizerName: ExpressibleByArgument {}
-extension LearningRateSchedule: ExpressibleByArgument {}
-extension PixelScaling: ExpressibleByArgument {}

@@ -61,11 +61,11 @@ public struct NeuronPair: Sendable, Codable, Equatable {
         ])
         let clamped = ClampedEnergy(energy, clamping: [], at: state)
         for _ in 0..<warmUpSteps {
-            try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
+            try dynamics.relax(&state, under: clamped, using: &generator)
         }
         var trajectories = RateTrajectories(trials: trials, length: steps + 1)
         for t in 0...steps {
-            if t > 0 { try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator) }
+            if t > 0 { try dynamics.relax(&state, under: clamped, using: &generator) }
             for n in 0..<trials {
                 trajectories.pre[n * (steps + 1) + t] = state.layers[0].elements[n]
                 trajectories.post[n * (steps + 1) + t] = state.layers[1].elements[n]

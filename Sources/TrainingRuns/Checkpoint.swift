@@ -8,18 +8,20 @@ import ZIPFoundation
 /// - one `.npy` array per parameter, named like the energy's terms (`W0-1`, `b1`, …);
 /// - the optimizer's memory, `optimizer/<slot>/<parameter>` (Adam: `m` and `v`);
 /// - with persistent particles, each example's last fixed point, `particles/<layer>`;
-/// - `metadata.json`: the run file, the epoch, the random generator's state, the optimizer's step
-///   count and the metrics of every epoch so far.
+/// - `metadata.json`: the run file (for a run described by one), the epoch, the random generator's
+///   state, the optimizer's step count and the metrics of every epoch so far.
 ///
 /// `numpy.load("epoch-0003.npz")["W0-1"]` opens a weight matrix and
-/// `json.loads(numpy.load(f)["metadata.json"])` the metadata. A run restored from a checkpoint
-/// continues exactly as the run that wrote it would have.
+/// `json.loads(numpy.load(f)["metadata.json"])` the metadata. Arrays are matched to a trainer's
+/// parameters by name, so a network composed in code is checkpointed and restored like one built
+/// from a run file, and a run restored from a checkpoint continues exactly as the run that wrote it
+/// would have.
 public struct Checkpoint: Sendable {
     public struct Metadata: Codable, Sendable, Equatable {
-        /// The layout's version (1).
+        /// The layout's version: 2 (1: the run file of an earlier version of EqProp, converted when read).
         public var format: Int
-        /// The run, as a run file.
-        public var run: String
+        /// The run, as a run file; `nil` for a run composed in code.
+        public var run: String?
         /// `--train-limit`, which changes the data the run trains on.
         public var trainLimit: Int?
         /// Epochs completed.
@@ -36,69 +38,79 @@ public struct Checkpoint: Sendable {
     }
 
     public var metadata: Metadata
-    /// Every term's parameters, in the order of the energy's terms.
-    public var parameters: [[Matrix<Float>]]
-    public var optimizer: OptimizerMemory<Float>
-    public var particles: [Matrix<Float>]?
+    /// Every array by name: parameters (`W0-1`), optimizer slots (`optimizer/m/W0-1`), particles (`particles/1`).
+    public var arrays: [String: Matrix<Float>]
 
-    public static let format = 1
+    public static let format = 2
 
-    /// The state of `trainer` after `history.count` epochs of `run`.
-    public init(trainer: Trainer<Float>, run: RunFile, trainLimit: Int?, history: [EpochRecord]) {
-        metadata = Metadata(format: Self.format, run: run.yaml, trainLimit: trainLimit, epoch: trainer.epochsTrained,
+    /// The state of `trainer` after `history.count` epochs of `run` (`nil` for a run composed in code).
+    public init(trainer: Trainer<Float>, run: RunFile?, trainLimit: Int?, history: [EpochRecord]) {
+        metadata = Metadata(format: Self.format, run: run?.yaml, trainLimit: trainLimit, epoch: trainer.epochsTrained,
                             generator: trainer.generator, optimizerSteps: trainer.optimizer.memory.steps, history: history)
-        parameters = trainer.energy.parameters
-        optimizer = trainer.optimizer.memory
-        particles = trainer.particles
-    }
-
-    /// The run this checkpoint belongs to.
-    public func runFile(file: String) throws -> RunFile {
-        try RunFile(yaml: metadata.run, file: "\(file) (metadata.json, run)")
-    }
-
-    /// Puts this state into `trainer`, a fresh trainer of the same run; throws if any array's shape
-    /// differs from the trainer's.
-    public func restore(into trainer: inout Trainer<Float>, file: String) throws {
-        func check(_ arrays: [[Matrix<Float>]], _ what: String) throws {
-            let expected = trainer.energy.parameters
-            guard arrays.count == expected.count,
-                  zip(arrays, expected).allSatisfy({ a, b in a.count == b.count && zip(a, b).allSatisfy { $0.rows == $1.rows && $0.columns == $1.columns } })
-            else {
-                throw CheckpointError(file: file, reason: "the \(what) do not have the shapes of the run's network \(trainer.energy.layerSizes)")
+        let names = trainer.energy.parameterNames
+        var arrays: [String: Matrix<Float>] = [:]
+        func add(_ matrices: [[Matrix<Float>]], prefix: String) {
+            for (termNames, termMatrices) in zip(names, matrices) {
+                for (name, matrix) in zip(termNames, termMatrices) { arrays[prefix + name] = matrix }
             }
         }
-        try check(parameters, "parameters")
-        for (slot, arrays) in optimizer.slots { try check(arrays, "optimizer's '\(slot)' arrays") }
+        add(trainer.energy.parameters, prefix: "")
+        for (slot, matrices) in trainer.optimizer.memory.slots { add(matrices, prefix: "optimizer/\(slot)/") }
+        for (k, matrix) in (trainer.particles ?? []).enumerated() { arrays["particles/\(k + 1)"] = matrix }
+        self.arrays = arrays
+    }
+
+    /// The run this checkpoint belongs to, if it was described by a run file.
+    public func runFile(file: String) throws -> RunFile? {
+        try metadata.run.map { try RunFile(yaml: $0, file: "\(file) (metadata.json, run)") }
+    }
+
+    /// Puts this state into `trainer`, a fresh trainer of the same network: every parameter, the
+    /// optimizer's memory and the particles by name. Throws, changing nothing, if an array is missing
+    /// or its shape differs from the trainer's.
+    public func restore(into trainer: inout Trainer<Float>, file: String) throws {
+        let names = trainer.energy.parameterNames
+        func arrays(like reference: [[Matrix<Float>]], prefix: String, _ what: String) throws -> [[Matrix<Float>]] {
+            try zip(names, reference).map { termNames, termMatrices in
+                try zip(termNames, termMatrices).map { name, matrix in
+                    guard let stored = self.arrays[prefix + name] else {
+                        throw CheckpointError(file: file, reason: "no array \(prefix + name): the \(what) of another network")
+                    }
+                    guard stored.rows == matrix.rows, stored.columns == matrix.columns else {
+                        throw CheckpointError(file: file, reason: "\(prefix + name) is \(stored.rows)×\(stored.columns), the network's \(matrix.rows)×\(matrix.columns)")
+                    }
+                    return stored
+                }
+            }
+        }
+        let parameters = try arrays(like: trainer.energy.parameters, prefix: "", "parameters")
+        var slots: [String: [[Matrix<Float>]]] = [:]
+        let slotNames = Set(self.arrays.keys.filter { $0.hasPrefix("optimizer/") }.compactMap { $0.split(separator: "/").dropFirst().first.map(String.init) })
+        for slot in slotNames { slots[slot] = try arrays(like: trainer.energy.parameters, prefix: "optimizer/\(slot)/", "optimizer state") }
+        var particles: [Matrix<Float>]?
         if let expected = trainer.particles {
-            guard let particles, particles.count == expected.count,
-                  zip(particles, expected).allSatisfy({ $0.rows == $1.rows && $0.columns == $1.columns }) else {
-                throw CheckpointError(file: file, reason: "expected persistent particles for \(expected.first?.rows ?? 0) examples")
+            particles = try expected.indices.map { k in
+                guard let stored = self.arrays["particles/\(k + 1)"], stored.rows == expected[k].rows, stored.columns == expected[k].columns else {
+                    throw CheckpointError(file: file, reason: "expected persistent particles for \(expected[k].rows) examples of \(expected[k].columns) units in layer \(k + 1)")
+                }
+                return stored
             }
         }
         trainer.energy.parameters = parameters
-        trainer.optimizer.memory = optimizer
+        trainer.optimizer.memory = OptimizerMemory(steps: metadata.optimizerSteps, slots: slots)
         trainer.generator = metadata.generator
         trainer.epochsTrained = metadata.epoch
         trainer.particles = particles
     }
 
-    /// The `.npz` bytes; `names` are the energy's parameter names (``LayeredEnergy/parameterNames``).
-    public func npz(names: [[String]]) throws -> Data {
+    /// The `.npz` bytes.
+    public func npz() throws -> Data {
         let archive = try Archive(accessMode: .create)
         func add(_ name: String, _ data: Data) throws {
             try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), modificationDate: Date(timeIntervalSince1970: 0),
                                  provider: { position, size in data.subdata(in: Int(position)..<Int(position) + size) })
         }
-        for (termNames, termParameters) in zip(names, parameters) {
-            for (name, matrix) in zip(termNames, termParameters) { try add("\(name).npy", NPY.encode(matrix)) }
-        }
-        for (slot, arrays) in optimizer.slots.sorted(by: { $0.key < $1.key }) {
-            for (termNames, termArrays) in zip(names, arrays) {
-                for (name, matrix) in zip(termNames, termArrays) { try add("optimizer/\(slot)/\(name).npy", NPY.encode(matrix)) }
-            }
-        }
-        for (k, matrix) in (particles ?? []).enumerated() { try add("particles/\(k + 1).npy", NPY.encode(matrix)) }
+        for (name, matrix) in arrays.sorted(by: { $0.key < $1.key }) { try add("\(name).npy", NPY.encode(matrix)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try add("metadata.json", try encoder.encode(metadata))
@@ -106,8 +118,8 @@ public struct Checkpoint: Sendable {
         return data
     }
 
-    /// Reads a checkpoint file written from ``npz(names:)``. Every entry's CRC-32 is checked, and
-    /// every array named by the run's network must be present.
+    /// Reads a checkpoint file written from ``npz()``. Every entry's CRC-32 is checked. A checkpoint of
+    /// format 1 (an earlier version of EqProp) has its run converted to today's run file.
     ///
     /// The archive is read from the file, not from memory: fuzzing found that ZIPFoundation's
     /// in-memory reader traps on some corrupted archives, while its file reader reports them.
@@ -124,7 +136,11 @@ public struct Checkpoint: Sendable {
                     throw CheckpointError(file: file, reason: "entry \(entry.path) is not a plain file of plausible size")
                 }
                 var content = Data()
-                _ = try archive.extract(entry) { content.append($0) }
+                let checksum = try archive.extract(entry) { content.append($0) }
+                // ZIPFoundation computes the checksum of what it reads but leaves the comparison to the caller.
+                guard checksum == entry.checksum else {
+                    throw CheckpointError(file: file, reason: "entry \(entry.path) fails its CRC-32 check (stored \(entry.checksum), read \(checksum)): the file is corrupted")
+                }
                 read[entry.path] = content
             }
             entries = read
@@ -141,32 +157,29 @@ public struct Checkpoint: Sendable {
         } catch {
             throw CheckpointError(file: file, reason: "metadata.json is not a checkpoint description: \(error)")
         }
-        guard metadata.format == Self.format else {
-            throw CheckpointError(file: file, reason: "checkpoint format \(metadata.format), this version reads \(Self.format)")
+        guard (1...Self.format).contains(metadata.format) else {
+            throw CheckpointError(file: file, reason: "checkpoint format \(metadata.format); this version of EqProp reads formats 1 and 2")
         }
-        let run: RunFile
         do {
-            run = try RunFile(yaml: metadata.run, file: "\(file) (metadata.json, run)")
+            if metadata.format == 1, let run = metadata.run {
+                let converted = LegacyRunFile.converted(try RunFile.settings(yaml: run, file: "\(file) (metadata.json, run)", acceptingLegacyKeys: true))
+                metadata.run = try RunFile(settings: converted).yaml
+                metadata.format = Self.format
+            }
+            _ = try metadata.run.map { try RunFile(yaml: $0, file: "\(file) (metadata.json, run)") }
         } catch {
             throw CheckpointError(file: file, reason: "\(error)")
         }
-        var generator = SeededGenerator(seed: 0)
-        let names = (run.configuration.makeEnergy(using: &generator) as LayeredEnergy<Float>).parameterNames
-        func array(_ name: String) throws -> Matrix<Float> {
-            guard let bytes = entries[name + ".npy"] else { throw CheckpointError(file: file, reason: "no array \(name)") }
+        var arrays: [String: Matrix<Float>] = [:]
+        for (name, bytes) in entries where name.hasSuffix(".npy") {
+            let array = String(name.dropLast(".npy".count))
             do {
-                return try NPY.decode(bytes, file: "\(file)[\(name)]")
+                arrays[array] = try NPY.decode(bytes, file: "\(file)[\(array)]")
             } catch {
                 throw CheckpointError(file: file, reason: "\(error)")
             }
         }
-        parameters = try names.map { try $0.map(array) }
-        var slots: [String: [[Matrix<Float>]]] = [:]
-        let slotNames = Set(entries.keys.filter { $0.hasPrefix("optimizer/") }.compactMap { $0.split(separator: "/").dropFirst().first.map(String.init) })
-        for slot in slotNames { slots[slot] = try names.map { try $0.map { try array("optimizer/\(slot)/\($0)") } } }
-        optimizer = OptimizerMemory(steps: metadata.optimizerSteps, slots: slots)
-        particles = run.configuration.persistentParticles
-            ? try (1..<run.configuration.layerSizes.count).map { try array("particles/\($0)") } : nil
+        self.arrays = arrays
     }
 }
 

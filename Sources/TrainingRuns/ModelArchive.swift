@@ -1,15 +1,23 @@
+import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
 
-/// A trained model on disk: a folder holding `model.json` (the configuration and the parameter
-/// names) and one NumPy `.npy` file per parameter (`W0-1.npy`, `b1.npy`, …).
+/// A trained model on disk: a folder holding `model.json` (the run that trained it, when it was
+/// described by one, and the parameter files) and one NumPy `.npy` file per parameter
+/// (`W0-1.npy`, `b1.npy`, …), each written by ``AtomicFile``.
+///
+/// A model of a run file rebuilds itself (``load(from:as:)``); the parameters of any model,
+/// composed in code or not, load into a network of the same terms by name (``load(into:from:)``).
 public struct ModelArchive: Codable, Sendable, Equatable {
-    public var configuration: TrainingConfiguration
-    /// The data set the model was trained on (`mnist`, `fashion-mnist`), when the writer named it;
-    /// `eqprop evaluate` measures on it unless told otherwise.
-    public var dataset: String?
+    /// The layout's version: 2 (earlier versions wrote no format and a `configuration`).
+    public var format: Int
+    /// The run that trained the model (its data set is what `eqprop evaluate` measures on); `nil`
+    /// for a model composed in code.
+    public var run: RunSpecification?
     /// The file of each term's parameters, in the order of the energy's terms.
     public var parameterFiles: [[String]]
+
+    public static let format = 2
 
     public enum Failure: Error, CustomStringConvertible {
         case unreadable(file: String, reason: String)
@@ -23,51 +31,76 @@ public struct ModelArchive: Codable, Sendable, Equatable {
         }
     }
 
-    /// Writes `energy`, `configuration` and the name of the data set trained on into `folder`. Each
-    /// file is written to a temporary name and renamed, so an interrupted save never leaves a
-    /// half-written file.
-    public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, dataset: String? = nil,
-                                                to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var files: [[String]] = []
-        for (term, names) in zip(energy.terms, energy.parameterNames.map { $0.map { "\($0).npy" } }) {
-            for (name, parameter) in zip(names, term.parameters) {
-                try NPY.encode(parameter).write(to: folder.appendingPathComponent(name), options: .atomic)
-            }
-            files.append(names)
+    /// Writes `energy`'s parameters and the run that trained it into `folder`.
+    public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, run: RunSpecification? = nil, to folder: URL) throws {
+        let files = energy.parameterNames.map { $0.map { "\($0).npy" } }
+        for (term, names) in zip(energy.terms, files) {
+            for (name, parameter) in zip(names, term.parameters) { try AtomicFile.write(NPY.encode(parameter), to: folder.appendingPathComponent(name)) }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(ModelArchive(configuration: configuration, dataset: dataset, parameterFiles: files))
-            .write(to: folder.appendingPathComponent("model.json"), options: .atomic)
+        try AtomicFile.write(prettyJSON(ModelArchive(format: format, run: run, parameterFiles: files)), to: folder.appendingPathComponent("model.json"))
     }
 
-    /// Reads a model saved by ``save(_:configuration:dataset:to:)`` into the energy its configuration
-    /// names.
-    public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws
-        -> (energy: LayeredEnergy<Scalar>, configuration: TrainingConfiguration, dataset: String?)
-    {
+    /// Reads the description of the model in `folder`; one written by an earlier version of EqProp
+    /// has its configuration converted to today's run.
+    public static func description(in folder: URL) throws -> ModelArchive {
         let manifest = folder.appendingPathComponent("model.json")
         guard FileManager.default.fileExists(atPath: manifest.path) else {
-            throw Failure.unreadable(file: manifest.path, reason: "no such file; expected a folder written by `eqprop train --save-model`")
+            throw Failure.unreadable(file: manifest.path, reason: "no such file; expected a folder written by `eqprop train --save-model` or `--output`")
         }
-        let archive: ModelArchive
         do {
-            archive = try JSONDecoder().decode(ModelArchive.self, from: Data(contentsOf: manifest))
+            let data = try Data(contentsOf: manifest)
+            if try JSONDecoder().decode(FormatProbe.self, from: data).format != nil { return try JSONDecoder().decode(ModelArchive.self, from: data) }
+            let legacy = try JSONDecoder().decode(LegacyModel.self, from: data)
+            let settings = LegacyRunFile.settings(configuration: legacy.configuration, dataset: legacy.dataset ?? "mnist", file: manifest.path)
+            return ModelArchive(format: format, run: try RunSpecification(settings: settings), parameterFiles: legacy.parameterFiles)
         } catch let error as DecodingError {
-            throw Failure.unreadable(file: manifest.path, reason: "not a model description (\(error))")
+            throw Failure.unreadable(file: manifest.path, reason: "not a model description (\(error.summary))")
+        } catch let error as RunFileError {
+            throw Failure.unreadable(file: manifest.path, reason: "\(error)")
         } catch {
             throw Failure.unreadable(file: manifest.path, reason: error.localizedDescription)
         }
-        var generator = SeededGenerator(seed: 0)
-        var energy: LayeredEnergy<Scalar> = archive.configuration.makeEnergy(using: &generator)
-        guard archive.parameterFiles.count == energy.terms.count else {
-            throw Failure.unreadable(file: manifest.path, reason: "lists \(archive.parameterFiles.count) terms, the network has \(energy.terms.count)")
+    }
+
+    /// Whether a `model.json` has a format (this version's layout) or not (an earlier one).
+    private struct FormatProbe: Decodable { var format: Int? }
+
+    /// What earlier versions wrote: a `TrainingConfiguration`, the data set and the files.
+    private struct LegacyModel: Decodable {
+        var configuration: [String: LegacyRunFile.ConfigurationValue]
+        var dataset: String?
+        var parameterFiles: [[String]]
+    }
+
+    /// The model in `folder`, rebuilt from the run that trained it.
+    public static func load<Scalar: BLASScalar>(from folder: URL, as _: Scalar.Type = Scalar.self) throws
+        -> (energy: LayeredEnergy<Scalar>, run: RunSpecification)
+    {
+        let archive = try description(in: folder)
+        guard let run = archive.run else {
+            throw Failure.unreadable(file: folder.appendingPathComponent("model.json").path,
+                                     reason: "the model was composed in code and names no run; load its parameters into the same network with ModelArchive.load(into:from:)")
         }
-        for (i, names) in archive.parameterFiles.enumerated() {
+        var generator = SeededGenerator(seed: 0)
+        var energy: LayeredEnergy<Scalar> = run.learning.makeEnergy(using: &generator)
+        try load(into: &energy, from: folder, files: archive.parameterFiles)
+        return (energy, run)
+    }
+
+    /// Reads the parameters of the model in `folder` into `energy`, a network of the same terms.
+    public static func load<Scalar: BLASScalar>(into energy: inout LayeredEnergy<Scalar>, from folder: URL) throws {
+        try load(into: &energy, from: folder, files: description(in: folder).parameterFiles)
+    }
+
+    private static func load<Scalar: BLASScalar>(into energy: inout LayeredEnergy<Scalar>, from folder: URL, files: [[String]]) throws {
+        let manifest = folder.appendingPathComponent("model.json").path
+        guard files.count == energy.terms.count else {
+            throw Failure.unreadable(file: manifest, reason: "lists \(files.count) terms, the network has \(energy.terms.count)")
+        }
+        for (i, names) in files.enumerated() {
             var parameters = energy.terms[i].parameters
             guard names.count == parameters.count else {
-                throw Failure.unreadable(file: manifest.path, reason: "term \(energy.terms[i].name) lists \(names.count) files")
+                throw Failure.unreadable(file: manifest, reason: "term \(energy.terms[i].name) lists \(names.count) files, it has \(parameters.count) parameters")
             }
             for (j, name) in names.enumerated() {
                 let url = folder.appendingPathComponent(name)
@@ -87,6 +120,19 @@ public struct ModelArchive: Codable, Sendable, Equatable {
             }
             energy.terms[i].parameters = parameters
         }
-        return (energy, archive.configuration, archive.dataset)
+    }
+}
+
+extension DecodingError {
+    /// Where the JSON is wrong and what was found, in one line.
+    var summary: String {
+        let (path, detail): ([CodingKey], String) = switch self {
+        case let .dataCorrupted(context): (context.codingPath, context.debugDescription)
+        case let .keyNotFound(key, context): (context.codingPath, "missing the key '\(key.stringValue)'")
+        case let .typeMismatch(_, context), let .valueNotFound(_, context): (context.codingPath, context.debugDescription)
+        @unknown default: ([], "\(self)")
+        }
+        let place = path.map(\.stringValue).joined(separator: ".")
+        return place.isEmpty ? detail : "at \(place): \(detail)"
     }
 }

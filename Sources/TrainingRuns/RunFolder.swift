@@ -14,7 +14,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var learningRateFactor: Double
     /// Mean energy `E(s⁰)` per test example at the free fixed point.
     public var testEnergy: Double?
-    /// The rule's update against the exact gradient after the epoch (``Trainer/alignment(configuration:on:examples:)``).
+    /// The rule's update against the exact gradient after the epoch (``Trainer/alignment(specification:on:examples:)``).
     public var alignmentCosine: Double?
     public var alignmentRelativeError: Double?
 
@@ -69,9 +69,11 @@ extension EpochRecord {
 
 /// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`).
 public struct TrainingMetrics: Codable, Sendable {
-    public var preset: String
+    /// The run's name: its preset or run file.
+    public var name: String
     public var dataset: String
-    public var configuration: TrainingConfiguration
+    /// The run, when it was described by one (`nil` for a run composed in code).
+    public var run: RunSpecification?
     /// Epochs completed.
     public var epochs: Int
     public var trainError: Double
@@ -82,11 +84,11 @@ public struct TrainingMetrics: Codable, Sendable {
     public var samplesPerSecond: Double
     public var blasKernel: String
 
-    public init(preset: String, dataset: String, configuration: TrainingConfiguration, epochs: Int, trainError: Double, testError: Double,
+    public init(name: String, dataset: String, run: RunSpecification?, epochs: Int, trainError: Double, testError: Double,
                 trainCost: Double, testCost: Double, secondsPerEpoch: Double, samplesPerSecond: Double, blasKernel: String) {
-        self.preset = preset
+        self.name = name
         self.dataset = dataset
-        self.configuration = configuration
+        self.run = run
         self.epochs = epochs
         self.trainError = trainError
         self.testError = testError
@@ -98,7 +100,7 @@ public struct TrainingMetrics: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case preset, dataset, configuration, epochs
+        case name, dataset, run, epochs
         case trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
         case secondsPerEpoch = "seconds_per_epoch", samplesPerSecond = "samples_per_second", blasKernel = "blas_kernel"
     }
@@ -106,13 +108,13 @@ public struct TrainingMetrics: Codable, Sendable {
 
 /// The folder of a training run (`eqprop train --output DIR`):
 ///
-/// - `run.yaml`, the run file (`eqprop train DIR/run.yaml` runs it again), and `configuration.json`;
+/// - for a run described by a run file: `run.yaml` (`eqprop train DIR/run.yaml` runs it again) and
+///   `configuration.json`, the same run as JSON;
 /// - after every epoch: `metrics.jsonl` and `metrics.csv` (one line per epoch), `metrics.json` (the
 ///   summary), `model/` (NumPy `.npy` files) and `checkpoints/epoch-NNNN.npz`, of which the last
 ///   `keptCheckpoints` stay.
 ///
-/// Every file is written to a temporary name, flushed to disk and renamed, so a run killed at any
-/// moment leaves only complete files.
+/// Every file is written by ``AtomicFile``, so a run killed at any moment leaves only complete files.
 public struct RunFolder: Sendable {
     public let url: URL
     public var keptCheckpoints: Int
@@ -132,8 +134,8 @@ public struct RunFolder: Sendable {
 
     /// Writes the run's description.
     public func start(_ run: RunFile) throws {
-        try writeAtomically(Data(run.yaml.utf8), to: url.appendingPathComponent("run.yaml"))
-        try writeAtomically(prettyJSON(run.configuration), to: url.appendingPathComponent("configuration.json"))
+        try AtomicFile.write(Data(run.yaml.utf8), to: url.appendingPathComponent("run.yaml"))
+        try AtomicFile.write(prettyJSON(run.specification), to: url.appendingPathComponent("configuration.json"))
     }
 
     /// Writes the metrics, the model and a checkpoint after an epoch; the checkpoint comes last,
@@ -142,12 +144,12 @@ public struct RunFolder: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let lines = try history.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), to: url.appendingPathComponent("metrics.jsonl"))
+        try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: url.appendingPathComponent("metrics.jsonl"))
         let csv = ([EpochRecord.csvHeader] + history.map(\.csvLine)).joined(separator: "\n") + "\n"
-        try writeAtomically(Data(csv.utf8), to: url.appendingPathComponent("metrics.csv"))
-        try writeAtomically(prettyJSON(metrics), to: url.appendingPathComponent("metrics.json"))
-        try ModelArchive.save(energy, configuration: metrics.configuration, dataset: metrics.dataset, to: url.appendingPathComponent("model"))
-        try writeAtomically(checkpoint.npz(names: energy.parameterNames),
+        try AtomicFile.write(Data(csv.utf8), to: url.appendingPathComponent("metrics.csv"))
+        try AtomicFile.write(prettyJSON(metrics), to: url.appendingPathComponent("metrics.json"))
+        try ModelArchive.save(energy, run: metrics.run, to: url.appendingPathComponent("model"))
+        try AtomicFile.write(checkpoint.npz(),
                             to: checkpoints.appendingPathComponent(String(format: "epoch-%04d.npz", checkpoint.metadata.epoch)))
         for old in try checkpointFiles().dropLast(keptCheckpoints) { try FileManager.default.removeItem(at: old) }
     }
@@ -156,23 +158,6 @@ public struct RunFolder: Sendable {
     public func checkpointFiles() throws -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
         return names.filter { $0.hasPrefix("epoch-") && $0.hasSuffix(".npz") }.sorted().map { checkpoints.appendingPathComponent($0) }
-    }
-
-    /// The newest checkpoint that reads back, and the newer ones refused (each with its reason),
-    /// which stay on disk untouched.
-    public func latestCheckpoint() throws -> (checkpoint: Checkpoint, file: URL, refused: [CheckpointError]) {
-        var refused: [CheckpointError] = []
-        for file in try checkpointFiles().reversed() {
-            do {
-                return (try Checkpoint(contentsOf: file), file, refused)
-            } catch let error as CheckpointError {
-                refused.append(error)
-            } catch {
-                refused.append(CheckpointError(file: file.path, reason: error.localizedDescription))
-            }
-        }
-        let reasons = refused.map { "\n  \($0)" }.joined()
-        throw RunFolderError("\(checkpoints.path): no usable checkpoint to resume from\(reasons.isEmpty ? " (none written yet)" : ":" + reasons)")
     }
 
     /// The per-epoch records of the run in `folder`, from its `metrics.jsonl`.
@@ -203,43 +188,4 @@ func prettyJSON<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     return try encoder.encode(value) + Data([0x0a])
-}
-
-/// Writes `data` to `url` so that `url` holds either its old content or all of `data`, even if the
-/// process or the machine dies: a temporary file in the same folder, `fsync`, `rename`, and an
-/// `fsync` of the folder.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let folder = url.deletingLastPathComponent()
-    let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    func fail(_ what: String) -> RunFolderError {
-        RunFolderError("\(url.path): cannot write (\(what): \(String(cString: strerror(errno))))")
-    }
-    let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard descriptor >= 0 else { throw fail("open") }
-    var written = 0
-    let ok = data.withUnsafeBytes { bytes -> Bool in
-        while written < bytes.count {
-            let n = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 { return false }
-            written += n
-        }
-        return true
-    }
-    guard ok, fsync(descriptor) == 0 else {
-        let error = fail("write")
-        close(descriptor)
-        unlink(temporary.path)
-        throw error
-    }
-    close(descriptor)
-    guard rename(temporary.path, url.path) == 0 else {
-        let error = fail("rename")
-        unlink(temporary.path)
-        throw error
-    }
-    let folderDescriptor = open(folder.path, O_RDONLY)
-    if folderDescriptor >= 0 {
-        fsync(folderDescriptor)
-        close(folderDescriptor)
-    }
 }

@@ -1,24 +1,26 @@
+import EnergyBasedLearning
 import LinearAlgebra
 
 extension Trainer where Scalar == Float {
     /// How well the rule's update for the current parameters points along the exact gradient
-    /// `dL/dθ`, measured in Double on the first `examples` rows of `data`: the rule as `configuration`
-    /// sets it (its nudge and nudged steps) from the free fixed point, against implicit
-    /// differentiation at that fixed point (Hopfield energy) or backprop through the feed-forward
-    /// network (predictive-coding energy). The trainer's own state and generator are not touched.
-    public func alignment(configuration: TrainingConfiguration, on data: ClassificationData<Float>, examples: Int) throws -> GradientComparison {
+    /// `dL/dθ`, measured in Double on the first `examples` rows of `data`: the rule as
+    /// `specification` sets it (its nudge and second phase) from the free fixed point, against
+    /// implicit differentiation at that fixed point (Hopfield energy) or backprop through the
+    /// feed-forward network (predictive-coding energy). The trainer's own state and generator are
+    /// not touched.
+    public func alignment(specification: LearningSpecification, on data: ClassificationData<Float>, examples: Int) throws -> GradientComparison {
         precondition(examples > 0 && data.count > 0, "at least one example")
-        var double = try Trainer<Double>(configuration: configuration, trainingCount: 0)
+        var double: Trainer<Double> = try specification.makeTrainer(trainingCount: 0)
         double.energy.parameters = energy.parameters.map { $0.map { $0.converted(to: Double.self) } }
         let rows = Array(0..<Swift.min(examples, data.count))
         let input = data.inputs.gatheringRows(rows).converted(to: Double.self)
         let target = data.targets.gatheringRows(rows).converted(to: Double.self)
-        let predictiveCoding = configuration.energy == .pc
-        let start = predictiveCoding ? try Backpropagation.feedForward(double.energy, input: input)
-                                     : NetworkState(input: input, layerSizes: double.energy.layerSizes)
+        let feedForward = specification.energy.hasFeedForwardFreePhase
+        let start = feedForward ? try Backpropagation.feedForward(double.energy, input: input) : NetworkState(input: input, layerSizes: double.energy.layerSizes)
         var check = GradientCheck(energy: double.energy, input: input, target: target, initialState: start,
-                                  dynamics: ProjectedGradientDescent(stepSize: configuration.stepSize, steps: 50_000, tolerance: 1e-13))
+                                  dynamics: ProjectedGradientDescent(stepSize: specification.dynamics.stepSize, steps: 50_000, tolerance: 1e-13,
+                                                                     layerStepScales: specification.layerStepScales()))
         check.cost = double.cost
-        return try check.compare(double.rule, reference: predictiveCoding ? .backpropagation : .implicitDifferentiation)
+        return try check.compare(double.rule, reference: feedForward ? .backpropagation : .implicitDifferentiation)
     }
 }

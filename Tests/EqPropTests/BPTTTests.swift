@@ -28,7 +28,7 @@ struct BPTTTests {
             let (clampedEnergy, start) = clamped(energy, interior: true)
             var state = start
             var generator = SeededGenerator(seed: 0)
-            try dynamics.relax(&state, under: clampedEnergy, nudge: nil, using: &generator)
+            try dynamics.relax(&state, under: clampedEnergy, using: &generator)
             return SquaredError<Double>().cost(output: state.output, target: check.target)
         }
         let (energy, initial) = clamped(check.energy, interior: true)

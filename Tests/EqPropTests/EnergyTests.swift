@@ -124,13 +124,13 @@ struct DynamicsTests {
         let oneStep = ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1)
         var energy = problem.energy.energy(at: state)
         for _ in 0..<200 {
-            try oneStep.relax(&state, under: clamped, nudge: nil, using: &generator)
+            try oneStep.relax(&state, under: clamped, using: &generator)
             let next = problem.energy.energy(at: state)
             #expect(next <= energy + 1e-12)
             energy = next
         }
         let report = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 100_000, tolerance: 1e-14)
-            .relax(&state, under: clamped, nudge: nil, using: &generator)
+            .relax(&state, under: clamped, using: &generator)
         #expect(report.lastChange <= 1e-14)
         for k in 1..<state.layers.count { #expect(state.layers[k].elements.allSatisfy { (0...1).contains($0) }) }
         #expect(state.layers[0] == problem.input, "the input stays clamped")
@@ -142,10 +142,11 @@ struct DynamicsTests {
         var generator = SeededGenerator(seed: 0)
         let start = problem.interiorState()
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: start)
-        for nudge in [nil, Nudge<Double>(cost: SquaredError(), target: problem.target, beta: 0.3)] {
+        let output = start.layers.count - 1
+        for energy in [clamped, clamped.adding(CostTerm(cost: SquaredError(), target: problem.target, beta: 0.3, layer: output))] {
             var serial = start, parallel = start
-            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50).relax(&serial, under: clamped, nudge: nudge, using: &generator)
-            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50, parallelBlocks: 3).relax(&parallel, under: clamped, nudge: nudge, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50).relax(&serial, under: energy, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.1, steps: 50, parallelBlocks: 3).relax(&parallel, under: energy, using: &generator)
             for k in serial.layers.indices { #expect(maxAbsDifference(serial.layers[k], parallel.layers[k]) < 1e-12) }
         }
     }
@@ -158,7 +159,7 @@ struct DynamicsTests {
         state.layers[2].elements[1] = .nan
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
         #expect(throws: RelaxationError.self) {
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1).relax(&state, under: clamped, nudge: nil, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 1).relax(&state, under: clamped, using: &generator)
         }
     }
 
@@ -172,7 +173,7 @@ struct DynamicsTests {
         var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
         let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
         #expect(throws: RelaxationError.self) {
-            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10).relax(&state, under: clamped, nudge: nil, using: &generator)
+            try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10).relax(&state, under: clamped, using: &generator)
         }
     }
 }

@@ -42,11 +42,11 @@ struct OptimizerTests {
     }
 
     /// family-mlp shrunk to 4-3-2 with `learningRates` and batch 2, and `examples` inputs for it.
-    func tinyFamily(learningRates: [Double], examples: Int) -> (TrainingConfiguration, ClassificationData<Float>) {
-        var c = RunFile.presets["family-mlp"]!.configuration
-        c.layerSizes = [4, 3, 2]
-        c.learningRates = learningRates
-        c.batchSize = 2
+    func tinyFamily(learningRates: [Double], examples: Int) -> (LearningSpecification, ClassificationData<Float>) {
+        var c = RunFile.presets["family-mlp"]!.specification.learning
+        c.architecture = ArchitectureSpecification(layerSizes: [4, 3, 2])
+        c.training.learningRates = learningRates
+        c.training.batchSize = 2
         let data = ClassificationData<Float>(inputs: Matrix(rows: examples, columns: 4, elements: (0..<4 * examples).map { Float($0 % 5) / 5 }),
                                              labels: (0..<examples).map { $0 % 2 }, classCount: 2)
         return (c, data)
@@ -55,21 +55,22 @@ struct OptimizerTests {
     @Test("Decoupled weight decay shrinks each group's parameters by 1 − α_k·λ after the optimizer's step")
     func weightDecay() throws {
         var (c, data) = tinyFamily(learningRates: [0.01, 0.02], examples: 2)
-        c.weightDecay = 0.5
-        var decayed = try Trainer<Float>(configuration: c, trainingCount: data.count)
-        c.weightDecay = 0
-        var plain = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        c.training.weightDecay = 0.5
+        var decayed: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
+        c.training.weightDecay = 0
+        var plain: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
         _ = try decayed.trainEpoch(on: data)
         _ = try plain.trainEpoch(on: data)
         let groups = plain.energy.learningRateGroups
         for (i, (a, b)) in zip(decayed.energy.parameters, plain.energy.parameters).enumerated() {
             for (x, y) in zip(a, b) {
-                let factor = Float(1 - c.learningRates[groups[i]] * 0.5)
+                let factor = Float(1 - c.training.learningRates[groups[i]] * 0.5)
                 #expect(zip(x.elements, y.elements).allSatisfy { abs($0 - factor * $1) < 1e-6 })
             }
         }
-        c.weightDecay = 0.5
-        #expect(try RunFile(yaml: RunFile(configuration: c).yaml, file: "decay.yaml").configuration.weightDecay == 0.5)
+        c.training.weightDecay = 0.5
+        let run = RunFile(specification: RunSpecification(data: DataSpecification(), learning: c))
+        #expect(try RunFile(yaml: run.yaml, file: "decay.yaml").specification.learning.training.weightDecay == 0.5)
     }
 
     @Test("Cosine annealing: full rate in the first epoch, half in the middle, near zero in the last")
@@ -83,7 +84,7 @@ struct OptimizerTests {
     @Test("The trainer applies the configuration's schedule epoch by epoch, keeping the base rates")
     func trainerFollowsSchedule() throws {
         let (c, data) = tinyFamily(learningRates: [0.2, 0.4], examples: 4)
-        var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        var trainer: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
         #expect(trainer.learningRateFactor == 1)
         for _ in 0..<10 { _ = try trainer.trainEpoch(on: data) }
         #expect(trainer.epochsTrained == 10)
@@ -95,13 +96,15 @@ struct OptimizerTests {
     @Test("The family presets validate and train on the predictive-coding energy with Adam, a short inference and weight decay")
     func familyPresets() throws {
         for (name, layers, decay) in [("family-mlp", [784, 256, 256, 10], 0.5), ("family-mlp-fashion", [784, 512, 512, 10], 0.1)] {
-            let c = RunFile.presets[name]!.configuration
+            let run = RunFile.presets[name]!.specification
+            let c = run.learning
             try c.validate()
-            #expect(c.energy == .pc && c.optimizer == .adam && c.schedule == .cosine && c.layerSizes == layers && c.stableSteps)
-            #expect(c.nudgedSteps == 5 && c.stepSize == 0.01 && c.weightDecay == decay && c.pixels == .unit)
-            let trainer = try Trainer<Float>(configuration: c, trainingCount: 10)
+            #expect(c.energy.kind == .pc && c.training.optimizer == .adam && c.training.schedule == .cosine && c.architecture.layerSizes == layers)
+            #expect(c.dynamics.stableSteps && c.dynamics.nudgedSteps == 5 && c.dynamics.stepSize == 0.01 && c.training.weightDecay == decay)
+            #expect(run.data.pixels == .unit)
+            let trainer: Trainer<Float> = try c.makeTrainer(trainingCount: 10)
             #expect(trainer.optimizer is Adam<Float> && trainer.weightDecay == Float(decay))
         }
-        #expect(RunFile.presets["family-mlp-fashion"]!.dataset == .fashionMNIST)
+        #expect(RunFile.presets["family-mlp-fashion"]!.specification.data.dataset == .fashionMNIST)
     }
 }

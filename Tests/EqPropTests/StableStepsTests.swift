@@ -71,7 +71,7 @@ struct StableStepsTests {
         var fixed = start
         let fixedDynamics = ProjectedGradientDescent<Double>(stepSize: stepSize, steps: 60)
         var generator = SeededGenerator(seed: 1)
-        _ = try? fixedDynamics.relax(&fixed, under: clamped, nudge: nil, using: &generator)
+        _ = try? fixedDynamics.relax(&fixed, under: clamped, using: &generator)
         let initial = energy.energy(at: start)
         #expect(!fixed.layers[1].isFinite || energy.energy(at: fixed) > 10 * initial, "the fixed step should diverge")
         var stable = fixedDynamics
@@ -79,7 +79,7 @@ struct StableStepsTests {
         stable.steps = 1
         var previous = initial
         for _ in 0..<60 {
-            try stable.relax(&start, under: clamped, nudge: nil, using: &generator)
+            try stable.relax(&start, under: clamped, using: &generator)
             let current = energy.energy(at: start)
             #expect(current <= previous + 1e-12)
             previous = current

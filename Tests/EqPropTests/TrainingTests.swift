@@ -7,57 +7,75 @@ import TrainingRuns
 
 @Suite("Training")
 struct TrainingTests {
-    var net1: TrainingConfiguration { RunFile.presets["scellier2017-net1"]!.configuration }
+    var net1: LearningSpecification { RunFile.presets["scellier2017-net1"]!.specification.learning }
 
     @Test("Presets carry the paper code's hyperparameters, translated to C = ½‖y − d‖²")
     func presets() throws {
-        let net1 = RunFile.presets["scellier2017-net1"]!.configuration
-        #expect(net1.layerSizes == [784, 500, 10] && net1.epochs == 25 && net1.batchSize == 20)
-        #expect(net1.freeSteps == 20 && net1.nudgedSteps == 4 && net1.stepSize == 0.5)
-        #expect(net1.beta == 1 && net1.learningRates == [0.2, 0.1] && net1.randomSign)
-        let net2 = RunFile.presets["scellier2017-net2"]!.configuration
-        #expect(net2.layerSizes == [784, 500, 500, 10] && net2.epochs == 60 && net2.freeSteps == 150 && net2.nudgedSteps == 6)
-        #expect(net2.beta == 2 && net2.learningRates == [0.8, 0.2, 0.02])
-        let net3 = RunFile.presets["scellier2017-net3"]!.configuration
-        #expect(net3.layerSizes == [784, 500, 500, 500, 10] && net3.epochs == 500 && net3.freeSteps == 500 && net3.nudgedSteps == 8)
-        #expect(net3.learningRates == [0.256, 0.064, 0.016, 0.004])
-        for preset in RunFile.presets.values { try preset.configuration.validate() }
+        let net1 = self.net1
+        #expect(net1.architecture.layerSizes == [784, 500, 10] && net1.training.epochs == 25 && net1.training.batchSize == 20)
+        #expect(net1.dynamics.freeSteps == 20 && net1.dynamics.nudgedSteps == 4 && net1.dynamics.stepSize == 0.5)
+        #expect(net1.rule == .ep(beta: 1, nudging: .random) && net1.training.learningRates == [0.2, 0.1])
+        let net2 = RunFile.presets["scellier2017-net2"]!.specification.learning
+        #expect(net2.architecture.layerSizes == [784, 500, 500, 10] && net2.training.epochs == 60)
+        #expect(net2.dynamics.freeSteps == 150 && net2.dynamics.nudgedSteps == 6)
+        #expect(net2.rule == .ep(beta: 2, nudging: .positive) && net2.training.learningRates == [0.8, 0.2, 0.02])
+        let net3 = RunFile.presets["scellier2017-net3"]!.specification.learning
+        #expect(net3.architecture.layerSizes == [784, 500, 500, 500, 10] && net3.training.epochs == 500)
+        #expect(net3.dynamics.freeSteps == 500 && net3.dynamics.nudgedSteps == 8 && net3.training.learningRates == [0.256, 0.064, 0.016, 0.004])
+        let family = RunFile.presets["family-mlp"]!.specification.learning
+        #expect(family.rule == .pc(outputPrecision: 0.1) && family.dynamics.freeSteps == nil && family.energy == .predictiveCoding(hidden: .relu, output: .identity))
+        for preset in RunFile.presets.values { try preset.specification.learning.validate() }
     }
 
-    static let impossibleSettings: [(String, TrainingConfiguration)] = {
-        let net1 = RunFile.presets["scellier2017-net1"]!.configuration
-        func changed(_ change: (inout TrainingConfiguration) -> Void) -> TrainingConfiguration {
-            var configuration = net1
-            change(&configuration)
-            return configuration
+    static let impossibleSettings: [(String, LearningSpecification)] = {
+        let net1 = RunFile.presets["scellier2017-net1"]!.specification.learning
+        func changed(_ change: (inout LearningSpecification) -> Void) -> LearningSpecification {
+            var specification = net1
+            change(&specification)
+            return specification
+        }
+        func onPredictiveCoding(_ rule: RuleSpecification) -> (inout LearningSpecification) -> Void {
+            { $0.energy = .predictiveCoding(hidden: .relu, output: .identity); $0.dynamics.freeSteps = nil; $0.rule = rule }
         }
         return [
-            ("epsilon", changed { $0.stepSize = -0.5 }),
-            ("batch-size", changed { $0.batchSize = 0 }),
-            ("beta", changed { $0.beta = 0 }),
-            ("learning-rates", changed { $0.learningRates = [0.1] }),
-            ("learning-rates", changed { $0.learningRates = [0.1, .nan] }),
-            ("free-steps", changed { $0.freeSteps = 0 }),
-            ("layers", changed { $0.layerSizes = [784] }),
-        ("noise", changed { $0.noise = -0.1 }),
-            ("energy", changed { $0.rule = .pcNudge }),
-            ("energy", changed { $0.rule = .bp }),
-            ("energy", changed { $0.rule = .stdp; $0.energy = .pc }),
-            ("beta", changed { $0.rule = .pc; $0.energy = .pc; $0.beta = -0.1 }),
-            ("cost", changed { $0.rule = .chl; $0.cost = .crossEntropy }),
-            ("weight-decay", changed { $0.weightDecay = -0.01 }),
-            ("weight-decay", changed { $0.weightDecay = 5 }),  // α₀·λ = 0.2·5 ≥ 1 would flip every weight's sign
+            ("architecture.layers", changed { $0.architecture = ArchitectureSpecification(layerSizes: [784]) }),
+            ("architecture.layers", changed { $0.architecture = ArchitectureSpecification(layerSizes: [784, 0, 10]) }),
+            ("dynamics.epsilon", changed { $0.dynamics.stepSize = -0.5 }),
+            ("dynamics.free-steps", changed { $0.dynamics.freeSteps = 0 }),
+            ("dynamics.free-steps", changed { $0.energy = .predictiveCoding(hidden: .relu, output: .identity); $0.rule = .bp }),
+            ("dynamics.persistent-particles", changed { onPredictiveCoding(.bp)(&$0); $0.dynamics.persistentParticles = true }),
+            ("dynamics.nudged-steps", changed { $0.dynamics.nudgedSteps = 0 }),
+            ("dynamics.noise", changed { $0.dynamics.noise = -0.1 }),
+            ("dynamics.noise", changed { $0.rule = .tbp; $0.dynamics.noise = 0.1 }),
+            ("dynamics.noise", changed { $0.rule = .rbp; $0.dynamics.noise = 0.1 }),
+            ("rule.beta", changed { $0.rule = .ep(beta: 0, nudging: .positive) }),
+            ("rule.beta", changed { $0.rule = .ep(beta: -1, nudging: .positive) }),
+            ("rule.beta", changed { $0.rule = .cpl(beta: .infinity, nudging: .centered) }),
+            ("rule.feedback-gain", changed { $0.rule = .chl(feedbackGain: 2) }),
+            ("energy.kind", changed { $0.rule = .pcNudge(lambda: 0.1) }),
+            ("energy.kind", changed { $0.rule = .bp }),
+            ("energy.kind", changed { $0.rule = .pc(outputPrecision: 0.1) }),
+            ("energy.kind", changed(onPredictiveCoding(.stdp(beta: 1, nudging: .positive, form: .symmetric)))),
+            ("energy.kind", changed(onPredictiveCoding(.chl(feedbackGain: 0.5)))),
+            ("rule.output-precision", changed(onPredictiveCoding(.pc(outputPrecision: -0.1)))),
+            ("rule.lambda", changed(onPredictiveCoding(.pcNudge(lambda: 0)))),
+            ("training.cost", changed { $0.rule = .chl(feedbackGain: 1); $0.training.cost = .crossEntropy }),
+            ("training.batch-size", changed { $0.training.batchSize = 0 }),
+            ("training.learning-rates", changed { $0.training.learningRates = [0.1] }),
+            ("training.learning-rates", changed { $0.training.learningRates = [0.1, .nan] }),
+            ("training.weight-decay", changed { $0.training.weightDecay = -0.01 }),
+            ("training.weight-decay", changed { $0.training.weightDecay = 5 }),  // α₀·λ = 0.2·5 ≥ 1 would flip every weight's sign
         ]
     }()
 
-    @Test("Impossible hyperparameters are refused, naming the flag", arguments: impossibleSettings)
-    func validation(flag: String, configuration: TrainingConfiguration) {
+    @Test("Impossible settings are refused, naming the run-file key", arguments: impossibleSettings)
+    func validation(key: String, specification: LearningSpecification) {
         do {
-            try configuration.validate()
-            Issue.record("--\(flag) should have been refused")
-        } catch let error as ConfigurationError {
-            #expect(error.setting == flag)
-            #expect(error.description.hasPrefix("--\(flag):"))
+            try specification.validate()
+            Issue.record("\(key) should have been refused")
+        } catch let error as SpecificationError {
+            #expect(error.key == key, "\(error)")
+            #expect(error.description.hasPrefix("\(key):"))
         } catch {
             Issue.record("unexpected error \(error)")
         }
@@ -79,18 +97,19 @@ struct TrainingTests {
         return ClassificationData(inputs: inputs, labels: labels, classCount: 2)
     }
 
-    func smallConfiguration() -> TrainingConfiguration {
+    /// net1's settings on a 16-8-2 network, batches of 10.
+    func small() -> LearningSpecification {
         var c = net1
-        c.layerSizes = [16, 8, 2]
-        c.batchSize = 10
+        c.architecture = ArchitectureSpecification(layerSizes: [16, 8, 2])
+        c.training.batchSize = 10
         return c
     }
 
     @Test("Training is deterministic for a seed and learns a separable problem")
     func deterministicLearning() throws {
         let data = synthetic(count: 400, seed: 1)
-        var first = try Trainer<Float>(configuration: smallConfiguration(), trainingCount: data.count)
-        var second = try Trainer<Float>(configuration: smallConfiguration(), trainingCount: data.count)
+        var first: Trainer<Float> = try small().makeTrainer(trainingCount: data.count)
+        var second: Trainer<Float> = try small().makeTrainer(trainingCount: data.count)
         var measurements: [Trainer<Float>.Measurement] = []
         for _ in 0..<5 {
             let a = try first.trainEpoch(on: data)
@@ -104,38 +123,38 @@ struct TrainingTests {
         #expect(measurements.last!.cost < measurements.first!.cost)
     }
 
-    @Test("The STDP rule trains the separable problem, with and without Langevin noise", arguments: [0.0, 0.01])
-    func stdpLearns(noise: Double) throws {
-        var c = smallConfiguration()
-        c.rule = .stdp
-        c.noise = noise
-        c.randomSign = false
+    @Test("The STDP rule trains the separable problem, with and without Langevin noise, under every sign policy",
+          arguments: [(0.0, Nudging.positive), (0.01, .positive), (0, .random), (0, .centered)])
+    func stdpLearns(noise: Double, nudging: Nudging) throws {
+        var c = small()
+        c.rule = .stdp(beta: 1, nudging: nudging, form: .symmetric)
+        c.dynamics.noise = noise
         let data = synthetic(count: 400, seed: 1)
-        var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        var trainer: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
         for _ in 0..<5 { _ = try trainer.trainEpoch(on: data) }
         let test = try trainer.evaluate(on: synthetic(count: 200, seed: 2))
         #expect(test.error < 0.05, "test error \(test.error)")
     }
 
     /// The small network on the predictive-coding energy, trained with `rule`.
-    func predictiveCodingConfiguration(rule: TrainingConfiguration.Rule) -> TrainingConfiguration {
-        var c = smallConfiguration()
-        c.energy = .pc
-        c.hidden = .tanh
+    func predictiveCoding(rule: RuleSpecification) -> LearningSpecification {
+        var c = small()
+        c.energy = .predictiveCoding(hidden: .tanh, output: .identity)
+        c.dynamics.freeSteps = nil
         c.rule = rule
-        c.randomSign = false
-        c.beta = rule == .pc ? 0.5 : 0.1
-        c.stepSize = 0.1
-        c.nudgedSteps = 50
-        c.learningRates = [0.1, 0.1]
+        c.dynamics.stepSize = 0.1
+        c.dynamics.nudgedSteps = 50
+        c.training.learningRates = [0.1, 0.1]
         return c
     }
 
-    @Test("Every rule of the family trains the separable problem on the predictive-coding energy",
-          arguments: [TrainingConfiguration.Rule.bp, .pcNudge, .pc, .ep, .chl])
-    func predictiveCodingRulesLearn(rule: TrainingConfiguration.Rule) throws {
+    @Test("Every rule trains the separable problem on the predictive-coding energy",
+          arguments: [RuleSpecification.bp, .pcNudge(lambda: 0.1), .pc(outputPrecision: 0.5), .ep(beta: 0.1, nudging: .positive),
+                      .ep(beta: 0.1, nudging: .negative), .ep(beta: 0.1, nudging: .centered), .chl(feedbackGain: 1),
+                      .cpl(beta: 0.1, nudging: .positive), .cpl(beta: 0.1, nudging: .centered), .tbp, .rbp])
+    func predictiveCodingRulesLearn(rule: RuleSpecification) throws {
         let data = synthetic(count: 400, seed: 1)
-        var trainer = try Trainer<Float>(configuration: predictiveCodingConfiguration(rule: rule), trainingCount: data.count)
+        var trainer: Trainer<Float> = try predictiveCoding(rule: rule).makeTrainer(trainingCount: data.count)
         #expect(trainer.freeDynamics is FeedForwardPass<Float>, "the free phase is the feed-forward pass")
         var costs: [Double] = []
         for _ in 0..<5 { costs.append(try trainer.trainEpoch(on: data).cost) }
@@ -144,37 +163,24 @@ struct TrainingTests {
         #expect(costs.last! < costs.first!, "\(rule): costs \(costs)")
     }
 
-    @Test("A predictive-coding model saves and loads back identically")
+    @Test("A predictive-coding model saves and loads back identically, with its run")
     func predictiveCodingArchive() throws {
         let folder = try temporaryFolder()
-        let configuration = predictiveCodingConfiguration(rule: .pcNudge)
-        let trainer = try Trainer<Float>(configuration: configuration, trainingCount: 0)
-        try ModelArchive.save(trainer.energy, configuration: configuration, dataset: "fashion-mnist", to: folder)
-        let (energy, loaded, dataset) = try ModelArchive.load(from: folder, as: Float.self)
-        #expect(loaded == configuration && energy.parameters == trainer.energy.parameters && dataset == "fashion-mnist")
+        let run = RunSpecification(data: DataSpecification(dataset: .fashionMNIST), learning: predictiveCoding(rule: .pcNudge(lambda: 0.1)))
+        let trainer: Trainer<Float> = try run.learning.makeTrainer(trainingCount: 0)
+        try ModelArchive.save(trainer.energy, run: run, to: folder)
+        let (energy, loaded) = try ModelArchive.load(from: folder, as: Float.self)
+        #expect(loaded == run && energy.parameters == trainer.energy.parameters)
         #expect(energy.terms.allSatisfy { $0 is PredictionError<Float> })
-    }
-
-    @Test("A configuration saved before `rule` and `noise` existed still loads, as EP without noise")
-    func configurationCompatibility() throws {
-        let legacy = """
-            {"layerSizes":[16,8,2],"epochs":1,"batchSize":10,"freeSteps":20,"nudgedSteps":4,"stepSize":0.5,"beta":1,
-             "learningRates":[0.2,0.1],"randomSign":true,"nudging":"one-sided","persistentParticles":false,"seed":1}
-            """
-        let configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(legacy.utf8))
-        #expect(configuration.rule == .ep && configuration.noise == 0 && configuration.layerSizes == [16, 8, 2])
-        #expect(configuration.energy == .hopfield)
-        let roundTrip = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONEncoder().encode(configuration))
-        #expect(roundTrip == configuration)
     }
 
     @Test("A diverging run stops with an error instead of training on NaN")
     func divergence() throws {
-        var c = smallConfiguration()
-        c.learningRates = [1e38, 1e38]
-        c.beta = 1e-3
+        var c = small()
+        c.training.learningRates = [1e38, 1e38]
+        c.rule = .ep(beta: 1e-3, nudging: .random)
         let data = synthetic(count: 200, seed: 1)
-        var trainer = try Trainer<Float>(configuration: c, trainingCount: data.count)
+        var trainer: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
         #expect(throws: Trainer<Float>.Failure.self) {
             for _ in 0..<3 { _ = try trainer.trainEpoch(on: data) }
         }
@@ -183,10 +189,11 @@ struct TrainingTests {
     @Test("A saved model loads back identically; a damaged file is refused by name")
     func modelArchive() throws {
         let folder = try temporaryFolder()
-        let trainer = try Trainer<Float>(configuration: smallConfiguration(), trainingCount: 0)
-        try ModelArchive.save(trainer.energy, configuration: smallConfiguration(), to: folder)
-        let (energy, configuration, _) = try ModelArchive.load(from: folder, as: Float.self)
-        #expect(configuration == smallConfiguration())
+        let run = RunSpecification(data: DataSpecification(), learning: small())
+        let trainer: Trainer<Float> = try small().makeTrainer(trainingCount: 0)
+        try ModelArchive.save(trainer.energy, run: run, to: folder)
+        let (energy, loaded) = try ModelArchive.load(from: folder, as: Float.self)
+        #expect(loaded == run)
         #expect(energy.parameters == trainer.energy.parameters)
         let weights = folder.appendingPathComponent("W0-1.npy")
         try Data(try Data(contentsOf: weights).dropLast(8)).write(to: weights)
@@ -201,12 +208,8 @@ struct TrainingTests {
     @Test("net1 learns real MNIST: one epoch on 5000 examples", .enabled(if: hasRealData, "needs $EQPROP_DATA"))
     func realMNIST() throws {
         let splits = try DataDirectory(url: realDataDirectory!).load(.mnist, download: false)
-        func data(_ images: LabeledImages) -> ClassificationData<Float> {
-            ClassificationData(inputs: Matrix(rows: images.count, columns: images.pixelsPerImage, elements: images.pixels.map { Float($0) / 255 }),
-                               labels: images.labels.map(Int.init), classCount: 10)
-        }
-        let train = data(splits.train.prefix(5000)), test = data(splits.test.prefix(2000))
-        var trainer = try Trainer<Float>(configuration: net1, trainingCount: train.count)
+        let train = ClassificationData(splits.train.prefix(5000), pixels: .unit), test = ClassificationData(splits.test.prefix(2000), pixels: .unit)
+        var trainer: Trainer<Float> = try net1.makeTrainer(trainingCount: train.count)
         let before = try trainer.evaluate(on: test)
         _ = try trainer.trainEpoch(on: train)
         let after = try trainer.evaluate(on: test)

@@ -34,7 +34,7 @@ struct UnifiedFamilyTests {
     @Test("Backprop refuses an energy that is not a feed-forward chain")
     func notFeedForward() {
         let hopfield = GradientCheck(layerSizes: [4, 3, 2], batchSize: 2, seed: 1)
-        #expect(throws: Backpropagation<Double>.Failure.notFeedForward(layer: 1)) {
+        #expect(throws: FeedForwardChain<Double>.Failure.notFeedForward(layer: 1)) {
             try Backpropagation<Double>().gradient(energy: hopfield.energy, input: hopfield.input, target: hopfield.target)
         }
     }
@@ -89,8 +89,8 @@ struct UnifiedFamilyTests {
         #expect(try parts(0.3).contains { $0.cosine < 0.999 }, "a long inference is not a multiple of backprop")
     }
 
-    @Test("EP on the predictive-coding energy converges to backprop: one-sided O(β), symmetric O(β²)",
-          arguments: [(Nudging.oneSided, 1.0), (.symmetric, 2.0)])
+    @Test("EP on the predictive-coding energy converges to backprop: positive and negative O(β), centered O(β²)",
+          arguments: [(Nudging.positive, 1.0), (.negative, 1.0), (.centered, 2.0)])
     func equilibriumPropagation(nudging: Nudging, expectedOrder: Double) throws {
         let check = try check()
         func comparison(_ beta: Double) throws -> GradientComparison {
@@ -116,13 +116,15 @@ struct UnifiedFamilyTests {
 
 @Suite("The alignment sweep")
 struct AlignmentSweepTests {
-    static func sweep(rule: AlignmentSweep.Rule = .pcNudge, nudges: [Double] = [0.001, 0.1, 1], steps: [Int] = [300]) -> AlignmentSweep {
+    static func sweep(rule: RuleSpecification = .pcNudge(lambda: 1), nudges: [Double] = [0.001, 0.1, 1], steps: [Int] = [300]) -> AlignmentSweep {
         AlignmentSweep(rule: rule, layerSizes: [10, 8, 6, 3], hidden: .relu, output: .identity, nudges: nudges, steps: steps,
                        inferenceRate: 0.1, seeds: [1, 2])
     }
 
-    @Test("Alignment with backprop improves as the nudge shrinks, for every rule", arguments: AlignmentSweep.Rule.allCases)
-    func improvesAsNudgeShrinks(rule: AlignmentSweep.Rule) throws {
+    @Test("Alignment with backprop improves as the nudge shrinks, for every rule",
+          arguments: [RuleSpecification.pcNudge(lambda: 1), .pc(outputPrecision: 1), .ep(beta: 1, nudging: .positive), .ep(beta: 1, nudging: .negative),
+                      .ep(beta: 1, nudging: .centered), .chl(feedbackGain: 1)])
+    func improvesAsNudgeShrinks(rule: RuleSpecification) throws {
         let problem = try GradientCheck.predictiveCoding(layerSizes: [10, 8, 6, 3], hidden: .relu, output: .identity, batchSize: 6, seed: 9)
         let rows = try Self.sweep(rule: rule).run(input: problem.input, target: problem.target)
         #expect(rows.count == 6)
@@ -136,7 +138,9 @@ struct AlignmentSweepTests {
 
     static let impossible: [(AlignmentSweep, String)] = [
         (sweep(nudges: [0.1, 0]), "nudges"),
-        (sweep(rule: .pc, nudges: [-0.5]), "nudges"),
+        (sweep(rule: .pc(outputPrecision: 1), nudges: [-0.5]), "nudges"),
+        (sweep(rule: .bp), "rule"),
+        (sweep(rule: .stdp(beta: 1, nudging: .positive, form: .symmetric)), "rule"),
         (sweep(nudges: [.nan]), "nudges"),
         (sweep(steps: [0]), "steps"),
         (sweep(nudges: []), "nudges"),
@@ -166,7 +170,7 @@ struct WeakFeedbackTests {
     func equilibriumIsFeedForward() throws {
         let check = GradientCheck.weakFeedback(layerSizes: layerSizes, feedbackGain: 1e-4, batchSize: 5, seed: 3)
         let (_, free) = try check.freeEquilibrium()
-        let forward = try Backpropagation.feedForward(try Backpropagation.feedForwardLimit(of: check.energy), input: check.input)
+        let forward = try Backpropagation.feedForward(try FeedForwardChain.limit(of: check.energy).energy, input: check.input)
         for k in free.layers.indices { #expect(maxAbsDifference(free.layers[k], forward.layers[k]) < 1e-3) }
     }
 
@@ -209,7 +213,7 @@ struct CrossEntropyTests {
         check.cost = CrossEntropy()
         let rules: [(String, any LearningRule<Double>)] = [
             ("pc-nudge", PCNudge(lambda: 1e-3, cost: CrossEntropy(), dynamics: check.dynamics)),
-            ("ep-symmetric", EquilibriumPropagation(beta: 1e-3, nudging: .symmetric, cost: CrossEntropy(), dynamics: check.dynamics)),
+            ("ep centered", EquilibriumPropagation(beta: 1e-3, nudging: .centered, cost: CrossEntropy(), dynamics: check.dynamics)),
         ]
         for (name, rule) in rules {
             let comparison = try check.compare(rule, reference: .backpropagation)
@@ -231,8 +235,9 @@ struct ArticleRule: LearningRule {
         using generator: inout G
     ) throws -> Contrast<Double> {
         var state = freeState
-        try dynamics.relax(&state, under: energy,
-                           nudge: Nudge(cost: SquaredError(), target: target, beta: nudge), using: &generator)
+        let output = state.layers.count - 1
+        try dynamics.relax(&state, under: energy.adding(CostTerm(cost: SquaredError(), target: target, beta: nudge, layer: output)),
+                           using: &generator)
         return Contrast(positive: state, negative: freeState, scale: 1 / nudge)
     }
 }
@@ -243,7 +248,7 @@ struct ExtensionTests {
     func articleRule() throws {
         let check = GradientCheck(layerSizes: [12, 10, 8, 4], batchSize: 5, seed: 1)
         let mine = try check.compare(ArticleRule(nudge: 0.01, dynamics: check.dynamics))
-        let library = try check.run(beta: 0.01, nudging: .oneSided)
+        let library = try check.run(beta: 0.01, nudging: .positive)
         #expect(mine == library)
         #expect(mine.cosine > 0.9999)
     }

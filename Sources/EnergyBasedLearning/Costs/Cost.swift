@@ -1,18 +1,28 @@
 import LinearAlgebra
 
 /// A cost `C(y, d)` on the output layer's state `y` for targets `d`; in the nudged phase the
-/// dynamics minimise `F = E + β·C`.
+/// dynamics minimise `F = E + β·C` (see ``CostTerm``).
 public protocol Cost<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
     /// `C(y, d)` summed over the batch.
     func cost(output: Matrix<Scalar>, target: Matrix<Scalar>) -> Double
     /// `gradient += scale · ∂C/∂y`.
     func accumulateGradient(output: Matrix<Scalar>, target: Matrix<Scalar>, scale: Scalar, into gradient: inout Matrix<Scalar>)
+    /// `product += scale · (∂²C/∂y²)·v`, per example.
+    func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>)
+    /// A bound on the spectral norm of `∂²C/∂y²`, valid at every output.
+    var curvatureBound: Double { get }
 }
 
-/// The squared error `C = ½‖y − d‖²`, with `∂C/∂y = y − d`.
+/// The squared error `C = ½‖y − d‖²`, with `∂C/∂y = y − d` and `∂²C/∂y² = I`.
 public struct SquaredError<Scalar: BLASScalar>: Cost {
     public init() {}
+
+    public var curvatureBound: Double { 1 }
+
+    public func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>) {
+        product.add(direction, scaledBy: scale)
+    }
 
     public func cost(output: Matrix<Scalar>, target: Matrix<Scalar>) -> Double {
         let difference = output - target
@@ -38,29 +48,26 @@ public enum CostName: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// The output nudge of the second phase: the term `β·C(s_output, d)` added to the energy.
-public struct Nudge<Scalar: BLASScalar>: Sendable {
-    public var cost: any Cost<Scalar>
-    public var target: Matrix<Scalar>
-    /// The nudging strength `β`; may be negative.
-    public var beta: Scalar
-
-    public init(cost: any Cost<Scalar>, target: Matrix<Scalar>, beta: Scalar) {
-        self.cost = cost
-        self.target = target
-        self.beta = beta
-    }
-
-    /// The nudge on the examples in `rows` only.
-    public func restricted(to rows: Range<Int>) -> Nudge {
-        Nudge(cost: cost, target: target.rows(rows), beta: beta)
-    }
-}
-
 /// The cross-entropy of the softmax of the output, `C = −Σ_j d_j log softmax(y)_j` per example,
-/// with `∂C/∂y = softmax(y) − d` (targets summing to 1).
+/// with `∂C/∂y = softmax(y) − d` (targets summing to 1) and `∂²C/∂y² = diag(p) − ppᵀ`,
+/// `p = softmax(y)`, whose eigenvalues lie in `[0, ½]`.
 public struct CrossEntropy<Scalar: BLASScalar>: Cost {
     public init() {}
+
+    public var curvatureBound: Double { 0.5 }
+
+    /// `(diag(p) − ppᵀ)·v = p ⊙ (v − (p·v))`, per row.
+    public func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>) {
+        let p = softmax(output)
+        for row in 0..<output.rows {
+            let start = row * output.columns
+            var pv: Scalar = 0
+            for j in 0..<output.columns { pv += p.elements[start + j] * direction.elements[start + j] }
+            for j in 0..<output.columns {
+                product.elements[start + j] += scale * p.elements[start + j] * (direction.elements[start + j] - pv)
+            }
+        }
+    }
 
     /// `softmax(y)` per row, computed stably (the row maximum subtracted first).
     func softmax(_ output: Matrix<Scalar>) -> Matrix<Scalar> {

@@ -1,16 +1,23 @@
 import LinearAlgebra
 
-/// How a network relaxes towards a minimum of `F = E + β·C`: the free phase (no nudge) and the
-/// nudged phase use the same dynamics.
+/// How a network relaxes towards a minimum of the function `F` of a ``ClampedEnergy``: the model's
+/// energy `E` in the free phase, `E + β·C` (``CostTerm``) or another variant in a second phase. Every
+/// phase of every rule uses the same dynamics.
 public protocol Dynamics<Scalar>: Sendable {
     associatedtype Scalar: BLASScalar
-    /// Moves the free layers of `state` towards a minimum of `energy` (plus `nudge`, if any),
-    /// drawing any noise from `generator`. Throws ``RelaxationError/nonFinite(layer:step:)`` when a
-    /// state stops being finite.
+    /// Moves the free layers of `state` towards a minimum of `energy`, drawing any noise from
+    /// `generator`. Throws ``RelaxationError/nonFinite(layer:step:)`` when a state stops being finite.
     @discardableResult
     func relax<G: RandomNumberGenerator>(
-        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
-        using generator: inout G) throws -> Relaxation
+        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G) throws -> Relaxation
+
+    /// The steps of one relaxation (at most, when it stops at a tolerance).
+    var steps: Int { get }
+
+    /// These dynamics one step at a time, for relaxations under `energy`: what a whole relaxation
+    /// would prepare first (a step size capped by the energy's curvature) is prepared once, here.
+    /// Rules that act along the trajectory (STDP) take the steps one by one.
+    func singleSteps(under energy: ClampedEnergy<Scalar>) -> any Dynamics<Scalar>
 }
 
 /// What a relaxation did.

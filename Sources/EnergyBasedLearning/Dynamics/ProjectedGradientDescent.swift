@@ -1,7 +1,8 @@
 import Dispatch
 import LinearAlgebra
 
-/// Gradient descent on `F = E + β·C` with step `ε`, each state projected onto its layer's box:
+/// Gradient descent on the function `F` of a clamped energy (`E`, or `E + β·C` in a nudged phase)
+/// with step `ε`, each state projected onto its layer's box:
 ///
 /// `s_k ← Π_[a,b]( s_k − ε · ∂F/∂s_k + σ·√ε·ξ )`,   `ξ ~ N(0, I)`,
 ///
@@ -21,7 +22,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     /// have very different curvatures (the weak-feedback energy).
     public var layerStepScales: [Scalar]?
     /// Cap each free layer's step at `1/R_k`, where `R_k = Σ_j ‖∂²F/∂s_k∂s_j‖₂` over the free
-    /// layers (see ``stabilized(for:nudge:)``), recomputed for every relaxation from the current
+    /// layers (see ``stabilized(for:)``), recomputed for every relaxation from the current
     /// weights. A fixed `ε` makes explicit-Euler relaxation diverge once `ε·λ_max(∂²F/∂s²) > 2`,
     /// which growing weights can reach during training.
     public var stabilizesSteps: Bool
@@ -45,17 +46,15 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
 
     /// These dynamics with each free layer's step `ε_k = ε·scale_k` lowered, where needed, to
     /// `1/R_k`, `R_k = Σ_j ‖∂²F/∂s_k∂s_j‖₂` summed over the free layers `j` from the terms'
-    /// ``EnergyTerm/curvatureBounds(freeLayers:)`` (plus `|β|` on a free output for the nudge, whose
-    /// curvature is at most 1 for the squared error and ½ for the cross-entropy). With
-    /// `D = diag(ε_k)`, block Gershgorin bounds the eigenvalues of `D·∂²F/∂s²` by
-    /// `max_k ε_k R_k ≤ 1`, so every step is stable (`< 2`) and, on a quadratic, lowers `F`.
-    /// Unchanged if a term cannot bound its curvature. The result does not stabilise again.
-    public func stabilized(for energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>? = nil) -> ProjectedGradientDescent {
+    /// ``EnergyTerm/curvatureBounds(freeLayers:)`` (a nudge ``CostTerm`` among them: `|β|` times 1 for
+    /// the squared error, ½ for the cross-entropy). With `D = diag(ε_k)`, block Gershgorin bounds the
+    /// eigenvalues of `D·∂²F/∂s²` by `max_k ε_k R_k ≤ 1`, so every step is stable (`< 2`) and, on a
+    /// quadratic, lowers `F`. Unchanged if a term cannot bound its curvature. The result does not
+    /// stabilise again.
+    public func stabilized(for energy: ClampedEnergy<Scalar>) -> ProjectedGradientDescent {
         var stabilized = self
         stabilized.stabilizesSteps = false
-        guard var sums = energy.curvatureRowSums() else { return stabilized }
-        let output = energy.energy.layerSizes.count - 1
-        if let nudge, sums[output] != nil { sums[output]! += Double(abs(nudge.beta)) }
+        guard let sums = energy.curvatureRowSums() else { return stabilized }
         var scales = layerStepScales ?? Array(repeating: 1, count: energy.energy.layerSizes.count)
         for (k, sum) in sums where sum > 0 {
             scales[k] = Swift.min(scales[k], Scalar(1 / (sum * Double(stepSize))))
@@ -64,13 +63,20 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         return stabilized
     }
 
+    /// One step at a time, the step sizes capped once for `energy` (when ``stabilizesSteps``), without a tolerance.
+    public func singleSteps(under energy: ClampedEnergy<Scalar>) -> any Dynamics<Scalar> {
+        var step = stabilizesSteps ? stabilized(for: energy) : self
+        step.steps = 1
+        step.tolerance = nil
+        return step
+    }
+
     @discardableResult
     public func relax<G: RandomNumberGenerator>(
-        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
-        using generator: inout G
+        _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G
     ) throws -> Relaxation {
         if stabilizesSteps {
-            return try stabilized(for: energy, nudge: nudge).relax(&state, under: energy, nudge: nudge, using: &generator)
+            return try stabilized(for: energy).relax(&state, under: energy, using: &generator)
         }
         let blocks = Swift.min(parallelBlocks, state.batchSize)
         // Each block draws its noise from its own generator, seeded from the caller's; without
@@ -78,7 +84,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         let seeds = noise > 0 ? (0..<blocks).map { _ in generator.next() } : Array(repeating: 0, count: blocks)
         guard blocks > 1 else {
             var blockGenerator = SeededGenerator(seed: seeds[0])
-            return try relaxBlock(&state, under: energy, nudge: nudge, using: &blockGenerator)
+            return try relaxBlock(&state, under: energy, using: &blockGenerator)
         }
         let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
         let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
@@ -88,8 +94,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             results[b] = Result {
                 var part = whole.rows(rows)
                 var blockGenerator = SeededGenerator(seed: seeds[b])
-                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), nudge: nudge?.restricted(to: rows),
-                                                using: &blockGenerator)
+                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), using: &blockGenerator)
                 return (part, relaxation)
             }
         }
@@ -103,20 +108,15 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         return combined
     }
 
-    private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, nudge: Nudge<Scalar>?,
+    private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>,
                             using generator: inout SeededGenerator) throws -> Relaxation {
         var gradient = NetworkState(zerosLike: state)
         // The step −ε·(∂F/∂s + n) with n ~ N(0, σ²/ε) is −ε·∂F/∂s + σ√ε·ξ.
         let gradientNoise = noise / stepSize.squareRoot()
-        let output = state.layers.count - 1
         var change: Scalar = 0
         var step = 0
         while step < steps {
             energy.stateGradient(at: state, into: &gradient)
-            if let nudge, !energy.clampedLayers.contains(output) {
-                nudge.cost.accumulateGradient(output: state.layers[output], target: nudge.target,
-                                              scale: nudge.beta, into: &gradient.layers[output])
-            }
             if noise > 0 {
                 for k in energy.freeLayers {
                     gradient.layers[k].addGaussianNoise(standardDeviation: gradientNoise, using: &generator)

@@ -21,6 +21,15 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// `max |f″|` (0 where `f` is piecewise linear): `4/(3√3)` for tanh, `1/(6√3)` for the sigmoid.
+    public var maximumCurvature: Double {
+        switch self {
+        case .identity, .relu, .hardSigmoid: 0
+        case .tanh: 4 / (3 * 3.0.squareRoot())
+        case .sigmoid: 1 / (6 * 3.0.squareRoot())
+        }
+    }
+
     /// Calls `body` with the function `a ↦ (f(a), f′(a))` of this activation. The switch sits
     /// outside `body`'s loop, so that each loop is compiled (and vectorised) for one activation.
     @inline(__always)

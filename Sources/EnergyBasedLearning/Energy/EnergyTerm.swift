@@ -46,7 +46,7 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// Bounds on the spectral norms of the blocks `∂²E_term/∂s_k∂s_j` of the Hessian, for every
     /// pair of `freeLayers` this term couples, valid at every state (the activations' own
     /// curvature aside); `nil` when the term cannot bound them (the default). The dynamics use them
-    /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:nudge:)``).
+    /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:)``).
     func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]?
 
     /// A name for each parameter, for saved models and checkpoints (the default: the term's name,
@@ -76,6 +76,11 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// A specialised term for the examples (rows) in `rows` only (the default returns the term
     /// unchanged).
     func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar>
+
+    /// This term's part in the feed-forward network its energy becomes as the feedback vanishes (the
+    /// zero-feedback limit of a Hopfield energy, see ``FeedForwardChain/limit(of:)``): a weight from
+    /// one layer to the next, or a layer's bias; `nil` for a term with no such part (the default).
+    var feedForwardPart: FeedForwardPart<Scalar>? { get }
 }
 
 /// A bound on the spectral norm of one block `∂²E/∂s_row∂s_column` of an energy's Hessian.
@@ -93,6 +98,8 @@ public struct CurvatureBound: Sendable, Equatable {
 
 extension EnergyTerm {
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { nil }
+
+    public var feedForwardPart: FeedForwardPart<Scalar>? { nil }
 
     public var parameterNames: [String] {
         parameters.count == 1 ? [name] : parameters.indices.map { "\(name)-\($0)" }

@@ -62,6 +62,9 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
 
     public var name: String { "b\(layer)" }
 
+    /// In the zero-feedback limit, the bias of layer `k`'s pre-activation.
+    public var feedForwardPart: FeedForwardPart<Scalar>? { .bias(layer: layer, bias) }
+
     /// Linear in the state: no curvature.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { [] }
 
@@ -119,6 +122,9 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     public var name: String { "W\(lower)-\(upper)" }
 
     public var layers: [Int] { [lower, upper] }
+
+    /// In the zero-feedback limit, the weight from layer `k` to layer `l`.
+    public var feedForwardPart: FeedForwardPart<Scalar>? { .weight(lower: lower, upper: upper, weight) }
 
     /// `∂²E_kl/∂s_k∂s_l = −W`, of norm `‖W‖₂`, when both layers are free.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {

@@ -7,7 +7,7 @@ import LinearAlgebra
 /// with `W_l` of shape `size(l−1) × size(l)`, bias `b_l`, activation `f` and precision `π_l`.
 /// Writing `a = x_{l−1}W_l + b_l`, `e = x_l − f(a)` and `g = e ⊙ f′(a)`:
 /// `∂E/∂x_l = π e`, `∂E/∂x_{l−1} = −π g W_lᵀ`, `∂E/∂W_l = −π x_{l−1}ᵀ g`, `∂E/∂b_l = −π Σ g`.
-public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
+public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     /// The predicting layer `l − 1`.
     public let lower: Int
     /// The predicted layer `l`.
@@ -63,11 +63,31 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `f(a)` and `f′(a)` (and `f″(a)` when asked) at `a = x_{l−1}W + b`.
-    func prediction(at state: NetworkState<Scalar>, secondDerivative: Bool = false)
+    func prediction(at state: NetworkState<Scalar>, secondDerivative: Bool)
         -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)
     {
         if let clampedPrediction { return clampedPrediction }
         return activation.evaluate(preactivation(at: state), secondDerivative: secondDerivative)
+    }
+
+    public func prediction(at state: NetworkState<Scalar>) -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>) {
+        let predicted = prediction(at: state, secondDerivative: false)
+        return (predicted.value, predicted.derivative)
+    }
+
+    /// `∂L/∂W = x_{l−1}ᵀ g`, `∂L/∂b = Σ_batch g` and `∂L/∂x_{l−1} = g Wᵀ`.
+    public func backpropagate(_ g: Matrix<Scalar>, at state: NetworkState<Scalar>, toLowerLayer: Bool)
+        -> (parameterGradients: [Matrix<Scalar>], lowerGradient: Matrix<Scalar>?)
+    {
+        var weightGradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
+        weightGradient.multiplyAdd(state.layers[lower], g, transposeA: true, beta: 0)
+        return ([weightGradient, g.columnSums()], toLowerLayer ? Matrix.product(g, weight, transposeB: true) : nil)
+    }
+
+    /// The prediction error held at `h`, `x_l = f(a) + h`: on layer `l − 1` this is the term
+    /// `−π h·f(x_{l−1}W + b)` (``HeldPredictionError``).
+    public func holdingError(_ error: Matrix<Scalar>) -> any EnergyTerm<Scalar> {
+        HeldPredictionError(prediction: self, heldError: error)
     }
 
     /// `e = x_l − f(a)` and `g = e ⊙ f′(a)`, in one pass over the prediction.
@@ -145,7 +165,10 @@ public struct PredictionError<Scalar: BLASScalar>: EnergyTerm {
         return term
     }
 
-    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> {
+    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> { restrictedPrediction(to: rows) }
+
+    /// This term for the examples in `rows` only (its precomputed prediction restricted too).
+    func restrictedPrediction(to rows: Range<Int>) -> PredictionError {
         guard let clampedPrediction else { return self }
         var term = self
         term.clampedPrediction = (clampedPrediction.value.rows(rows), clampedPrediction.derivative.rows(rows),

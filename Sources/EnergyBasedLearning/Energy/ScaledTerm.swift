@@ -19,6 +19,8 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
         term.curvatureBounds(freeLayers: freeLayers)?.map { CurvatureBound(row: $0.row, column: $0.column, norm: Double(factor) * $0.norm) }
     }
     public var layers: [Int] { term.layers }
+    /// A scale does not change where a term's feed-forward limit lies: the term's own part.
+    public var feedForwardPart: FeedForwardPart<Scalar>? { term.feedForwardPart }
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { term.stateGradientDependencies(ofLayer: k) }
     public func energy(at state: NetworkState<Scalar>) -> Double { Double(factor) * term.energy(at: state) }
 

@@ -51,7 +51,7 @@ public struct OutputClamping<Scalar: BLASScalar>: LearningRule {
         let output = state.layers.count - 1
         state.layers[output] = target
         let clamped = energy.clamping([output], at: state)
-        try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
+        try dynamics.relax(&state, under: clamped, using: &generator)
         return Contrast(positive: state, negative: freeState, scale: scale)
     }
 }

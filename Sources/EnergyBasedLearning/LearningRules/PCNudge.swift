@@ -4,19 +4,19 @@ import LinearAlgebra
 /// prediction error at `e_L = −λ·∂C/∂ŷ` (`ŷ` the free output), relax the hidden layers, and
 /// estimate `dL/dθ ≈ (1/λ)·(∂E/∂θ(s^λ) − ∂E/∂θ(s⁰))`.
 ///
-/// The output state follows its prediction, `x_L = f(a_L) − λ·∂C/∂ŷ`, at every inference step, so
-/// the hidden layers relax under `E_{<L} + λπ_L·∂C/∂ŷ · f(a_L)`: EP's nudge, linearised at the free
-/// output, on the network's prediction. The estimate is exact as `λ → 0` for any cost and any
-/// precisions. (Clamping `x_L` at the fixed value `ŷ − λ·∂C/∂ŷ` instead would let the hidden
-/// layers absorb part of the error and is not exact unless `π_L` is small: that is PC.)
+/// The output state follows its prediction, `x_L = f(a_L) − λ·∂C/∂ŷ`, so the hidden layers relax
+/// under `E_{<L} + λπ_L·∂C/∂ŷ · f(a_L)` (the output's term held, ``FeedForwardTerm/holdingError(_:)``):
+/// EP's nudge, linearised at the free output, on the network's prediction. The estimate is exact as
+/// `λ → 0` for any cost and any precisions. (Clamping `x_L` at the fixed value `ŷ − λ·∂C/∂ŷ` instead
+/// would let the hidden layers absorb part of the error and is not exact unless `π_L` is small:
+/// that is PC.)
 public struct PCNudge<Scalar: BLASScalar>: LearningRule {
     public var lambda: Scalar
     public var cost: any Cost<Scalar>
-    /// The inference dynamics: its step size, step budget and tolerance (applied one step at a
-    /// time, the output re-set after each).
-    public var dynamics: ProjectedGradientDescent<Scalar>
+    /// The inference dynamics of the hidden layers.
+    public var dynamics: any Dynamics<Scalar>
 
-    public init(lambda: Scalar, cost: any Cost<Scalar> = SquaredError(), dynamics: ProjectedGradientDescent<Scalar>) {
+    public init(lambda: Scalar, cost: any Cost<Scalar> = SquaredError(), dynamics: any Dynamics<Scalar>) {
         precondition(lambda != 0, "PC-Nudge divides by λ: it cannot be zero")
         self.lambda = lambda
         self.cost = cost
@@ -27,25 +27,13 @@ public struct PCNudge<Scalar: BLASScalar>: LearningRule {
         energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>,
         using generator: inout G
     ) throws -> Contrast<Scalar> {
-        guard let outputTerm = try Backpropagation.chain(of: energy.energy).last?.term else {
-            throw Backpropagation<Scalar>.Failure.notFeedForward(layer: 1)
-        }
+        let (index, outputTerm) = try FeedForwardChain(energy).output
         let output = freeState.layers.count - 1
         var heldError = Matrix<Scalar>(rows: freeState.batchSize, columns: freeState.output.columns)
         cost.accumulateGradient(output: freeState.output, target: target, scale: -lambda, into: &heldError)
         var state = freeState
-        state.layers[output] = outputTerm.prediction(at: state).value + heldError
-        // On a predictive-coding energy nothing a clamped energy precomputes depends on the
-        // output layer's value (it is only ever predicted), so one clamped energy serves every step.
-        let clamped = energy.clamping([output], at: state)
-        // One step at a time; a stabilised step size is computed once, for the whole phase.
-        var step = dynamics.stabilizesSteps ? dynamics.stabilized(for: clamped) : dynamics
-        step.steps = 1
-        for _ in 0..<dynamics.steps {
-            state.layers[output] = outputTerm.prediction(at: state).value + heldError
-            let relaxation = try step.relax(&state, under: clamped, nudge: nil, using: &generator)
-            if let tolerance = dynamics.tolerance, relaxation.lastChange <= Double(tolerance) { break }
-        }
+        let held = energy.clamping([output], at: state).replacingTerm(at: index, with: outputTerm.holdingError(heldError))
+        try dynamics.relax(&state, under: held, using: &generator)
         state.layers[output] = outputTerm.prediction(at: state).value + heldError
         return Contrast(positive: state, negative: freeState, scale: 1 / lambda)
     }

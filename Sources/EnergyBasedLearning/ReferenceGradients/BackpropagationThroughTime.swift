@@ -55,6 +55,7 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
     public func gradients(energy: ClampedEnergy<Scalar>, from initial: NetworkState<Scalar>, target: Matrix<Scalar>,
                           truncation: Int? = nil) throws -> Gradients {
         precondition(dynamics.steps > 0, "at least one step to backpropagate through")
+        let dynamics = self.dynamics.stabilizesSteps ? self.dynamics.stabilized(for: energy) : self.dynamics
         let backwardSteps = Swift.min(truncation ?? dynamics.steps, dynamics.steps)
         precondition(backwardSteps > 0, "at least one step to backpropagate through")
         let stepSizes = energy.energy.layerSizes.indices.map { dynamics.stepSize * (dynamics.layerStepScales?[$0] ?? 1) }
@@ -68,18 +69,8 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         for t in 0..<dynamics.steps {
             energy.stateGradient(at: state, into: &gradient)
             if t >= dynamics.steps - backwardSteps {
-                var mask = NetworkState(zerosLike: state)
-                for k in energy.freeLayers {
-                    let bounds = energy.stateBounds[k]
-                    let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
-                    let s = state.layers[k].elements, g = gradient.layers[k].elements
-                    mask.layers[k].elements = s.indices.map { i in
-                        let unprojected = s[i] - stepSizes[k] * g[i]
-                        return unprojected > low && unprojected < high ? 1 : 0
-                    }
-                }
                 states.append(state)
-                masks.append(mask)
+                masks.append(Self.unprojectedUnits(energy: energy, at: state, gradient: gradient, stepSizes: stepSizes))
             }
             let isLast = t == dynamics.steps - 1
             for k in energy.freeLayers {
@@ -116,5 +107,22 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         }
         return Gradients(finalState: finalState, stateGradients: stateGradients, parameterGradients: parameterGradients,
                          freeUnits: masks[masks.count - 1], lastChange: Double(lastChange))
+    }
+
+    /// The mask `D` (1 or 0) of the free units that a step `s − ε_k·∂E/∂s` from `state`, with
+    /// `gradient = ∂E/∂s`, leaves strictly inside their box: the projection's derivative.
+    static func unprojectedUnits(energy: ClampedEnergy<Scalar>, at state: NetworkState<Scalar>, gradient: NetworkState<Scalar>,
+                                 stepSizes: [Scalar]) -> NetworkState<Scalar> {
+        var mask = NetworkState(zerosLike: state)
+        for k in energy.freeLayers {
+            let bounds = energy.stateBounds[k]
+            let low = bounds?.lowerBound ?? -.infinity, high = bounds?.upperBound ?? .infinity
+            let s = state.layers[k].elements, g = gradient.layers[k].elements
+            mask.layers[k].elements = s.indices.map { i in
+                let unprojected = s[i] - stepSizes[k] * g[i]
+                return unprojected > low && unprojected < high ? 1 : 0
+            }
+        }
+        return mask
     }
 }

@@ -76,7 +76,7 @@ public struct GradientCheck: Sendable {
         var state = initialState
         let clamped = ClampedEnergy(energy, clamping: [0], at: state)
         var generator = SeededGenerator(seed: 0)
-        try dynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
+        try dynamics.relax(&state, under: clamped, using: &generator)
         return (clamped, state)
     }
 
@@ -94,7 +94,7 @@ public struct GradientCheck: Sendable {
     /// Backprop's gradient through the feed-forward network of a predictive-coding energy, or
     /// through the zero-feedback limit of a Hopfield energy.
     public func backpropagationGradient() throws -> [[Matrix<Double>]] {
-        if (try? Backpropagation.chain(of: energy)) != nil {
+        if (try? FeedForwardChain(energy)) != nil {
             return try Backpropagation(cost: cost).gradient(energy: energy, input: input, target: target)
         }
         return try Backpropagation(cost: cost, matchingOutputLoss: true).gradient(ofFeedForwardLimit: energy, input: input, target: target)

@@ -70,14 +70,14 @@ public struct GradientDescentUpdates<Scalar: BLASScalar>: Sendable {
         var oneStep = dynamics
         oneStep.steps = 1
         oneStep.tolerance = nil
-        let nudge = Nudge(cost: cost, target: target, beta: beta)
+        let nudged = energy.adding(CostTerm(cost: cost, target: target, beta: beta, layer: energy.energy.layerSizes.count - 1))
         var generator = SeededGenerator(seed: 0)
         let freeUnits = bptt.freeUnits
         var previous = bptt.finalState
         var previousParameterGradients = energy.energy.parameterGradients(at: previous)
         return try (1...nudgedSteps).map { k in
             var state = previous
-            try oneStep.relax(&state, under: energy, nudge: nudge, using: &generator)
+            try oneStep.relax(&state, under: nudged, using: &generator)
             let parameterGradients = energy.energy.parameterGradients(at: state)
             var stateUpdate = NetworkState(zerosLike: state)
             for l in energy.freeLayers {

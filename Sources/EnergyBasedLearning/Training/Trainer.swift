@@ -1,7 +1,10 @@
 import Foundation
 import LinearAlgebra
 
-/// Trains a layered energy-based network with a learning rule, mini-batch by mini-batch.
+/// Trains a layered energy-based network with a learning rule, mini-batch by mini-batch: for each
+/// batch, the free phase (``freeDynamics``), the rule's estimate (``rule``), the optimizer's step
+/// and the weight decay. Any energy, dynamics, rule and optimizer compose; a
+/// ``LearningSpecification`` builds one from a run's settings (``LearningSpecification/makeTrainer(trainingCount:parallelBlocks:)``).
 public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var energy: LayeredEnergy<Scalar>
     public var freeDynamics: any Dynamics<Scalar>
@@ -76,7 +79,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// One epoch of training in a shuffled order: free phase, learning rule, update, for each batch,
     /// with the rates `learningRates · learningRateFactor`.
     /// Returns the error and cost measured at the free fixed points during the epoch (as in the paper).
-    public mutating func trainEpoch(on data: ClassificationData<Scalar>, progress: (Progress) -> Void = { _ in }) throws -> Measurement {
+    public mutating func trainEpoch(on data: ClassificationData<Scalar>, progress: (Progress) throws -> Void = { _ in }) throws -> Measurement {
         let rates = learningRates.map { $0 * Scalar(learningRateFactor) }
         epochsTrained += 1
         var order = Array(0..<data.count)
@@ -94,7 +97,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 // The clamped energy shares the parameters' storage: it must be gone before the
                 // update, or the update would copy every weight matrix.
                 let clamped = ClampedEnergy(energy, clamping: [0], at: state)
-                try freeDynamics.relax(&state, under: clamped, nudge: nil, using: &generator)
+                try freeDynamics.relax(&state, under: clamped, using: &generator)
                 estimate = try rule.estimate(energy: clamped, freeState: state, target: target, using: &generator)
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
@@ -106,7 +109,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             }
             errors += zip(state.output.argmaxPerRow(), indices).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
-            progress(Progress(examplesSeen: start + indices.count, examples: data.count,
+            try progress(Progress(examplesSeen: start + indices.count, examples: data.count,
                               runningError: Double(errors) / Double(start + indices.count)))
         }
         guard energy.parametersAreFinite else {
@@ -124,43 +127,12 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             let rows = start..<Swift.min(start + batchSize, data.count)
             let target = data.targets.rows(rows)
             var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
-            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), nudge: nil, using: &generator)
+            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), using: &generator)
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
             totalEnergy += energy.energy(at: state)
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count),
                            energy: totalEnergy / Double(data.count), examples: data.count)
-    }
-}
-
-extension Trainer {
-    /// A trainer for `configuration`: its energy, its free dynamics (projected gradient descent on
-    /// the Hopfield energy, the feed-forward pass on the predictive-coding energy) and its rule;
-    /// each relaxation runs `parallelBlocks` blocks of examples on separate threads.
-    public init(configuration c: TrainingConfiguration, trainingCount: Int, parallelBlocks: Int = 1) throws {
-        try c.validate()
-        var generator = SeededGenerator(seed: c.seed)
-        let energy: LayeredEnergy<Scalar> = c.makeEnergy(using: &generator)
-        let nudged = ProjectedGradientDescent<Scalar>(stepSize: Scalar(c.stepSize), steps: c.nudgedSteps, noise: Scalar(c.noise),
-                                                      parallelBlocks: parallelBlocks, stabilizesSteps: c.stableSteps)
-        let cost: any Cost<Scalar> = c.cost.cost()
-        let rule: any LearningRule<Scalar> = switch c.rule {
-        case .ep: EquilibriumPropagation<Scalar>(beta: Scalar(c.beta), nudging: c.nudging, randomSign: c.randomSign, cost: cost, dynamics: nudged)
-        case .stdp: RateSTDP<Scalar>(beta: Scalar(c.beta), form: c.stdpForm, stepSize: Scalar(c.stepSize),
-                                     steps: c.nudgedSteps, noise: Scalar(c.noise), cost: cost)
-        case .chl: OutputClamping<Scalar>.contrastiveHebbian(dynamics: nudged)
-        case .pc: OutputClamping<Scalar>.predictiveCoding(outputPrecision: Scalar(c.beta), dynamics: nudged)
-        case .pcNudge: PCNudge<Scalar>(lambda: Scalar(c.beta), cost: cost, dynamics: nudged)
-        case .bp: Backpropagation<Scalar>(cost: cost)
-        }
-        let free: any Dynamics<Scalar> = switch c.energy {
-        case .hopfield: ProjectedGradientDescent(stepSize: Scalar(c.stepSize), steps: c.freeSteps, parallelBlocks: parallelBlocks,
-                                                 stabilizesSteps: c.stableSteps)
-        case .pc: FeedForwardPass()
-        }
-        self.init(energy: energy, freeDynamics: free, rule: rule, cost: cost, optimizer: c.optimizer.optimizer(), learningRates: c.learningRates.map { Scalar($0) },
-                  schedule: c.schedule, plannedEpochs: c.epochs, batchSize: c.batchSize, persistentParticlesFor: c.persistentParticles ? trainingCount : nil, generator: generator)
-        weightDecay = Scalar(c.weightDecay)
     }
 }

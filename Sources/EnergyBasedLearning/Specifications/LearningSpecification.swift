@@ -1,0 +1,72 @@
+import LinearAlgebra
+
+/// Everything that defines how a network learns, apart from its data: the seed and the run file's
+/// sections `architecture`, `energy`, `dynamics`, `rule` and `training`. It validates the sections
+/// against each other and builds the energy, the dynamics, the rule and the trainer.
+public struct LearningSpecification: Codable, Sendable, Equatable {
+    public var seed: UInt64
+    public var architecture: ArchitectureSpecification
+    public var energy: EnergySpecification
+    public var dynamics: DynamicsSpecification
+    public var rule: RuleSpecification
+    public var training: TrainingSpecification
+
+    public init(seed: UInt64, architecture: ArchitectureSpecification, energy: EnergySpecification, dynamics: DynamicsSpecification,
+                rule: RuleSpecification, training: TrainingSpecification) {
+        self.seed = seed
+        self.architecture = architecture
+        self.energy = energy
+        self.dynamics = dynamics
+        self.rule = rule
+        self.training = training
+    }
+
+    /// Throws a ``SpecificationError`` naming the first setting that cannot be, in the order of the
+    /// run file's sections.
+    public func validate() throws {
+        try architecture.validate()
+        try dynamics.validate(energy: energy)
+        try rule.validate(energy: energy, dynamics: dynamics, cost: training.cost)
+        try training.validate(architecture: architecture)
+    }
+
+    /// The network, its weights drawn from `generator`, with the energy properties that are the
+    /// rule's nudge (PC's `π_L`, weak-feedback CHL's `γ`).
+    public func makeEnergy<Scalar: BLASScalar>(using generator: inout SeededGenerator) -> LayeredEnergy<Scalar> {
+        let properties = rule.energyProperties
+        return energy.make(architecture: architecture, outputPrecision: properties.outputPrecision, feedbackGain: properties.feedbackGain,
+                           using: &generator)
+    }
+
+    /// The rule with its second phase's dynamics, each relaxation split into `parallelBlocks` blocks of examples.
+    public func makeRule<Scalar: BLASScalar>(parallelBlocks: Int = 1) -> any LearningRule<Scalar> {
+        rule.make(cost: training.cost.cost(), dynamics: dynamics.makeSecondPhase(layerStepScales: layerStepScales(), parallelBlocks: parallelBlocks),
+                  layerCount: architecture.layers.count)
+    }
+
+    /// The free phase's dynamics.
+    public func makeFreePhase<Scalar: BLASScalar>(parallelBlocks: Int = 1) -> any Dynamics<Scalar> {
+        dynamics.makeFreePhase(energy: energy, layerStepScales: layerStepScales(), parallelBlocks: parallelBlocks)
+    }
+
+    /// The per-layer factors on the step size that the energy needs (see ``EnergySpecification/layerStepScales(layerCount:feedbackGain:)``).
+    public func layerStepScales<Scalar: BLASScalar>() -> [Scalar]? {
+        energy.layerStepScales(layerCount: architecture.layers.count, feedbackGain: rule.energyProperties.feedbackGain)
+    }
+
+    /// A trainer for this specification: the energy (weights drawn from the seed), its dynamics, the
+    /// rule, the optimizer and the schedule, with each relaxation split into `parallelBlocks` blocks
+    /// of examples on separate threads, and persistent particles (when set) for `trainingCount` examples.
+    public func makeTrainer<Scalar: BLASScalar>(trainingCount: Int, parallelBlocks: Int = 1) throws -> Trainer<Scalar> {
+        try validate()
+        var generator = SeededGenerator(seed: seed)
+        let energy: LayeredEnergy<Scalar> = makeEnergy(using: &generator)
+        var trainer = Trainer(
+            energy: energy, freeDynamics: makeFreePhase(parallelBlocks: parallelBlocks), rule: makeRule(parallelBlocks: parallelBlocks),
+            cost: training.cost.cost(), optimizer: training.optimizer.optimizer(), learningRates: training.learningRates.map { Scalar($0) },
+            schedule: training.schedule, plannedEpochs: training.epochs, batchSize: training.batchSize,
+            persistentParticlesFor: dynamics.persistentParticles ? trainingCount : nil, generator: generator)
+        trainer.weightDecay = Scalar(training.weightDecay)
+        return trainer
+    }
+}

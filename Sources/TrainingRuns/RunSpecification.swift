@@ -1,0 +1,122 @@
+import Datasets
+import EnergyBasedLearning
+import Foundation
+
+/// A whole run, as a run file describes it: the data (``DataSpecification``) and how the network
+/// learns (``LearningSpecification``: seed, architecture, energy, dynamics, rule, training).
+public struct RunSpecification: Codable, Sendable, Equatable {
+    public var data: DataSpecification
+    public var learning: LearningSpecification
+
+    public init(data: DataSpecification, learning: LearningSpecification) {
+        self.data = data
+        self.learning = learning
+    }
+
+    /// Reads `settings` section by section, refuses every setting that does not apply (a rule's
+    /// setting another rule does not take, a flag for a phase the rule does not have) and validates
+    /// the whole. Every error names the file and line, or the flag, of the setting concerned.
+    public init(settings: RunSettings) throws {
+        data = DataSpecification(dataset: try settings.optional("dataset") ?? .mnist, pixels: try settings.optional("pixels") ?? .unit)
+        let seed: UInt64 = try settings.required("seed")
+        let architecture = ArchitectureSpecification(layerSizes: try settings.required("architecture.layers"))
+        let energy = try Self.energy(settings)
+        let dynamics = DynamicsSpecification(
+            stepSize: try settings.required("dynamics.epsilon"), freeSteps: try settings.optional("dynamics.free-steps"),
+            nudgedSteps: try settings.required("dynamics.nudged-steps"), noise: try settings.optional("dynamics.noise") ?? 0,
+            stableSteps: try settings.optional("dynamics.stable-steps") ?? false,
+            persistentParticles: try settings.optional("dynamics.persistent-particles") ?? false)
+        let rule = try RuleSpecification(settings: settings)
+        if !rule.hasSecondPhase, energy.hasFeedForwardFreePhase {
+            // Nothing relaxes: a flag for the dynamics would be dropped.
+            for key in ["dynamics.epsilon", "dynamics.nudged-steps", "dynamics.noise", "dynamics.stable-steps"] {
+                if case .flag? = settings[key]?.origin {
+                    throw settings.error(key, "rule \(rule.name.rawValue) relaxes nothing on the \(energy.kind.rawValue) energy (the free phase is the feed-forward pass, and it has no second phase)")
+                }
+            }
+        }
+        let training = TrainingSpecification(
+            epochs: try settings.required("training.epochs"), batchSize: try settings.required("training.batch-size"),
+            learningRates: try settings.required("training.learning-rates"), optimizer: try settings.optional("training.optimizer") ?? .sgd,
+            schedule: try settings.optional("training.schedule") ?? .constant, weightDecay: try settings.optional("training.weight-decay") ?? 0,
+            cost: try settings.optional("training.cost") ?? .squaredError)
+        learning = LearningSpecification(seed: seed, architecture: architecture, energy: energy, dynamics: dynamics, rule: rule, training: training)
+        do {
+            try learning.validate()
+        } catch let error as SpecificationError {
+            throw settings.error(error.key, error.message)
+        }
+    }
+
+    private static func energy(_ settings: RunSettings) throws -> EnergySpecification {
+        switch try settings.optional("energy.kind") ?? EnergySpecification.Kind.hopfield {
+        case .hopfield:
+            for key in ["energy.hidden-activation", "energy.output-activation"] {
+                try settings.refuse(key, because: "the hopfield energy has no activations (its states are kept in [0, 1]); only the pc energy takes them")
+            }
+            return .hopfield
+        case .pc:
+            return .predictiveCoding(hidden: try settings.optional("energy.hidden-activation") ?? .relu,
+                                     output: try settings.optional("energy.output-activation") ?? .identity)
+        }
+    }
+
+    /// This run as a run file's text (with `output`, if given), which ``RunFile/init(yaml:file:)`` reads
+    /// back to the same run.
+    public func yaml(output: String? = nil) -> String {
+        let l = learning
+        func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+        var lines = ["dataset: \(data.dataset.rawValue)", "pixels: \(data.pixels.rawValue)", "seed: \(l.seed)"]
+        // A JSON string is a double-quoted YAML scalar.
+        if let output, let quoted = try? JSONEncoder.withoutEscapingSlashes.encode(output) { lines.append("output: \(String(decoding: quoted, as: UTF8.self))") }
+        lines += ["architecture:", "  layers: \(list(l.architecture.layerSizes))", "energy:", "  kind: \(l.energy.kind.rawValue)"]
+        if case let .predictiveCoding(hidden, output) = l.energy {
+            lines += ["  hidden-activation: \(hidden.rawValue)", "  output-activation: \(output.rawValue)"]
+        }
+        lines += ["dynamics:", "  epsilon: \(l.dynamics.stepSize)"]
+        if let freeSteps = l.dynamics.freeSteps { lines.append("  free-steps: \(freeSteps)") }
+        lines += ["  nudged-steps: \(l.dynamics.nudgedSteps)", "  noise: \(l.dynamics.noise)", "  stable-steps: \(l.dynamics.stableSteps)"]
+        if !l.energy.hasFeedForwardFreePhase { lines.append("  persistent-particles: \(l.dynamics.persistentParticles)") }
+        lines += ["rule:", "  name: \(l.rule.name.rawValue)"]
+        switch l.rule {
+        case let .ep(beta, nudging), let .cpl(beta, nudging): lines += ["  beta: \(beta)", "  nudging: \(nudging.rawValue)"]
+        case let .stdp(beta, nudging, form): lines += ["  beta: \(beta)", "  nudging: \(nudging.rawValue)", "  stdp-form: \(form.rawValue)"]
+        case let .chl(feedbackGain): lines.append("  feedback-gain: \(feedbackGain)")
+        case let .pc(outputPrecision): lines.append("  output-precision: \(outputPrecision)")
+        case let .pcNudge(lambda): lines.append("  lambda: \(lambda)")
+        case .bp, .tbp, .rbp: break
+        }
+        let t = l.training
+        lines += ["training:", "  epochs: \(t.epochs)", "  batch-size: \(t.batchSize)", "  learning-rates: \(list(t.learningRates))",
+                  "  optimizer: \(t.optimizer.rawValue)", "  schedule: \(t.schedule.rawValue)", "  weight-decay: \(t.weightDecay)", "  cost: \(t.cost.rawValue)"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension RuleSpecification {
+    /// The rule named by `rule.name`, with its own settings (those of the `rule` section); any other
+    /// `rule.` setting is refused, naming the settings the rule does take.
+    public init(settings: RunSettings) throws {
+        let name: RuleName = try settings.required("rule.name")
+        for key in settings.keys.sorted() where key.hasPrefix("rule.") && key != "rule.name" {
+            let setting = String(key.dropFirst("rule.".count))
+            guard !name.settings.contains(setting) else { continue }
+            let own = name.settings.isEmpty ? "it takes no settings" : "its settings: " + name.settings.joined(separator: ", ")
+            let hint = setting == "beta" && name.nudgeName != nil && name.nudgeName != "β"
+                ? "; its nudge \(name.nudgeName!) is \(name.settings[0]) (earlier versions of EqProp called every rule's nudge beta)" : ""
+            throw settings.error(key, "rule \(name.rawValue) does not take \(setting) (\(own))\(hint)")
+        }
+        let nudging: Nudging = try settings.optional("rule.nudging") ?? .positive
+        switch name {
+        case .ep: self = .ep(beta: try settings.required("rule.beta"), nudging: nudging)
+        case .stdp: self = .stdp(beta: try settings.required("rule.beta"), nudging: nudging, form: try settings.optional("rule.stdp-form") ?? .symmetric)
+        case .chl: self = .chl(feedbackGain: try settings.optional("rule.feedback-gain") ?? 1)
+        case .cpl: self = .cpl(beta: try settings.required("rule.beta"), nudging: nudging)
+        case .pc: self = .pc(outputPrecision: try settings.required("rule.output-precision"))
+        case .pcNudge: self = .pcNudge(lambda: try settings.required("rule.lambda"))
+        case .bp: self = .bp
+        case .tbp: self = .tbp
+        case .rbp: self = .rbp
+        }
+    }
+}
