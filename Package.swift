@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
@@ -31,8 +32,8 @@ let package = Package(
             dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
         // Energies, costs, dynamics, learning rules and reference gradients.
         .target(name: "EnergyBasedLearning", dependencies: ["LinearAlgebra"]),
-        // IDX/gzip readers, MNIST and Fashion-MNIST.
-        .target(name: "Datasets", dependencies: ["SystemZlib"]),
+        // IDX/gzip readers, MNIST and Fashion-MNIST, checksums (swift-crypto's SHA-256).
+        .target(name: "Datasets", dependencies: ["SystemZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // Poisson spiking neurons and the STDP window of the spike-based rule.
         .target(name: "Spiking", dependencies: ["EnergyBasedLearning", "LinearAlgebra"]),
         // SVG plots (STDP windows, alignment sweeps, learning curves).

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -152,7 +153,7 @@ public struct DataDirectory: Sendable {
     /// Checks the SHA-256 of `data`'s decompressed content against the catalogue.
     public func verify(_ data: Data, file: String, of dataset: DatasetName, source: String) throws {
         let content = Gzip.isCompressed(data) ? try Gzip.decompress(data, file: source) : data
-        let actual = SHA256.hexDigest(content)
+        let actual = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
         let expected = dataset.decompressedSHA256[file] ?? ""
         guard actual == expected else {
             throw DatasetError.checksumMismatch(file: source, expected: expected, actual: actual)
