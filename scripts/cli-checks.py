@@ -71,7 +71,7 @@ def gradcheck_new_rules():
         report = json.loads(run("gradcheck", *rule, "--json").stdout)
         assert report["reference"] == "implicit-differentiation" and report["cosine"] >= 0.999, (rule, report)
     coupled = json.loads(run("gradcheck", "--rule", "cpl", "--beta", "0.001", "--json").stdout)
-    assert coupled["description"] == "cpl (β 0.001, positive)" and -1 <= coupled["cosine"] <= 1, coupled
+    assert coupled["description"] == "cpl (beta 0.001, nudging positive)" and -1 <= coupled["cosine"] <= 1, coupled
 
 
 def align_sweep():

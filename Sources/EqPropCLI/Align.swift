@@ -68,9 +68,9 @@ struct Align: ParsableCommand {
         if let csv { try writeOutput(Data(csvTable(measurements).utf8), to: csv, flag: "--csv") }
         if let svg { try writeOutput(Data(LinePlot.stacked(plots(summary, sweep: sweep)).utf8), to: svg, flag: "--svg") }
         if json {
-            try writeJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary), to: "-")
+            try printJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary))
         } else {
-            print("\(describe(rule)) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
+            print("\(rule.summary) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
                   + (rule.name == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(input.rows) images, mean over seeds \(seeds)")
             for line in summary.lines {
                 let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
@@ -113,7 +113,7 @@ struct Align: ParsableCommand {
             [LinePlot.Series(name: "all layers", points: lines.map { ($0.nudge, value($0, nil)) })]
                 + names.indices.map { i in LinePlot.Series(name: names[i], points: lines.map { ($0.nudge, value($0, i)) }) }
         }
-        let title = "\(describe(sweep.rule)) vs backprop, \(steps) inference steps, mean of \(sweep.seeds.count) seeds"
+        let title = "\(sweep.rule.summary) vs backprop, \(steps) inference steps, mean of \(sweep.seeds.count) seeds"
         return [
             LinePlot(title: title, xLabel: "nudge \(sweep.rule.name.nudgeName ?? "")", yLabel: "cosine similarity",
                      series: series { line, i in i.map { line.parts[$0].cosine } ?? line.cosine }, showsZeroLines: false),

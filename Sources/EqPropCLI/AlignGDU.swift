@@ -85,8 +85,8 @@ extension Align {
         }
         if let svg { try writeOutput(Data(LinePlot.stacked(gduPlots(rows, beta: betas.map(abs).min()!, seeds: seedList.count)).utf8), to: svg, flag: "--svg") }
         if json {
-            try writeJSON(GDUReport(layers: layerSizes, freeSteps: freeSteps, stepSize: stepSize, batchSize: input.rows,
-                                    freePhaseLastChange: lastChanges, rows: rows), to: "-")
+            try printJSON(GDUReport(layers: layerSizes, freeSteps: freeSteps, stepSize: stepSize, batchSize: input.rows,
+                                    freePhaseLastChange: lastChanges, rows: rows))
             return
         }
         print("GDU: EP's nudged-step updates against minus BPTT's gradients, Hopfield \(layerSizes.map(String.init).joined(separator: "-")), "

@@ -62,11 +62,11 @@ struct Bench: ParsableCommand {
             gemmSecondsPerEpoch: gemmSeconds, fractionInGEMM: gemmSeconds / best,
             blasKernel: BLAS.coreName, threads: threads, products: Array(products.prefix(shapes)))
         if json {
-            try writeJSON(report, to: "-")
+            try printJSON(report)
             return
         }
         print("""
-            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-")), rule \(describe(learning.rule))) on \(train.count) \
+            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-")), rule \(learning.rule.summary)) on \(train.count) \
             \(report.dataset) examples, BLAS kernel \(report.blasKernel), \(threads) thread\(threads == 1 ? "" : "s")
             seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
             samples per second: \(Int(report.samplesPerSecond))

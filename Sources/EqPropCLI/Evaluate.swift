@@ -40,8 +40,8 @@ struct Evaluate: ParsableCommand {
         let trainMeasurement = try trainer.evaluate(on: train)
         let testMeasurement = try trainer.evaluate(on: test)
         if json {
-            try writeJSON(["train_error": trainMeasurement.error, "test_error": testMeasurement.error,
-                           "train_cost": trainMeasurement.cost, "test_cost": testMeasurement.cost], to: "-")
+            try printJSON(["train_error": trainMeasurement.error, "test_error": testMeasurement.error,
+                           "train_cost": trainMeasurement.cost, "test_cost": testMeasurement.cost])
         } else {
             print("train error \(percent(trainMeasurement.error)) (cost \(String(format: "%.4f", trainMeasurement.cost))), "
                   + "test error \(percent(testMeasurement.error)) (cost \(String(format: "%.4f", testMeasurement.cost)))")

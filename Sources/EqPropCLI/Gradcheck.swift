@@ -88,12 +88,12 @@ struct Gradcheck: ParsableCommand {
         }
         let result = try check.compare(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
         if json {
-            try writeJSON(GradcheckReport(rule: rule.name.rawValue, description: describe(rule), energy: energy.rawValue, reference: reference.rawValue,
+            try printJSON(GradcheckReport(rule: rule.name.rawValue, description: rule.summary, energy: energy.rawValue, reference: reference.rawValue,
                                           nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
-                                          comparison: result), to: "-")
+                                          comparison: result))
         } else {
             let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
-            print("\(describe(rule))\(noisy) on the \(energy.rawValue) energy, against \(reference.rawValue): "
+            print("\(rule.summary)\(noisy) on the \(energy.rawValue) energy, against \(reference.rawValue): "
                   + "cosine \(result.cosine), relative error \(result.relativeError)")
             for part in result.parts {
                 print("  \(part.name): cosine \(part.cosine), relative error \(part.relativeError)")

@@ -58,7 +58,7 @@ struct STDP: ParsableCommand {
         }
         let report = STDPReport(result: result, spikeFit: spikeFit, rateFit: rateFit, seconds: seconds)
         if json {
-            try writeJSON(report, to: "-")
+            try printJSON(report)
         } else {
             let pairs = result.points.reduce(0) { $0 + $1.pairs }
             print("""

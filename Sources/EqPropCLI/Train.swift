@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
         } else {
             let (runFile, name) = try settings.resolved(dataset: data.dataset, output: output)
             // Folders that cannot be made are reported now, not after the first epoch.
-            if let metricsJson, metricsJson != "-" { try createFolder(containing: metricsJson, flag: "--metrics-json") }
+            if let metricsJson { try createFolder(containing: metricsJson, flag: "--metrics-json") }
             let folder = try runFile.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
             let (train, test) = try data.load(runFile.specification.data)
             run = try TrainingRun(runFile, name: name, training: train, test: test, trainLimit: data.trainLimit, folder: folder,
@@ -124,22 +124,9 @@ struct Train: ParsableCommand {
         let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
         return "eqprop train: \(name) \(l.architecture.layerSizes.map(String.init).joined(separator: "-")) on \(run.data.dataset.rawValue) "
             + "(\(training) train, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
-            + "rule \(describe(l.rule)), ε \(l.dynamics.stepSize), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
+            + "rule \(l.rule.summary), ε \(l.dynamics.stepSize), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
             + "\(l.training.learningRates), seed \(l.seed), BLAS kernel \(BLAS.coreName)"
     }
-}
-
-/// A rule with its settings, as a summary line prints it: `ep (β 1.0, random)`.
-func describe(_ rule: RuleSpecification) -> String {
-    let settings: [String] = switch rule {
-    case let .ep(beta, nudging), let .cpl(beta, nudging): ["β \(beta)", nudging.rawValue]
-    case let .stdp(beta, nudging, form): ["β \(beta)", nudging.rawValue, form.rawValue]
-    case let .chl(feedbackGain): feedbackGain == 1 ? [] : ["γ \(feedbackGain)"]
-    case let .pc(outputPrecision): ["π_L \(outputPrecision)"]
-    case let .pcNudge(lambda): ["λ \(lambda)"]
-    case .bp, .tbp, .rbp: []
-    }
-    return rule.name.rawValue + (settings.isEmpty ? "" : " (\(settings.joined(separator: ", ")))")
 }
 
 func percent(_ fraction: Double) -> String { String(format: "%.2f%%", 100 * fraction) }
@@ -152,17 +139,11 @@ func parseList<T: LosslessStringConvertible>(_ text: String, flag: String) throw
     return items.map { $0! }
 }
 
-/// Writes `value` as pretty JSON to `path` (see ``writeOutput(_:to:flag:)``); `-` writes to standard output.
-func writeJSON<T: Encodable>(_ value: T, to path: String, flag: String = "--json") throws {
+/// Prints `value` as pretty JSON on standard output.
+func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    var data = try encoder.encode(value)
-    data.append(0x0a)
-    if path == "-" {
-        FileHandle.standardOutput.write(data)
-    } else {
-        try writeOutput(data, to: path, flag: flag)
-    }
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data([0x0a]))
 }
 
 /// Creates the folder that will hold `path`; an error names `flag` and the folder.

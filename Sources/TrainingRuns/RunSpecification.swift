@@ -77,15 +77,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         if let freeSteps = l.dynamics.freeSteps { lines.append("  free-steps: \(freeSteps)") }
         lines += ["  nudged-steps: \(l.dynamics.nudgedSteps)", "  noise: \(l.dynamics.noise)", "  stable-steps: \(l.dynamics.stableSteps)"]
         if !l.energy.hasFeedForwardFreePhase { lines.append("  persistent-particles: \(l.dynamics.persistentParticles)") }
-        lines += ["rule:", "  name: \(l.rule.name.rawValue)"]
-        switch l.rule {
-        case let .ep(beta, nudging), let .cpl(beta, nudging): lines += ["  beta: \(beta)", "  nudging: \(nudging.rawValue)"]
-        case let .stdp(beta, nudging, form): lines += ["  beta: \(beta)", "  nudging: \(nudging.rawValue)", "  stdp-form: \(form.rawValue)"]
-        case let .chl(feedbackGain): lines.append("  feedback-gain: \(feedbackGain)")
-        case let .pc(outputPrecision): lines.append("  output-precision: \(outputPrecision)")
-        case let .pcNudge(lambda): lines.append("  lambda: \(lambda)")
-        case .bp, .tbp, .rbp: break
-        }
+        lines += ["rule:", "  name: \(l.rule.name.rawValue)"] + l.rule.settings.map { "  \($0.name): \($0.value)" }
         let t = l.training
         lines += ["training:", "  epochs: \(t.epochs)", "  batch-size: \(t.batchSize)", "  learning-rates: \(list(t.learningRates))",
                   "  optimizer: \(t.optimizer.rawValue)", "  schedule: \(t.schedule.rawValue)", "  weight-decay: \(t.weightDecay)", "  cost: \(t.cost.rawValue)"]

@@ -65,6 +65,24 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
         }
     }
 
+    /// The rule's settings as a run file writes them (`rule.<name>: value`), in the order of
+    /// ``RuleName/settings``.
+    public var settings: [(name: String, value: String)] {
+        switch self {
+        case let .ep(beta, nudging), let .cpl(beta, nudging): [("beta", "\(beta)"), ("nudging", nudging.rawValue)]
+        case let .stdp(beta, nudging, form): [("beta", "\(beta)"), ("nudging", nudging.rawValue), ("stdp-form", form.rawValue)]
+        case let .chl(feedbackGain): [("feedback-gain", "\(feedbackGain)")]
+        case let .pc(outputPrecision): [("output-precision", "\(outputPrecision)")]
+        case let .pcNudge(lambda): [("lambda", "\(lambda)")]
+        case .bp, .tbp, .rbp: []
+        }
+    }
+
+    /// The rule and its settings in one line: `ep (beta 1.0, nudging random)`.
+    public var summary: String {
+        settings.isEmpty ? name.rawValue : name.rawValue + " (" + settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + ")"
+    }
+
     /// The properties of the energy that are this rule's nudge: PC's output precision `π_L` and
     /// weak-feedback CHL's gain `γ` (1 for every other rule). ``EnergySpecification/make(architecture:outputPrecision:feedbackGain:using:)``
     /// takes them.
