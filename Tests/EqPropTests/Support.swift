@@ -50,6 +50,7 @@ struct SmallProblem: Sendable, CustomTestStringConvertible {
         .predictiveCoding(hidden: .tanh, output: .identity),
         .predictiveCoding(hidden: .sigmoid, output: .sigmoid),
         .predictiveCoding(hidden: .relu, output: .hardSigmoid),
+        .predictiveCoding(hidden: .gelu, output: .tanh),
         SmallProblem(name: "weak-feedback Hopfield (γ = 0.3)",
                      check: .weakFeedback(layerSizes: [6, 5, 4, 3], feedbackGain: 0.3, batchSize: 3, seed: 7)),
     ]

@@ -54,6 +54,18 @@ struct UnifiedFamilyTests {
         #expect(abs(order - 1) < 0.1, "fitted order \(order)")
     }
 
+    @Test("PC-Nudge converges to backprop whatever the output's precision: its update is divided by λπ_L", arguments: [0.5, 3.0])
+    func pcNudgePrecision(outputPrecision: Double) throws {
+        let check = try check(precisions: [2, 1, outputPrecision])
+        func comparison(_ lambda: Double) throws -> GradientComparison {
+            try check.compare(PCNudge(lambda: lambda, dynamics: check.dynamics), reference: .backpropagation)
+        }
+        let smallest = try comparison(1e-3)
+        #expect(smallest.cosine >= 0.999 && smallest.relativeError < 0.01, "π_L = \(outputPrecision): \(smallest)")
+        let order = try fittedOrder(nudges: [0.02, 0.01, 0.005, 0.0025]) { try comparison($0).relativeError }
+        #expect(abs(order - 1) < 0.1, "fitted order \(order)")
+    }
+
     @Test("PC with the output clamped at the target converges to backprop as the output precision shrinks, error O(π_L)")
     func predictiveCoding() throws {
         func comparison(_ outputPrecision: Double) throws -> GradientComparison {

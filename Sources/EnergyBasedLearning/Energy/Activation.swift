@@ -12,21 +12,28 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     case sigmoid
     /// `f(a) = clip(a, 0, 1)`, the `ρ` of Scellier & Bengio (2017).
     case hardSigmoid = "hard-sigmoid"
+    /// `f(a) = a·Φ(a)` with `Φ` the standard normal distribution function, `Φ(a) = ½(1 + erf(a/√2))`
+    /// (the GELU of Hendrycks & Gimpel 2016, exact, not the tanh approximation):
+    /// `f′(a) = Φ(a) + a·φ(a)`, `f″(a) = φ(a)·(2 − a²)`, `φ` the normal density.
+    case gelu
 
-    /// `max |f′|`.
+    /// `max |f′|`: for GELU `f′(√2) = Φ(√2) + √2·φ(√2) ≈ 1.0682`.
     public var maximumSlope: Double {
         switch self {
         case .identity, .relu, .tanh, .hardSigmoid: 1
         case .sigmoid: 0.25
+        case .gelu: 1.0682
         }
     }
 
-    /// `max |f″|` (0 where `f` is piecewise linear): `4/(3√3)` for tanh, `1/(6√3)` for the sigmoid.
+    /// `max |f″|` (0 where `f` is piecewise linear): `4/(3√3)` for tanh, `1/(6√3)` for the sigmoid,
+    /// `f″(0) = 2φ(0) = √(2/π)` for GELU.
     public var maximumCurvature: Double {
         switch self {
         case .identity, .relu, .hardSigmoid: 0
         case .tanh: 4 / (3 * 3.0.squareRoot())
         case .sigmoid: 1 / (6 * 3.0.squareRoot())
+        case .gelu: (2 / Double.pi).squareRoot()
         }
     }
 
@@ -48,7 +55,18 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
                 let s = 1 / (1 + Scalar.exp(-a))
                 return (s, s * (1 - s))
             }
+        case .gelu:
+            body { a in
+                let cumulative = (1 + Scalar.erf(a * Scalar(0.5).squareRoot())) / 2
+                return (a * cumulative, cumulative + a * Self.normalDensity(a))
+            }
         }
+    }
+
+    /// `φ(a) = e^{−a²/2}/√(2π)`.
+    @inline(__always)
+    private static func normalDensity<Scalar: BLASScalar>(_ a: Scalar) -> Scalar {
+        Scalar.exp(-a * a / 2) / (2 * Scalar.pi).squareRoot()
     }
 
     /// `f(a)`, `f′(a)` and `f″(a)` for every element of `preactivation`.
@@ -68,10 +86,15 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
             }
         }
         if second != nil {
-            // f″ = −2 f f′ for tanh, f′(1 − 2f) for the sigmoid, 0 for the piecewise-linear ones.
+            // f″ = −2 f f′ for tanh, f′(1 − 2f) for the sigmoid, φ(a)(2 − a²) for GELU, 0 for the piecewise-linear ones.
             switch self {
             case .identity, .relu, .hardSigmoid:
                 break
+            case .gelu:
+                for i in 0..<value.count {
+                    let a = preactivation.elements[i]
+                    second!.elements[i] = Self.normalDensity(a) * (2 - a * a)
+                }
             case .tanh:
                 for i in 0..<value.count { second!.elements[i] = -2 * value.elements[i] * derivative.elements[i] }
             case .sigmoid:

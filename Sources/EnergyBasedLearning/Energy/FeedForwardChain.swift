@@ -8,6 +8,8 @@ public protocol FeedForwardTerm<Scalar>: EnergyTerm {
     var lower: Int { get }
     /// The predicted layer.
     var upper: Int { get }
+    /// The weight `π` of the prediction error in the energy, `½π‖x_upper − f(a)‖²`.
+    var precision: Scalar { get }
 
     /// `f(a)` and `f′(a)` at `a = x_lower·W + b`.
     func prediction(at state: NetworkState<Scalar>) -> (value: Matrix<Scalar>, derivative: Matrix<Scalar>)

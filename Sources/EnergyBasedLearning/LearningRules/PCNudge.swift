@@ -2,12 +2,13 @@ import LinearAlgebra
 
 /// PC-Nudge (Millidge et al. 2022): on a predictive-coding energy, hold the output layer's
 /// prediction error at `e_L = −λ·∂C/∂ŷ` (`ŷ` the free output), relax the hidden layers, and
-/// estimate `dL/dθ ≈ (1/λ)·(∂E/∂θ(s^λ) − ∂E/∂θ(s⁰))`.
+/// estimate `dL/dθ ≈ (1/(λπ_L))·(∂E/∂θ(s^λ) − ∂E/∂θ(s⁰))`, `π_L` the output's precision.
 ///
 /// The output state follows its prediction, `x_L = f(a_L) − λ·∂C/∂ŷ`, so the hidden layers relax
 /// under `E_{<L} + λπ_L·∂C/∂ŷ · f(a_L)` (the output's term held, ``FeedForwardTerm/holdingError(_:)``):
-/// EP's nudge, linearised at the free output, on the network's prediction. The estimate is exact as
-/// `λ → 0` for any cost and any precisions. (Clamping `x_L` at the fixed value `ŷ − λ·∂C/∂ŷ` instead
+/// EP's nudge with `β = λπ_L`, linearised at the free output, on the network's prediction: the
+/// contrast tends to `λπ_L·dL/dθ`, and the estimate, divided by `λπ_L`, is exact as `λ → 0` for any
+/// cost and any precisions. (Clamping `x_L` at the fixed value `ŷ − λ·∂C/∂ŷ` instead
 /// would let the hidden layers absorb part of the error and is not exact unless `π_L` is small:
 /// that is PC.)
 public struct PCNudge<Scalar: BLASScalar>: LearningRule {
@@ -35,6 +36,6 @@ public struct PCNudge<Scalar: BLASScalar>: LearningRule {
         let held = energy.clamping([output], at: state).replacingTerm(at: index, with: outputTerm.holdingError(heldError))
         try dynamics.relax(&state, under: held, using: &generator)
         state.layers[output] = outputTerm.prediction(at: state).value + heldError
-        return Contrast(positive: state, negative: freeState, scale: 1 / lambda)
+        return Contrast(positive: state, negative: freeState, scale: 1 / (lambda * outputTerm.precision))
     }
 }
