@@ -36,10 +36,15 @@ public struct LabeledImages: Sendable, Equatable {
     }
 
     /// The first `count` examples.
-    public func prefix(_ count: Int) -> LabeledImages {
-        let n = Swift.min(count, self.count)
-        return LabeledImages(pixels: Array(pixels[0..<(n * pixelsPerImage)]), labels: Array(labels[0..<n]),
-                             pixelsPerImage: pixelsPerImage, classCount: classCount)
+    public func prefix(_ count: Int) -> LabeledImages { examples(0..<Swift.min(count, self.count)) }
+
+    /// The last `count` examples.
+    public func suffix(_ count: Int) -> LabeledImages { examples((self.count - Swift.min(count, self.count))..<self.count) }
+
+    /// The examples in `range`.
+    public func examples(_ range: Range<Int>) -> LabeledImages {
+        LabeledImages(pixels: Array(pixels[(range.lowerBound * pixelsPerImage)..<(range.upperBound * pixelsPerImage)]),
+                      labels: Array(labels[range]), pixelsPerImage: pixelsPerImage, classCount: classCount)
     }
 
     static func read(_ url: URL) throws -> Data {

@@ -83,7 +83,7 @@ struct Align: ParsableCommand {
     /// The first `--batch-size` training images and their one-hot targets, in Double.
     func batch(layerSizes: [Int]) throws -> (input: Matrix<Double>, target: Matrix<Double>) {
         guard batchSize > 0 else { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
-        let train = try data.load(DataSpecification()).train
+        let train = try data.load(DataSpecification()).training
         guard train.inputs.columns == layerSizes[0], train.targets.columns == layerSizes.last else {
             throw ValidationError("--layers: the data set has \(train.inputs.columns) inputs and \(train.targets.columns) classes, "
                                   + "the network \(layerSizes[0]) and \(layerSizes.last!)")

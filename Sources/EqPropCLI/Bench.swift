@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
         // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
         let epochs = settings.epochs.flatMap { Int($0) } ?? 1
         let learning = run.specification.learning
-        let (train, _) = try data.load(run.specification.data)
+        let train = try data.load(run.specification.data).training
         let threads = compute.parallelBlocks(for: learning)
         var trainer: Trainer<Float> = try learning.makeTrainer(trainingCount: train.count, parallelBlocks: threads)
         let (seconds, calls) = try GEMMCensus.recording {

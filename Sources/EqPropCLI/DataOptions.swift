@@ -24,12 +24,16 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// The train and test splits of `data` from `--data-dir` (`--dataset` overrides its data set),
-    /// the first `trainLimit` (else `--train-limit`) training examples when set.
-    func load(_ data: DataSpecification, trainLimit: Int? = nil) throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>) {
+    /// The training, validation and test sets of `data` from `--data-dir` (`--dataset` overrides its
+    /// data set), the first `trainLimit` (else `--train-limit`) training examples when set.
+    func load(_ data: DataSpecification, trainLimit: Int? = nil) throws -> DataSplits {
         var data = data
         if let dataset { data.dataset = dataset }
-        return try data.load(from: DataDirectory.resolve(flag: dataDir), download: !offline, trainLimit: trainLimit ?? self.trainLimit)
+        do {
+            return try data.load(from: DataDirectory.resolve(flag: dataDir), download: !offline, trainLimit: trainLimit ?? self.trainLimit)
+        } catch let error as SpecificationError {
+            throw ValidationError("--\(error.key): \(error.message)")
+        }
     }
 }
 

@@ -34,17 +34,16 @@ struct Evaluate: ParsableCommand {
             run.learning.dynamics.freeSteps = freeSteps
         }
         // The data set the model was trained on, unless --dataset says otherwise.
-        let (train, test) = try data.load(run.data)
+        let splits = try data.load(run.data)
         var trainer: Trainer<Float> = try run.learning.makeTrainer(trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: run.learning))
         trainer.energy = energy
-        let trainMeasurement = try trainer.evaluate(on: train)
-        let testMeasurement = try trainer.evaluate(on: test)
+        var measured = [("train", try trainer.evaluate(on: splits.training))]
+        if let validation = splits.validation { measured.append(("validation", try trainer.evaluate(on: validation))) }
+        measured.append(("test", try trainer.evaluate(on: splits.test)))
         if json {
-            try printJSON(["train_error": trainMeasurement.error, "test_error": testMeasurement.error,
-                           "train_cost": trainMeasurement.cost, "test_cost": testMeasurement.cost])
+            try printJSON(Dictionary(uniqueKeysWithValues: measured.flatMap { name, m in [("\(name)_error", m.error), ("\(name)_cost", m.cost)] }))
         } else {
-            print("train error \(percent(trainMeasurement.error)) (cost \(String(format: "%.4f", trainMeasurement.cost))), "
-                  + "test error \(percent(testMeasurement.error)) (cost \(String(format: "%.4f", testMeasurement.cost)))")
+            print(measured.map { name, m in "\(name) error \(percent(m.error)) (cost \(String(format: "%.4f", m.cost)))" }.joined(separator: ", "))
         }
     }
 }

@@ -23,10 +23,12 @@ struct Plot: ParsableCommand {
         }
         var plots = [
             LinePlot(title: "\(name): error", xLabel: "epoch", yLabel: "error (%)",
-                     series: [series("train (during the epoch)") { 100 * $0.trainError }, series("test") { 100 * $0.testError }],
+                     series: [series("train (during the epoch)") { 100 * $0.trainError }]
+                         + optionalSeries("validation") { $0.validationError.map { 100 * $0 } } + [series("test") { 100 * $0.testError }],
                      showsZeroLines: false),
             LinePlot(title: "\(name): cost at the free fixed point", xLabel: "epoch", yLabel: "mean cost C",
-                     series: [series("train") { $0.trainCost }, series("test") { $0.testCost }], showsZeroLines: false),
+                     series: [series("train") { $0.trainCost }] + optionalSeries("validation") { $0.validationCost } + [series("test") { $0.testCost }],
+                     showsZeroLines: false),
         ]
         let energy = optionalSeries("test") { $0.testEnergy }
         if !energy.isEmpty {

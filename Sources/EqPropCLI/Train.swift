@@ -80,8 +80,7 @@ struct Train: ParsableCommand {
             // Folders that cannot be made are reported now, not after the first epoch.
             if let metricsJson { try createFolder(containing: metricsJson, flag: "--metrics-json") }
             let folder = try runFile.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
-            let (train, test) = try data.load(runFile.specification.data)
-            run = try TrainingRun(runFile, name: name, training: train, test: test, trainLimit: data.trainLimit, folder: folder,
+            run = try TrainingRun(runFile, name: name, data: try data.load(runFile.specification.data), trainLimit: data.trainLimit, folder: folder,
                                   parallelBlocks: compute.parallelBlocks(for: runFile.specification.learning))
         }
         if run.folder != nil { run.alignmentExamples = alignmentExamples }
@@ -89,7 +88,7 @@ struct Train: ParsableCommand {
         run.metricsFile = metricsJson.map(URL.init(fileURLWithPath:))
         let trainingCount = run.training.count
         let specification = run.runFile!.specification
-        say(summary(run.name, specification, training: run.training.count, test: run.test.count))
+        say(summary(run.name, specification, training: run.training.count, validation: run.validation?.count ?? 0, test: run.test.count))
         if run.trainer.epochsTrained > 0 { say("resuming after epoch \(run.trainer.epochsTrained) of \(run.trainer.plannedEpochs)") }
         let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
         var lastPrint = -Double.infinity
@@ -106,11 +105,17 @@ struct Train: ParsableCommand {
                 lastPrint = -Double.infinity
                 if terminal { print("\r\u{1B}[K", terminator: "") }
                 say("epoch \(record.epoch)/\(specification.learning.training.epochs): train error \(percent(record.trainError)) cost \(String(format: "%.4f", record.trainCost)) | "
+                    + (record.validationError.map { "validation error \(percent($0)) | " } ?? "")
                     + "test error \(percent(record.testError)) | \(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
                 fflush(nil)
             case let .warning(warning):
                 FileHandle.standardError.write(Data("eqprop train: warning: \(warning)\n".utf8))
             }
+        }
+        let metrics = run.metrics
+        if let epoch = metrics.selectedEpoch, let validation = metrics.selectedValidationError, let test = metrics.selectedTestError {
+            say("chosen on the validation set: epoch \(epoch) (validation error \(percent(validation))), test error \(percent(test)); "
+                + "last epoch's test error \(percent(metrics.testError))")
         }
     }
 
@@ -119,11 +124,11 @@ struct Train: ParsableCommand {
     }
 
     /// One line on the run: network, data, phases, energy, rule, optimizer, seed.
-    private func summary(_ name: String, _ run: RunSpecification, training: Int, test: Int) -> String {
+    private func summary(_ name: String, _ run: RunSpecification, training: Int, validation: Int, test: Int) -> String {
         let l = run.learning
         let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
         return "eqprop train: \(name) \(l.architecture.layerSizes.map(String.init).joined(separator: "-")) on \(run.data.dataset.rawValue) "
-            + "(\(training) train, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
+            + "(\(training) train, \(validation) validation, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
             + "rule \(l.rule.summary), ε \(l.dynamics.stepSize), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
             + "\(l.training.learningRates), seed \(l.seed), BLAS kernel \(BLAS.coreName)"
     }

@@ -2,26 +2,57 @@ import Datasets
 import EnergyBasedLearning
 import LinearAlgebra
 
-/// The data a run trains and is measured on (the run file's top-level `dataset` and `pixels`).
+/// The data a run trains and is measured on (the run file's top-level `dataset`, `pixels` and
+/// `validation`).
 public struct DataSpecification: Codable, Sendable, Equatable {
     public var dataset: DatasetName
     /// How an image's bytes become the input layer's state.
     public var pixels: PixelScaling
+    /// The last `validation` examples of the training set are held out to choose the epoch (and any
+    /// setting) on, so that the test set is measured, never chosen on (0: none).
+    public var validation: Int
 
-    public init(dataset: DatasetName = .mnist, pixels: PixelScaling = .unit) {
+    public init(dataset: DatasetName = .mnist, pixels: PixelScaling = .unit, validation: Int = 0) {
         self.dataset = dataset
         self.pixels = pixels
+        self.validation = validation
     }
 
-    /// The training and test sets from `directory` (downloaded there first if missing and
-    /// `download`), as Float matrices with scaled pixels; the first `trainLimit` training examples
-    /// when it is set.
-    public func load(from directory: DataDirectory, download: Bool = true, trainLimit: Int? = nil) throws
-        -> (train: ClassificationData<Float>, test: ClassificationData<Float>)
-    {
+    /// Reads a description that may predate `validation` (none then).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try container.decode(DatasetName.self, forKey: .dataset)
+        pixels = try container.decode(PixelScaling.self, forKey: .pixels)
+        validation = try container.decodeIfPresent(Int.self, forKey: .validation) ?? 0
+    }
+
+    /// The training, validation and test sets from `directory` (downloaded there first if missing
+    /// and `download`), as Float matrices with scaled pixels: the validation set is the last
+    /// `validation` examples of the training file, the training set the ones before (their first
+    /// `trainLimit` when it is set).
+    public func load(from directory: DataDirectory, download: Bool = true, trainLimit: Int? = nil) throws -> DataSplits {
         let splits = try directory.load(dataset, download: download)
-        let train = trainLimit.map { splits.train.prefix($0) } ?? splits.train
-        return (ClassificationData(train, pixels: pixels), ClassificationData(splits.test, pixels: pixels))
+        guard validation >= 0, validation < splits.train.count else {
+            throw SpecificationError(key: "validation", expected: "0 to \(splits.train.count - 1) examples held out of the \(splits.train.count) of \(dataset.rawValue)'s training set", value: validation)
+        }
+        var train = splits.train.prefix(splits.train.count - validation)
+        if let trainLimit { train = train.prefix(trainLimit) }
+        return DataSplits(training: ClassificationData(train, pixels: pixels),
+                          validation: validation > 0 ? ClassificationData(splits.train.suffix(validation), pixels: pixels) : nil,
+                          test: ClassificationData(splits.test, pixels: pixels))
+    }
+}
+
+/// A run's data: what it trains on, what it chooses on (if held out), what it is measured on.
+public struct DataSplits: Sendable {
+    public var training: ClassificationData<Float>
+    public var validation: ClassificationData<Float>?
+    public var test: ClassificationData<Float>
+
+    public init(training: ClassificationData<Float>, validation: ClassificationData<Float>? = nil, test: ClassificationData<Float>) {
+        self.training = training
+        self.validation = validation
+        self.test = test
     }
 }
 

@@ -6,6 +6,9 @@ import LinearAlgebra
 public struct EpochRecord: Codable, Equatable, Sendable {
     public var epoch: Int
     public var trainError: Double
+    /// On the held-out validation set, if any.
+    public var validationError: Double?
+    public var validationCost: Double?
     public var testError: Double
     public var trainCost: Double
     public var testCost: Double
@@ -33,14 +36,15 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
+        case epoch, trainError = "train_error", validationError = "validation_error", validationCost = "validation_cost"
+        case testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
         case seconds, learningRateFactor = "learning_rate_factor", testEnergy = "test_energy"
         case alignmentCosine = "alignment_cosine", alignmentRelativeError = "alignment_relative_error"
     }
 
-    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error"
+    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error,validation_error,validation_cost"
     public var csvLine: String {
-        let optionals = [testEnergy, alignmentCosine, alignmentRelativeError].map { $0.map { "\($0)" } ?? "" }
+        let optionals = [testEnergy, alignmentCosine, alignmentRelativeError, validationError, validationCost].map { $0.map { "\($0)" } ?? "" }
         return (["\(epoch)", "\(trainError)", "\(testError)", "\(trainCost)", "\(testCost)", "\(seconds)", "\(learningRateFactor)"] + optionals)
             .joined(separator: ",")
     }
@@ -67,7 +71,9 @@ extension EpochRecord {
     }
 }
 
-/// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`).
+/// The summary of a run after its latest epoch (`metrics.json`, and `eqprop train --metrics-json`):
+/// the last epoch, and, with a validation set, the epoch chosen on it (the lowest validation error,
+/// the earliest of equals) with its test error.
 public struct TrainingMetrics: Codable, Sendable {
     /// The run's name: its preset or run file.
     public var name: String
@@ -80,28 +86,39 @@ public struct TrainingMetrics: Codable, Sendable {
     public var testError: Double
     public var trainCost: Double
     public var testCost: Double
+    /// The epoch with the lowest validation error, its validation and test errors (`nil` without a validation set).
+    public var selectedEpoch: Int?
+    public var selectedValidationError: Double?
+    public var selectedTestError: Double?
     public var secondsPerEpoch: Double
     public var samplesPerSecond: Double
     public var blasKernel: String
 
-    public init(name: String, dataset: String, run: RunSpecification?, epochs: Int, trainError: Double, testError: Double,
-                trainCost: Double, testCost: Double, secondsPerEpoch: Double, samplesPerSecond: Double, blasKernel: String) {
+    /// The summary of `history`, a run over `trainingExamples` examples per epoch.
+    public init(name: String, dataset: String, run: RunSpecification?, history: [EpochRecord], trainingExamples: Int, blasKernel: String) {
+        let seconds = history.map(\.seconds).reduce(0, +)
+        let last = history.last
+        let selected = history.filter { $0.validationError != nil }.min { $0.validationError! < $1.validationError! }
         self.name = name
         self.dataset = dataset
         self.run = run
-        self.epochs = epochs
-        self.trainError = trainError
-        self.testError = testError
-        self.trainCost = trainCost
-        self.testCost = testCost
-        self.secondsPerEpoch = secondsPerEpoch
-        self.samplesPerSecond = samplesPerSecond
+        epochs = history.count
+        trainError = last?.trainError ?? 1
+        testError = last?.testError ?? 1
+        trainCost = last?.trainCost ?? 0
+        testCost = last?.testCost ?? 0
+        selectedEpoch = selected?.epoch
+        selectedValidationError = selected?.validationError
+        selectedTestError = selected?.testError
+        secondsPerEpoch = seconds / Double(Swift.max(history.count, 1))
+        samplesPerSecond = seconds > 0 ? Double(trainingExamples * history.count) / seconds : 0
         self.blasKernel = blasKernel
     }
 
     enum CodingKeys: String, CodingKey {
         case name, dataset, run, epochs
         case trainError = "train_error", testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
+        case selectedEpoch = "selected_epoch", selectedValidationError = "selected_validation_error", selectedTestError = "selected_test_error"
         case secondsPerEpoch = "seconds_per_epoch", samplesPerSecond = "samples_per_second", blasKernel = "blas_kernel"
     }
 }

@@ -31,6 +31,7 @@ public struct RunKey: Sendable, Equatable {
     public static let all: [RunKey] = [
         RunKey("dataset", "Data set: " + DatasetName.allCases.map(\.rawValue).joined(separator: " or ") + "."),
         RunKey("pixels", "Input pixels: unit (p/255, in [0, 1]) or symmetric (2p/255 − 1, in [−1, 1])."),
+        RunKey("validation", "Hold out the last N training examples as a validation set, on which the epoch is chosen (0: none)."),
         RunKey("seed", "Seed of the weights, the example order and the rule's randomness."),
         RunKey("output", "Run folder: run.yaml, per-epoch metrics, the model and .npz checkpoints."),
         RunKey("architecture.layers", flag: "layers", list: true, "Layer sizes, input first, e.g. 784,500,10 (each layer interacts densely with the next)."),

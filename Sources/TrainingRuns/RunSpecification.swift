@@ -17,7 +17,9 @@ public struct RunSpecification: Codable, Sendable, Equatable {
     /// setting another rule does not take, a flag for a phase the rule does not have) and validates
     /// the whole. Every error names the file and line, or the flag, of the setting concerned.
     public init(settings: RunSettings) throws {
-        data = DataSpecification(dataset: try settings.optional("dataset") ?? .mnist, pixels: try settings.optional("pixels") ?? .unit)
+        data = DataSpecification(dataset: try settings.optional("dataset") ?? .mnist, pixels: try settings.optional("pixels") ?? .unit,
+                                 validation: try settings.optional("validation") ?? 0)
+        if data.validation < 0 { throw settings.error("validation", "expected 0 or a positive number of examples held out, got \(data.validation)") }
         let seed: UInt64 = try settings.required("seed")
         let architecture = ArchitectureSpecification(layerSizes: try settings.required("architecture.layers"))
         let energy = try Self.energy(settings)
@@ -66,7 +68,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
     public func yaml(output: String? = nil) -> String {
         let l = learning
         func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
-        var lines = ["dataset: \(data.dataset.rawValue)", "pixels: \(data.pixels.rawValue)", "seed: \(l.seed)"]
+        var lines = ["dataset: \(data.dataset.rawValue)", "pixels: \(data.pixels.rawValue)", "validation: \(data.validation)", "seed: \(l.seed)"]
         // A JSON string is a double-quoted YAML scalar.
         if let output, let quoted = try? JSONEncoder.withoutEscapingSlashes.encode(output) { lines.append("output: \(String(decoding: quoted, as: UTF8.self))") }
         lines += ["architecture:", "  layers: \(list(l.architecture.layerSizes))", "energy:", "  kind: \(l.energy.kind.rawValue)"]

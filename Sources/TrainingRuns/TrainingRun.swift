@@ -7,15 +7,19 @@ import LinearAlgebra
 /// epoch's metrics, the test error, the rule's alignment with the exact gradient and, in a run
 /// folder, the metrics files, the model and a checkpoint from which ``resume()`` continues exactly.
 ///
-/// The trainer can come from a run file (``init(_:name:training:test:trainLimit:folder:parallelBlocks:)``)
+/// The trainer can come from a run file (``init(_:name:data:trainLimit:folder:parallelBlocks:)``)
 /// or be composed in code from any energy, dynamics, rule and optimizer
-/// (``init(trainer:name:training:test:folder:)``): both train, checkpoint, resume and save alike.
+/// (``init(trainer:name:training:validation:test:folder:)``): both train, checkpoint, resume and
+/// save alike. With a validation set, each epoch is measured on it too, and ``metrics`` reports the
+/// test error of the epoch chosen on it (never on the test set).
 /// `eqprop train` is this loop with a command line around it.
 public struct TrainingRun {
     public var trainer: Trainer<Float>
     /// The run's name in reports: its preset or run file, or what the code calls it.
     public var name: String
     public let training: ClassificationData<Float>
+    /// What the epoch is chosen on, if held out.
+    public let validation: ClassificationData<Float>?
     public let test: ClassificationData<Float>
     /// The run file, when the run was described by one: saved with the model and the checkpoints,
     /// so that `eqprop evaluate` and `eqprop train --resume` can rebuild the network.
@@ -44,12 +48,14 @@ public struct TrainingRun {
         case warning(String)
     }
 
-    /// A run of `trainer` on `training`, tested on `test`, recorded in `folder` if given.
-    public init(trainer: Trainer<Float>, name: String, training: ClassificationData<Float>, test: ClassificationData<Float>,
-                folder: RunFolder? = nil) {
+    /// A run of `trainer` on `training`, measured on `validation` (if given) and `test`, recorded in
+    /// `folder` if given.
+    public init(trainer: Trainer<Float>, name: String, training: ClassificationData<Float>, validation: ClassificationData<Float>? = nil,
+                test: ClassificationData<Float>, folder: RunFolder? = nil) {
         self.trainer = trainer
         self.name = name
         self.training = training
+        self.validation = validation
         self.test = test
         self.folder = folder
         trainLimit = nil
@@ -58,18 +64,19 @@ public struct TrainingRun {
     /// The run that `runFile` describes, its trainer built from it, each relaxation split into
     /// `parallelBlocks` blocks of examples on separate threads. A new run folder receives the run
     /// file first.
-    public init(_ runFile: RunFile, name: String, training: ClassificationData<Float>, test: ClassificationData<Float>, trainLimit: Int? = nil,
-                folder: RunFolder? = nil, parallelBlocks: Int = 1) throws {
+    public init(_ runFile: RunFile, name: String, data: DataSplits, trainLimit: Int? = nil, folder: RunFolder? = nil,
+                parallelBlocks: Int = 1) throws {
         let sizes = runFile.specification.learning.architecture.layerSizes
-        guard training.inputs.columns == sizes.first, training.targets.columns == sizes.last else {
+        guard data.training.inputs.columns == sizes.first, data.training.targets.columns == sizes.last else {
             throw RunFileError(file: "--layers", line: nil,
-                               message: "the data has \(training.inputs.columns) inputs and \(training.targets.columns) classes, the network \(sizes)")
+                               message: "the data has \(data.training.inputs.columns) inputs and \(data.training.targets.columns) classes, the network \(sizes)")
         }
-        trainer = try runFile.specification.learning.makeTrainer(trainingCount: training.count, parallelBlocks: parallelBlocks)
+        trainer = try runFile.specification.learning.makeTrainer(trainingCount: data.training.count, parallelBlocks: parallelBlocks)
         self.name = name
         self.runFile = runFile
-        self.training = training
-        self.test = test
+        training = data.training
+        validation = data.validation
+        test = data.test
         self.trainLimit = trainLimit
         self.folder = folder
     }
@@ -95,16 +102,15 @@ public struct TrainingRun {
     /// run and the newer checkpoints refused.
     public static func resuming(
         _ folder: RunFolder, parallelBlocks: (RunSpecification) -> Int = { _ in 1 },
-        load: (RunSpecification, _ trainLimit: Int?) throws -> (train: ClassificationData<Float>, test: ClassificationData<Float>)
+        load: (RunSpecification, _ trainLimit: Int?) throws -> DataSplits
     ) throws -> (run: TrainingRun, refused: [CheckpointError]) {
         try newestUsableCheckpoint(in: folder) { checkpoint, file in
             guard var runFile = try checkpoint.runFile(file: file.path) else {
                 throw CheckpointError(file: file.path, reason: "the run was composed in code; rebuild its trainer and call resume()")
             }
             runFile.output = folder.url.path
-            let (train, test) = try load(runFile.specification, checkpoint.metadata.trainLimit)
-            var run = try TrainingRun(runFile, name: folder.url.path, training: train, test: test, trainLimit: checkpoint.metadata.trainLimit,
-                                      folder: folder, parallelBlocks: parallelBlocks(runFile.specification))
+            var run = try TrainingRun(runFile, name: folder.url.path, data: try load(runFile.specification, checkpoint.metadata.trainLimit),
+                                      trainLimit: checkpoint.metadata.trainLimit, folder: folder, parallelBlocks: parallelBlocks(runFile.specification))
             try checkpoint.restore(into: &run.trainer, file: file.path)
             run.history = checkpoint.metadata.history
             return run
@@ -144,6 +150,7 @@ public struct TrainingRun {
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
         let trained = try trainer.trainEpoch(on: training) { try onEvent(.progress(epoch: epoch, $0, seconds: seconds())) }
         let elapsed = seconds()
+        let validated = try validation.map { try trainer.evaluate(on: $0) }
         let tested = try trainer.evaluate(on: test)
         var alignment: GradientComparison?
         if alignmentExamples > 0, let learning = runFile?.specification.learning {
@@ -159,8 +166,10 @@ public struct TrainingRun {
                 try onEvent(.warning("epoch \(epoch): alignment not measured: \(error)"))
             }
         }
-        let record = EpochRecord(epoch: epoch, trainError: trained.error, testError: tested.error, trainCost: trained.cost, testCost: tested.cost,
+        var record = EpochRecord(epoch: epoch, trainError: trained.error, testError: tested.error, trainCost: trained.cost, testCost: tested.cost,
                                  seconds: elapsed, learningRateFactor: learningRateFactor, testEnergy: tested.energy, alignment: alignment)
+        record.validationError = validated?.error
+        record.validationCost = validated?.cost
         history.append(record)
         if let warning = EpochRecord.collapseWarning(history, stableSteps: runFile?.specification.learning.dynamics.stableSteps ?? false) {
             try onEvent(.warning(warning))
@@ -176,12 +185,7 @@ public struct TrainingRun {
 
     /// The summary after the latest epoch.
     public var metrics: TrainingMetrics {
-        let seconds = history.map(\.seconds).reduce(0, +)
-        let last = history.last
-        return TrainingMetrics(
-            name: name, dataset: runFile?.specification.data.dataset.rawValue ?? "", run: runFile?.specification, epochs: history.count,
-            trainError: last?.trainError ?? 1, testError: last?.testError ?? 1, trainCost: last?.trainCost ?? 0, testCost: last?.testCost ?? 0,
-            secondsPerEpoch: seconds / Double(Swift.max(history.count, 1)),
-            samplesPerSecond: seconds > 0 ? Double(training.count * history.count) / seconds : 0, blasKernel: BLAS.coreName)
+        TrainingMetrics(name: name, dataset: runFile?.specification.data.dataset.rawValue ?? "", run: runFile?.specification, history: history,
+                        trainingExamples: training.count, blasKernel: BLAS.coreName)
     }
 }

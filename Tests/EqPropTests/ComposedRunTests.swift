@@ -1,6 +1,7 @@
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
+import Datasets
 import Testing
 import TrainingRuns
 
@@ -101,5 +102,52 @@ struct ComposedRunTests {
                                                  learningRates: [0.1, 0.1], batchSize: 4, generator: SeededGenerator(seed: 1)),
                                 name: "other", training: train, test: test, folder: folder)
         #expect(throws: RunFolderError.self) { try other.resume() }
+    }
+}
+
+@Suite("Choosing on a validation set")
+struct ValidationTests {
+    func record(_ epoch: Int, validation: Double?, test: Double) -> EpochRecord {
+        var r = EpochRecord(epoch: epoch, trainError: 0, testError: test, trainCost: 0, testCost: 0, seconds: 1, learningRateFactor: 1)
+        r.validationError = validation
+        return r
+    }
+
+    @Test("The epoch is chosen on the validation error (the earliest of equals), and its test error reported beside the last epoch's")
+    func selection() {
+        let history = [record(1, validation: 0.05, test: 0.04), record(2, validation: 0.03, test: 0.035), record(3, validation: 0.03, test: 0.02),
+                       record(4, validation: 0.04, test: 0.01)]
+        let metrics = TrainingMetrics(name: "t", dataset: "d", run: nil, history: history, trainingExamples: 10, blasKernel: "")
+        #expect(metrics.selectedEpoch == 2 && metrics.selectedValidationError == 0.03 && metrics.selectedTestError == 0.035)
+        #expect(metrics.testError == 0.01, "the last epoch's, reported as such; the lowest test error (epoch 4) is never the choice")
+        let none = TrainingMetrics(name: "t", dataset: "d", run: nil, history: history.map { var r = $0; r.validationError = nil; return r },
+                                   trainingExamples: 10, blasKernel: "")
+        #expect(none.selectedEpoch == nil && none.selectedTestError == nil)
+    }
+
+    @Test("A run measures its validation set every epoch and records it")
+    func runRecordsValidation() throws {
+        let (runFile, data) = (RunFile.presets["family-mlp"]!, ComposedRunTests().images(count: 90, seed: 5))
+        var run = runFile
+        run.specification.learning.architecture = ArchitectureSpecification(layerSizes: [784, 8, 10])
+        run.specification.learning.training.learningRates = [0.01, 0.01]
+        run.specification.learning.training.epochs = 3
+        let splits = DataSplits(training: data, validation: ComposedRunTests().images(count: 40, seed: 6), test: ComposedRunTests().images(count: 30, seed: 7))
+        var training = try TrainingRun(run, name: "validated", data: splits)
+        try training.train()
+        #expect(training.history.allSatisfy { $0.validationError != nil && $0.validationCost != nil })
+        let metrics = training.metrics
+        let best = training.history.min { $0.validationError! < $1.validationError! }!
+        #expect(metrics.selectedEpoch == best.epoch && metrics.selectedTestError == best.testError)
+    }
+
+    @Test("The validation set is the last examples of the training file, held out of training", .enabled(if: hasRealData, "needs $EQPROP_DATA"))
+    func realSplit() throws {
+        let directory = DataDirectory(url: realDataDirectory!)
+        let splits = try DataSpecification(dataset: .mnist, validation: 10_000).load(from: directory, download: false, trainLimit: 100)
+        let raw = try directory.load(.mnist, download: false).train
+        #expect(splits.training.count == 100 && splits.validation?.count == 10_000 && splits.test.count == 10_000)
+        #expect(splits.validation?.labels == raw.labels.suffix(10_000).map(Int.init) && splits.training.labels == raw.labels.prefix(100).map(Int.init))
+        #expect(throws: SpecificationError.self) { _ = try DataSpecification(validation: 60_000).load(from: directory, download: false) }
     }
 }

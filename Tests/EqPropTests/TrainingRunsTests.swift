@@ -172,13 +172,13 @@ struct TrainingRunsTests {
     func runFolderKeepsCheckpoints() throws {
         let (runFile, data) = smallRun()
         let folder = try RunFolder(path: try temporaryFolder().path, keptCheckpoints: 2)
-        var run = try TrainingRun(runFile, name: "small", training: data, test: data, folder: folder)
+        var run = try TrainingRun(runFile, name: "small", data: DataSplits(training: data, test: data), folder: folder)
         for _ in 1...3 { try run.trainEpoch() }
         #expect(try folder.checkpointFiles().map(\.lastPathComponent) == ["epoch-0002.npz", "epoch-0003.npz"])
         let newest = try folder.checkpointFiles().last!
         let good = try Data(contentsOf: newest)
         try good.prefix(good.count - 10).write(to: newest)
-        let (resumed, refused) = try TrainingRun.resuming(folder) { _, _ in (data, data) }
+        let (resumed, refused) = try TrainingRun.resuming(folder) { _, _ in DataSplits(training: data, test: data) }
         #expect(resumed.trainer.epochsTrained == 2 && resumed.history.count == 2)
         #expect(refused.count == 1 && refused[0].file == newest.path)
         #expect(FileManager.default.fileExists(atPath: newest.path))
