@@ -66,6 +66,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: settingHelp("epsilon")) var epsilon: String?
     @Option(parsing: .unconditional, help: settingHelp("free-steps")) var freeSteps: String?
     @Option(parsing: .unconditional, help: settingHelp("nudged-steps")) var nudgedSteps: String?
+    @Option(parsing: .unconditional, help: settingHelp("tolerance")) var tolerance: String?
     @Option(parsing: .unconditional, help: settingHelp("noise")) var noise: String?
     @Flag(inversion: .prefixedNo, help: settingHelp("stable-steps")) var stableSteps: Bool?
     @Flag(inversion: .prefixedNo, help: settingHelp("persistent-particles")) var persistentParticles: Bool?
@@ -89,7 +90,7 @@ struct RunOptions: ParsableArguments {
     /// The setting flags given, with their text.
     var given: [(flag: String, text: String)] {
         [("layers", layers), ("energy", energy), ("hidden-activation", hiddenActivation), ("output-activation", outputActivation),
-         ("epsilon", epsilon), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("noise", noise),
+         ("epsilon", epsilon), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
          ("stable-steps", stableSteps.map { "\($0)" }), ("persistent-particles", persistentParticles.map { "\($0)" }),
          ("epochs", epochs), ("batch-size", batchSize), ("learning-rates", learningRates), ("optimizer", optimizer),
          ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost), ("pixels", pixels), ("seed", seed),

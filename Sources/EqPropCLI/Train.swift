@@ -106,7 +106,9 @@ struct Train: ParsableCommand {
                 if terminal { print("\r\u{1B}[K", terminator: "") }
                 say("epoch \(record.epoch)/\(specification.learning.training.epochs): train error \(percent(record.trainError)) cost \(String(format: "%.4f", record.trainCost)) | "
                     + (record.validationError.map { "validation error \(percent($0)) | " } ?? "")
-                    + "test error \(percent(record.testError)) | \(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
+                    + "test error \(percent(record.testError)) | "
+                    + (specification.learning.dynamics.freeSteps != nil ? String(format: "free phase %.1f steps, %@ unsettled | ", record.freeSteps ?? 0, percent(record.unsettledFraction ?? 0)) : "")
+                    + "\(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
                 fflush(nil)
             case let .warning(warning):
                 FileHandle.standardError.write(Data("eqprop train: warning: \(warning)\n".utf8))

@@ -9,6 +9,10 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     /// On the held-out validation set, if any.
     public var validationError: Double?
     public var validationCost: Double?
+    /// The training epoch's free phases: mean steps per batch, and the fraction of examples whose
+    /// free phase did not reach a fixed point (``Relaxation/unsettledExamples``).
+    public var freeSteps: Double?
+    public var unsettledFraction: Double?
     public var testError: Double
     public var trainCost: Double
     public var testCost: Double
@@ -37,14 +41,16 @@ public struct EpochRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainError = "train_error", validationError = "validation_error", validationCost = "validation_cost"
+        case freeSteps = "free_steps", unsettledFraction = "unsettled_fraction"
         case testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
         case seconds, learningRateFactor = "learning_rate_factor", testEnergy = "test_energy"
         case alignmentCosine = "alignment_cosine", alignmentRelativeError = "alignment_relative_error"
     }
 
-    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error,validation_error,validation_cost"
+    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error,validation_error,validation_cost,free_steps,unsettled_fraction"
     public var csvLine: String {
-        let optionals = [testEnergy, alignmentCosine, alignmentRelativeError, validationError, validationCost].map { $0.map { "\($0)" } ?? "" }
+        let optionals = [testEnergy, alignmentCosine, alignmentRelativeError, validationError, validationCost, freeSteps, unsettledFraction]
+            .map { $0.map { "\($0)" } ?? "" }
         return (["\(epoch)", "\(trainError)", "\(testError)", "\(trainCost)", "\(testCost)", "\(seconds)", "\(learningRateFactor)"] + optionals)
             .joined(separator: ",")
     }

@@ -41,6 +41,7 @@ public struct RunKey: Sendable, Equatable {
         RunKey("dynamics.epsilon", "Step size ε of the dynamics."),
         RunKey("dynamics.free-steps", "Steps of the free phase (the hopfield energy; the pc energy's free phase is the feed-forward pass)."),
         RunKey("dynamics.nudged-steps", "Steps of the rule's second phase (nudged, clamped or inference steps; tbp's truncation, rbp's iterations)."),
+        RunKey("dynamics.tolerance", "Relax each phase until no unit moves by more than this in a step; free-steps and nudged-steps are then the caps."),
         RunKey("dynamics.noise", "Langevin noise level σ of the second phase."),
         RunKey("dynamics.stable-steps", "Cap each layer's relaxation step by the energy's curvature at the current weights."),
         RunKey("dynamics.persistent-particles", "Start each free phase from the example's last fixed point."),

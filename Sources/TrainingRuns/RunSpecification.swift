@@ -25,7 +25,8 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let energy = try Self.energy(settings)
         let dynamics = DynamicsSpecification(
             stepSize: try settings.required("dynamics.epsilon"), freeSteps: try settings.optional("dynamics.free-steps"),
-            nudgedSteps: try settings.required("dynamics.nudged-steps"), noise: try settings.optional("dynamics.noise") ?? 0,
+            nudgedSteps: try settings.required("dynamics.nudged-steps"), tolerance: try settings.optional("dynamics.tolerance"),
+            noise: try settings.optional("dynamics.noise") ?? 0,
             stableSteps: try settings.optional("dynamics.stable-steps") ?? false,
             persistentParticles: try settings.optional("dynamics.persistent-particles") ?? false)
         let rule = try RuleSpecification(settings: settings)
@@ -77,7 +78,9 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         }
         lines += ["dynamics:", "  epsilon: \(l.dynamics.stepSize)"]
         if let freeSteps = l.dynamics.freeSteps { lines.append("  free-steps: \(freeSteps)") }
-        lines += ["  nudged-steps: \(l.dynamics.nudgedSteps)", "  noise: \(l.dynamics.noise)", "  stable-steps: \(l.dynamics.stableSteps)"]
+        lines.append("  nudged-steps: \(l.dynamics.nudgedSteps)")
+        if let tolerance = l.dynamics.tolerance { lines.append("  tolerance: \(tolerance)") }
+        lines += ["  noise: \(l.dynamics.noise)", "  stable-steps: \(l.dynamics.stableSteps)"]
         if !l.energy.hasFeedForwardFreePhase { lines.append("  persistent-particles: \(l.dynamics.persistentParticles)") }
         lines += ["rule:", "  name: \(l.rule.name.rawValue)"] + l.rule.settings.map { "  \($0.name): \($0.value)" }
         let t = l.training

@@ -170,6 +170,8 @@ public struct TrainingRun {
                                  seconds: elapsed, learningRateFactor: learningRateFactor, testEnergy: tested.energy, alignment: alignment)
         record.validationError = validated?.error
         record.validationCost = validated?.cost
+        record.freeSteps = trained.freeSteps
+        record.unsettledFraction = trained.unsettledFraction
         history.append(record)
         if let warning = EpochRecord.collapseWarning(history, stableSteps: runFile?.specification.learning.dynamics.stableSteps ?? false) {
             try onEvent(.warning(warning))

@@ -151,6 +151,25 @@ struct DynamicsTests {
         }
     }
 
+    @Test("Relaxing to a tolerance stops once no unit moves by more than it, and counts the examples that have not settled")
+    func tolerance() throws {
+        let problem = SmallProblem(batchSize: 7)
+        let start = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: start)
+        var generator = SeededGenerator(seed: 0)
+        var short = start, settled = start, capped = start
+        let few = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 2).relax(&short, under: clamped, using: &generator)
+        #expect(few.steps == 2 && few.unsettledExamples == 7, "two steps from zero settle nothing: \(few)")
+        let converged = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10_000, tolerance: 1e-9).relax(&settled, under: clamped, using: &generator)
+        #expect(converged.steps < 10_000 && converged.lastChange <= 1e-9 && converged.unsettledExamples == 0, "\(converged)")
+        let cap = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: converged.steps - 1, tolerance: 1e-9).relax(&capped, under: clamped, using: &generator)
+        #expect(cap.steps == converged.steps - 1 && cap.unsettledExamples > 0, "stopped by the cap: \(cap)")
+        // Fixed steps and a tolerance step alike: the same states after the same number of steps.
+        var fixed = start
+        try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: converged.steps).relax(&fixed, under: clamped, using: &generator)
+        #expect(fixed == settled)
+    }
+
     @Test("The projection onto the box keeps NaN visible: the hard sigmoid must not hide a divergence")
     func projectionKeepsNaN() {
         var generator = SeededGenerator(seed: 0)

@@ -26,6 +26,15 @@ public struct Relaxation: Sendable, Equatable {
     public var steps: Int
     /// The largest change of a unit's state in the last step (0 when not measured).
     public var lastChange: Double
+    /// The examples whose last step still moved a unit by more than the dynamics' tolerance (1e-4
+    /// when it has none): they did not reach a fixed point.
+    public var unsettledExamples: Int
+
+    public init(steps: Int, lastChange: Double, unsettledExamples: Int = 0) {
+        self.steps = steps
+        self.lastChange = lastChange
+        self.unsettledExamples = unsettledExamples
+    }
 }
 
 public enum RelaxationError: Error, Equatable, CustomStringConvertible {

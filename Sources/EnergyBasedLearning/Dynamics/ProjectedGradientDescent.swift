@@ -14,7 +14,8 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     public var stepSize: Scalar
     /// The number of steps, or the maximum number when `tolerance` is set.
     public var steps: Int
-    /// Stop once no unit's state changes by more than this in one step.
+    /// Stop once no unit's state changes by more than this in one step. It is also what
+    /// ``Relaxation/unsettledExamples`` counts against (1e-4 when `nil`).
     public var tolerance: Scalar?
     /// The noise level `σ` of the Langevin term (0: deterministic).
     public var noise: Scalar
@@ -98,12 +99,13 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
                 return (part, relaxation)
             }
         }
-        var combined = Relaxation(steps: 0, lastChange: 0)
+        var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0)
         for b in 0..<blocks {
             let (part, relaxation) = try results[b]!.get()
             state.setRows(startingAt: ranges[b].lowerBound, from: part)
             combined.steps = Swift.max(combined.steps, relaxation.steps)
             combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
+            combined.unsettledExamples += relaxation.unsettledExamples
         }
         return combined
     }
@@ -113,7 +115,9 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         var gradient = NetworkState(zerosLike: state)
         // The step −ε·(∂F/∂s + n) with n ~ N(0, σ²/ε) is −ε·∂F/∂s + σ√ε·ξ.
         let gradientNoise = noise / stepSize.squareRoot()
-        var change: Scalar = 0
+        // Each example's largest change in a step, measured at every step when stopping at a
+        // tolerance, else at the last step only.
+        var rowChanges = [Scalar](repeating: 0, count: state.batchSize)
         var step = 0
         while step < steps {
             energy.stateGradient(at: state, into: &gradient)
@@ -122,20 +126,24 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
                     gradient.layers[k].addGaussianNoise(standardDeviation: gradientNoise, using: &generator)
                 }
             }
-            change = 0
+            let measuring = tolerance != nil || step == steps - 1
+            if measuring { rowChanges.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             for k in energy.freeLayers {
-                let layerChange = state.layers[k].descend(
-                    along: gradient.layers[k], stepSize: stepSize * (layerStepScales?[k] ?? 1), within: energy.stateBounds[k],
-                    measuringChange: tolerance != nil)
-                change = Swift.max(change, layerChange)
+                let stepSize = stepSize * (layerStepScales?[k] ?? 1)
+                if measuring {
+                    state.layers[k].descend(along: gradient.layers[k], stepSize: stepSize, within: energy.stateBounds[k], rowChanges: &rowChanges)
+                } else {
+                    state.layers[k].descend(along: gradient.layers[k], stepSize: stepSize, within: energy.stateBounds[k])
+                }
             }
             step += 1
-            if let tolerance, change <= tolerance { break }
+            if let tolerance, rowChanges.allSatisfy({ $0 <= tolerance }) { break }
         }
         for k in energy.freeLayers where !state.layers[k].isFinite {
             throw RelaxationError.nonFinite(layer: k, step: step)
         }
-        return Relaxation(steps: step, lastChange: Double(change))
+        let threshold = tolerance ?? Scalar(1e-4)
+        return Relaxation(steps: step, lastChange: Double(rowChanges.max() ?? 0), unsettledExamples: rowChanges.filter { $0 > threshold }.count)
     }
 }
 
@@ -160,25 +168,39 @@ final class ConcurrentResults<Value>: @unchecked Sendable {
 }
 
 extension Matrix {
-    /// `self ← Π_bounds(self − ε·gradient)`; returns `max |Δ|` when `measuringChange`, else 0.
+    /// `self ← Π_bounds(self − ε·gradient)`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    mutating func descend(along gradient: Matrix, stepSize: Scalar, within bounds: ClosedRange<Scalar>?, measuringChange: Bool) -> Scalar {
+    mutating func descend(along gradient: Matrix, stepSize: Scalar, within bounds: ClosedRange<Scalar>?) {
         let low = bounds?.lowerBound ?? -.infinity
         let high = bounds?.upperBound ?? .infinity
-        return gradient.elements.withUnsafeBufferPointer { g in
+        gradient.elements.withUnsafeBufferPointer { g in
             elements.withUnsafeMutableBufferPointer { s in
-                if !measuringChange {
-                    for i in s.indices { s[i] = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high) }
-                    return 0
+                for i in s.indices { s[i] = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high) }
+            }
+        }
+    }
+
+    /// `self ← Π_bounds(self − ε·gradient)`, raising `rowChanges[r]` to the largest `|Δ|` of row `r`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    mutating func descend(along gradient: Matrix, stepSize: Scalar, within bounds: ClosedRange<Scalar>?, rowChanges: inout [Scalar]) {
+        let low = bounds?.lowerBound ?? -.infinity
+        let high = bounds?.upperBound ?? .infinity
+        let n = columns
+        gradient.elements.withUnsafeBufferPointer { g in
+            elements.withUnsafeMutableBufferPointer { s in
+                rowChanges.withUnsafeMutableBufferPointer { changes in
+                    for r in 0..<rows {
+                        var change = changes[r]
+                        for i in (r * n)..<((r + 1) * n) {
+                            let updated = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high)
+                            change = Swift.max(change, abs(updated - s[i]))
+                            s[i] = updated
+                        }
+                        changes[r] = change
+                    }
                 }
-                var change: Scalar = 0
-                for i in s.indices {
-                    let updated = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high)
-                    change = Swift.max(change, abs(updated - s[i]))
-                    s[i] = updated
-                }
-                return change
             }
         }
     }

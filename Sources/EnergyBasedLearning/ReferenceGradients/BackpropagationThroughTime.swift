@@ -65,18 +65,19 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
         var masks: [NetworkState<Scalar>] = []
         var gradient = NetworkState(zerosLike: initial)
         var state = initial
-        var lastChange: Scalar = 0
+        var lastChanges = [Scalar](repeating: 0, count: initial.batchSize)
         for t in 0..<dynamics.steps {
             energy.stateGradient(at: state, into: &gradient)
             if t >= dynamics.steps - backwardSteps {
                 states.append(state)
                 masks.append(Self.unprojectedUnits(energy: energy, at: state, gradient: gradient, stepSizes: stepSizes))
             }
-            let isLast = t == dynamics.steps - 1
             for k in energy.freeLayers {
-                let change = state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k],
-                                                     measuringChange: isLast)
-                lastChange = Swift.max(lastChange, change)
+                if t == dynamics.steps - 1 {
+                    state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k], rowChanges: &lastChanges)
+                } else {
+                    state.layers[k].descend(along: gradient.layers[k], stepSize: stepSizes[k], within: energy.stateBounds[k])
+                }
             }
             guard state.isFinite else { throw RelaxationError.nonFinite(layer: energy.freeLayers.first { !state.layers[$0].isFinite }!, step: t + 1) }
         }
@@ -106,7 +107,7 @@ public struct BackpropagationThroughTime<Scalar: BLASScalar>: Sendable {
             stateGradients.append(adjoint)
         }
         return Gradients(finalState: finalState, stateGradients: stateGradients, parameterGradients: parameterGradients,
-                         freeUnits: masks[masks.count - 1], lastChange: Double(lastChange))
+                         freeUnits: masks[masks.count - 1], lastChange: Double(lastChanges.max() ?? 0))
     }
 
     /// The mask `D` (1 or 0) of the free units that a step `s − ε_k·∂E/∂s` from `state`, with

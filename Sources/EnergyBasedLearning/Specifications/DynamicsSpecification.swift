@@ -12,6 +12,9 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// Steps of the second phase: each nudged phase (`n_it_pos`), the clamped phase, PC's inference;
     /// the steps backpropagated through (`tbp`) or the iterations of the adjoint (`rbp`).
     public var nudgedSteps: Int
+    /// Relax each phase until no unit moves by more than this in a step, `freeSteps` and
+    /// `nudgedSteps` being then the caps (`nil`: always those steps).
+    public var tolerance: Double?
     /// The Langevin noise level `σ` of the second phase (0: deterministic).
     public var noise: Double
     /// Cap each layer's step by the energy's curvature at the current weights
@@ -20,11 +23,12 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// Start each training example's free phase from its previous fixed point.
     public var persistentParticles: Bool
 
-    public init(stepSize: Double, freeSteps: Int?, nudgedSteps: Int, noise: Double = 0, stableSteps: Bool = false,
+    public init(stepSize: Double, freeSteps: Int?, nudgedSteps: Int, tolerance: Double? = nil, noise: Double = 0, stableSteps: Bool = false,
                 persistentParticles: Bool = false) {
         self.stepSize = stepSize
         self.freeSteps = freeSteps
         self.nudgedSteps = nudgedSteps
+        self.tolerance = tolerance
         self.noise = noise
         self.stableSteps = stableSteps
         self.persistentParticles = persistentParticles
@@ -43,19 +47,20 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         }
         try require(nudgedSteps > 0, "dynamics.nudged-steps", "a positive number", nudgedSteps)
         try require(noise >= 0 && noise.isFinite, "dynamics.noise", "a finite noise level σ ≥ 0", noise)
+        if let tolerance { try require(tolerance > 0 && tolerance.isFinite, "dynamics.tolerance", "a positive finite tolerance", tolerance) }
     }
 
     /// The free phase's dynamics on `energy`: the feed-forward pass, or `freeSteps` steps of projected
     /// gradient descent (noise-free), `parallelBlocks` blocks of examples at once.
     public func makeFreePhase<Scalar: BLASScalar>(energy: EnergySpecification, layerStepScales: [Scalar]?, parallelBlocks: Int) -> any Dynamics<Scalar> {
         guard let freeSteps, !energy.hasFeedForwardFreePhase else { return FeedForwardPass<Scalar>() }
-        return ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: freeSteps, parallelBlocks: parallelBlocks,
-                                        layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
+        return ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: freeSteps, tolerance: tolerance.map { Scalar($0) },
+                                        parallelBlocks: parallelBlocks, layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
     }
 
     /// The second phase's dynamics: `nudgedSteps` steps of projected gradient descent with noise `σ`.
     public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int) -> ProjectedGradientDescent<Scalar> {
-        ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: nudgedSteps, noise: Scalar(noise), parallelBlocks: parallelBlocks,
-                                 layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
+        ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: nudgedSteps, tolerance: tolerance.map { Scalar($0) }, noise: Scalar(noise),
+                                 parallelBlocks: parallelBlocks, layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
     }
 }

@@ -54,6 +54,11 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         /// 0 during training, and always 0 on the predictive-coding energy, whose free phase is its minimum).
         public var energy: Double = 0
         public var examples: Int
+        /// Mean steps of the free phase per batch (the most any block of examples took).
+        public var freeSteps: Double = 0
+        /// Fraction of the examples whose free phase did not reach a fixed point: its last step still
+        /// moved a unit by more than the dynamics' tolerance (1e-4 when it has none).
+        public var unsettledFraction: Double = 0
     }
 
     /// Progress within an epoch, reported after each batch.
@@ -84,7 +89,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         epochsTrained += 1
         var order = Array(0..<data.count)
         order.shuffle(using: &generator)
-        var errors = 0, totalCost = 0.0
+        var errors = 0, totalCost = 0.0, totalSteps = 0, unsettled = 0, batches = 0
         for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated() {
             let indices = Array(order[start..<Swift.min(start + batchSize, data.count)])
             let target = data.targets.gatheringRows(indices)
@@ -97,7 +102,10 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 // The clamped energy shares the parameters' storage: it must be gone before the
                 // update, or the update would copy every weight matrix.
                 let clamped = ClampedEnergy(energy, clamping: [0], at: state)
-                try freeDynamics.relax(&state, under: clamped, using: &generator)
+                let relaxation = try freeDynamics.relax(&state, under: clamped, using: &generator)
+                totalSteps += relaxation.steps
+                unsettled += relaxation.unsettledExamples
+                batches += 1
                 estimate = try rule.estimate(energy: clamped, freeState: state, target: target, using: &generator)
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
@@ -115,24 +123,29 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         guard energy.parametersAreFinite else {
             throw Failure.diverged(batch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
         }
-        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count)
+        return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count,
+                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count))
     }
 
     /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
     /// Noisy dynamics draw from a generator seeded with `seed`, so evaluation is reproducible.
     public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000, seed: UInt64 = 0) throws -> Measurement {
-        var errors = 0, totalCost = 0.0, totalEnergy = 0.0
+        var errors = 0, totalCost = 0.0, totalEnergy = 0.0, totalSteps = 0, unsettled = 0, batches = 0
         var generator = SeededGenerator(seed: seed)
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let rows = start..<Swift.min(start + batchSize, data.count)
             let target = data.targets.rows(rows)
             var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
-            try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), using: &generator)
+            let relaxation = try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), using: &generator)
+            totalSteps += relaxation.steps
+            unsettled += relaxation.unsettledExamples
+            batches += 1
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
             totalEnergy += energy.energy(at: state)
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count),
-                           energy: totalEnergy / Double(data.count), examples: data.count)
+                           energy: totalEnergy / Double(data.count), examples: data.count,
+                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count))
     }
 }
