@@ -134,6 +134,25 @@ def run_folder_and_plot():
         assert "metrics.jsonl:3" in process.stderr, process.stderr
 
 
+def sweep_runs_and_summarises():
+    """A sweep trains every run of its grid in its own folder, summarises them, and skips finished runs when run again."""
+    with tempfile.TemporaryDirectory() as folder:
+        common = ["sweep", "--preset", "family-mlp", "--layers", "784,16,10", "--learning-rates", "0.005,0.005", "--epochs", "2",
+                  "--train-limit", "600", "--validation", "500", "--seeds", "1-2", "--variant", "rule=bp", "--variant", "rule=pc-nudge lambda=0.1",
+                  "--output", folder]
+        first = run(*common).stdout
+        assert "4 runs (2 variants × 2 seeds)" in first and "validation error" in first, first
+        summary = json.load(open(os.path.join(folder, "summary.json")))
+        assert [row["variant"] for row in summary["rows"]] == ["rule=bp", "rule=pc-nudge lambda=0.1"], summary
+        assert all(row["seeds"] == [1, 2] and row["selected_test_error"]["count"] == 2 for row in summary["rows"]), summary
+        records = [json.loads(line) for line in open(os.path.join(folder, "rule-bp", "seed-2", "metrics.jsonl"))]
+        assert len(records) == 2 and all("validation_error" in r for r in records), records
+        again = run(*common).stdout
+        assert again.count(": complete") == 4, again
+        markdown = open(os.path.join(folder, "summary.md")).read()
+        assert "| rule=pc-nudge lambda=0.1 | 1, 2 |" in markdown, markdown
+
+
 def rejects(args, *fragments):
     def body():
         process = run(*args, expect_success=False)
@@ -441,6 +460,9 @@ with tempfile.TemporaryDirectory() as empty:
           lambda: [rejects(["train", *args], *fragments)() for args, fragments in (
               (["--symmetric"], ["--nudging centered"]), (["--random-sign"], ["--nudging random"]),
               (["--rule", "ep-symmetric"], ["--rule ep --nudging centered"]))])
+    check("sweep: a variant's setting that its rule does not take is refused before any run",
+          rejects(["sweep", "--preset", "family-mlp", "--variant", "rule=ep lambda=0.1", "--output", empty], "variant 'rule=ep lambda=0.1'", "--lambda"))
+    check("sweep: --seed is refused (a sweep takes --seeds)", rejects(["sweep", "--seed", "3", "--output", empty], "--seed: a sweep takes its seeds"))
     check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
@@ -460,6 +482,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
         check("bench: a PC epoch's products counted and timed by shape, JSON", bench_counts_products)
         check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
+        check("sweep: every run of the grid in its folder, a summary over the seeds, finished runs skipped", sweep_runs_and_summarises)
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)
         check("train --resume: SIGKILL mid-epoch then resume equals an uninterrupted run; NumPy opens the .npz; a truncated checkpoint is refused", resume_after_sigkill)
         check("data download: a local server's files verified, a partial download resumed, a corrupted file rejected", data_download)

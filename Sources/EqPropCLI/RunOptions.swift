@@ -79,6 +79,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: settingHelp("weight-decay")) var weightDecay: String?
     @Option(help: settingHelp("cost")) var cost: String?
     @Option(help: settingHelp("pixels")) var pixels: String?
+    @Option(parsing: .unconditional, help: settingHelp("validation")) var validation: String?
     @Option(parsing: .unconditional, help: settingHelp("seed")) var seed: String?
 
     func validate() throws {
@@ -93,19 +94,25 @@ struct RunOptions: ParsableArguments {
          ("epsilon", epsilon), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
          ("stable-steps", stableSteps.map { "\($0)" }), ("persistent-particles", persistentParticles.map { "\($0)" }),
          ("epochs", epochs), ("batch-size", batchSize), ("learning-rates", learningRates), ("optimizer", optimizer),
-         ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost), ("pixels", pixels), ("seed", seed),
+         ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost), ("pixels", pixels), ("validation", validation), ("seed", seed),
         ].compactMap { flag, text in text.map { (flag, $0) } } + rule.given
     }
 
-    /// The run file, the preset or the default preset, with `dataset` and `output` (when given) and
-    /// every setting flag applied, validated: each error names its flag or its file and line.
-    func resolved(dataset: DatasetName? = nil, output: String? = nil) throws -> (run: RunFile, name: String) {
+    /// The run file's, the preset's or the default preset's settings, with `dataset` and `output`
+    /// (when given) and every setting flag applied, untyped; and the run's name.
+    func settings(dataset: DatasetName? = nil, output: String? = nil) throws -> (settings: RunSettings, name: String) {
         let name = runFile ?? preset ?? "scellier2017-net1"
         let base = try runFile.map { try RunFile.settings(contentsOf: $0) } ?? RunFile.presetSettings(name)
         var overrides = RunSettings(source: "the command line")
         for (flag, text) in given + [("dataset", dataset?.rawValue), ("output", output)].compactMap({ flag, text in text.map { (flag, $0) } }) {
             overrides.set(RunKey.flagged(flag)!, fromFlag: text)
         }
-        return (try RunFile(settings: base.overriding(with: overrides)), name)
+        return (base.overriding(with: overrides), name)
+    }
+
+    /// The run those settings describe, validated: each error names its flag or its file and line.
+    func resolved(dataset: DatasetName? = nil, output: String? = nil) throws -> (run: RunFile, name: String) {
+        let (settings, name) = try settings(dataset: dataset, output: output)
+        return (try RunFile(settings: settings), name)
     }
 }
