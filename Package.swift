@@ -52,6 +52,8 @@ let package = Package(
                 .embedInCode("Presets/scellier2017-net3.yaml"),
                 .embedInCode("Presets/family-mlp.yaml"),
                 .embedInCode("Presets/family-mlp-fashion.yaml"),
+                .embedInCode("Presets/pcx-mlp.yaml"),
+                .embedInCode("Presets/pcx-mlp-fashion.yaml"),
             ]),
         // The `eqprop` command-line tool.
         .executableTarget(

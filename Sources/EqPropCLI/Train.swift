@@ -108,6 +108,7 @@ struct Train: ParsableCommand {
                     + (record.validationError.map { "validation error \(percent($0)) | " } ?? "")
                     + "test error \(percent(record.testError)) | "
                     + (specification.learning.dynamics.freeSteps != nil ? String(format: "free phase %.1f steps, %@ unsettled | ", record.freeSteps ?? 0, percent(record.unsettledFraction ?? 0)) : "")
+                    + (record.secondPhaseSteps.map { String(format: "second phase %.1f steps, %@ unsettled | ", $0, percent(record.secondPhaseUnsettledFraction ?? 0)) } ?? "")
                     + "\(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
                 fflush(nil)
             case let .warning(warning):

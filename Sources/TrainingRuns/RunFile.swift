@@ -133,6 +133,8 @@ extension RunFile {
         "scellier2017-net3": PackageResources.scellier2017_net3_yaml,
         "family-mlp": PackageResources.family_mlp_yaml,
         "family-mlp-fashion": PackageResources.family_mlp_fashion_yaml,
+        "pcx-mlp": PackageResources.pcx_mlp_yaml,
+        "pcx-mlp-fashion": PackageResources.pcx_mlp_fashion_yaml,
     ]
 
     /// The presets by name.

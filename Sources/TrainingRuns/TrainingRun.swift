@@ -172,6 +172,8 @@ public struct TrainingRun {
         record.validationCost = validated?.cost
         record.freeSteps = trained.freeSteps
         record.unsettledFraction = trained.unsettledFraction
+        record.secondPhaseSteps = trained.secondPhaseSteps
+        record.secondPhaseUnsettledFraction = trained.secondPhaseUnsettledFraction
         history.append(record)
         if let warning = EpochRecord.collapseWarning(history, stableSteps: runFile?.specification.learning.dynamics.stableSteps ?? false) {
             try onEvent(.warning(warning))

@@ -8,7 +8,7 @@ import TrainingRuns
 struct TrainingRunsTests {
     @Test("Every preset is a run file that reads back to itself")
     func presetsRoundTrip() throws {
-        #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "family-mlp", "family-mlp-fashion"])
+        #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "family-mlp", "family-mlp-fashion", "pcx-mlp", "pcx-mlp-fashion"])
         for (name, preset) in RunFile.presets {
             var withOutput = preset
             withOutput.output = "runs/\(name) with spaces/\"quoted\""

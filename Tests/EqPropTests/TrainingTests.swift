@@ -24,7 +24,13 @@ struct TrainingTests {
         #expect(net3.dynamics.freeSteps == 500 && net3.dynamics.nudgedSteps == 8 && net3.training.learningRates == [0.256, 0.064, 0.016, 0.004])
         let family = RunFile.presets["family-mlp"]!.specification.learning
         #expect(family.rule == .pc(outputPrecision: 0.1) && family.dynamics.freeSteps == nil && family.energy == .predictiveCoding(hidden: .relu, output: .identity))
-        for preset in RunFile.presets.values { try preset.specification.learning.validate() }
+        let pcx = RunFile.presets["pcx-mlp"]!.specification
+        #expect(pcx.learning.architecture.layerSizes == [784, 128, 128, 128, 10] && pcx.learning.energy == .predictiveCoding(hidden: .gelu, output: .identity))
+        #expect(pcx.learning.rule == .pc(outputPrecision: 1) && pcx.data.pixels == .symmetric && pcx.learning.training.batchSize == 128)
+        for preset in RunFile.presets.values {
+            try preset.specification.learning.validate()
+            #expect(preset.specification.data.validation == 10_000, "every preset chooses its epoch on held-out examples")
+        }
     }
 
     static let impossibleSettings: [(String, LearningSpecification)] = {
@@ -161,6 +167,22 @@ struct TrainingTests {
         let test = try trainer.evaluate(on: synthetic(count: 200, seed: 2))
         #expect(test.error < 0.05, "\(rule): test error \(test.error)")
         #expect(costs.last! < costs.first!, "\(rule): costs \(costs)")
+    }
+
+    @Test("A training epoch reports its phases: free-phase steps and settling, the second phase's mean steps under a tolerance")
+    func phaseStatistics() throws {
+        var c = predictiveCoding(rule: .pcNudge(lambda: 0.1))
+        c.dynamics.tolerance = 1e-6
+        c.dynamics.nudgedSteps = 5000
+        let data = synthetic(count: 100, seed: 1)
+        var trainer: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
+        let measured = try trainer.trainEpoch(on: data)
+        #expect(measured.freeSteps == 1 && measured.unsettledFraction == 0, "the feed-forward pass is exact")
+        let steps = try #require(measured.secondPhaseSteps)
+        #expect(steps > 5 && steps < 5000 && measured.secondPhaseUnsettledFraction == 0, "\(measured)")
+        var hopfield: Trainer<Float> = try small().makeTrainer(trainingCount: data.count)
+        let fixed = try hopfield.trainEpoch(on: data)
+        #expect(fixed.freeSteps == 20 && fixed.secondPhaseSteps == 4 && fixed.unsettledFraction > 0, "20 steps from zero leave some examples unsettled: \(fixed)")
     }
 
     @Test("A predictive-coding model saves and loads back identically, with its run")

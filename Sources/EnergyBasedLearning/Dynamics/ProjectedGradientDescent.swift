@@ -27,6 +27,8 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     /// weights. A fixed `ε` makes explicit-Euler relaxation diverge once `ε·λ_max(∂²F/∂s²) > 2`,
     /// which growing weights can reach during training.
     public var stabilizesSteps: Bool
+    /// Where each relaxation reports its steps and the examples that did not settle (`nil`: nowhere).
+    public var log: RelaxationLog?
     /// How many blocks of examples relax at once on separate threads. Examples do not interact,
     /// so without noise the result does not depend on it beyond floating-point rounding in BLAS.
     public var parallelBlocks: Int
@@ -64,11 +66,13 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         return stabilized
     }
 
-    /// One step at a time, the step sizes capped once for `energy` (when ``stabilizesSteps``), without a tolerance.
+    /// One step at a time, the step sizes capped once for `energy` (when ``stabilizesSteps``), without
+    /// a tolerance, and without a log (a step is not a relaxation).
     public func singleSteps(under energy: ClampedEnergy<Scalar>) -> any Dynamics<Scalar> {
         var step = stabilizesSteps ? stabilized(for: energy) : self
         step.steps = 1
         step.tolerance = nil
+        step.log = nil
         return step
     }
 
@@ -85,7 +89,9 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         let seeds = noise > 0 ? (0..<blocks).map { _ in generator.next() } : Array(repeating: 0, count: blocks)
         guard blocks > 1 else {
             var blockGenerator = SeededGenerator(seed: seeds[0])
-            return try relaxBlock(&state, under: energy, using: &blockGenerator)
+            let relaxation = try relaxBlock(&state, under: energy, using: &blockGenerator)
+            log?.record(relaxation, examples: state.batchSize)
+            return relaxation
         }
         let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
         let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
@@ -107,6 +113,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
             combined.unsettledExamples += relaxation.unsettledExamples
         }
+        log?.record(combined, examples: state.batchSize)
         return combined
     }
 

@@ -58,9 +58,13 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
                                         parallelBlocks: parallelBlocks, layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
     }
 
-    /// The second phase's dynamics: `nudgedSteps` steps of projected gradient descent with noise `σ`.
-    public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int) -> ProjectedGradientDescent<Scalar> {
-        ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: nudgedSteps, tolerance: tolerance.map { Scalar($0) }, noise: Scalar(noise),
-                                 parallelBlocks: parallelBlocks, layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
+    /// The second phase's dynamics: `nudgedSteps` steps of projected gradient descent with noise `σ`,
+    /// reporting to `log` if given.
+    public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int, log: RelaxationLog? = nil) -> ProjectedGradientDescent<Scalar> {
+        var dynamics = ProjectedGradientDescent<Scalar>(stepSize: Scalar(stepSize), steps: nudgedSteps, tolerance: tolerance.map { Scalar($0) },
+                                                        noise: Scalar(noise), parallelBlocks: parallelBlocks, layerStepScales: layerStepScales,
+                                                        stabilizesSteps: stableSteps)
+        dynamics.log = log
+        return dynamics
     }
 }

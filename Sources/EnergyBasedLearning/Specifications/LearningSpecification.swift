@@ -38,9 +38,11 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
                            using: &generator)
     }
 
-    /// The rule with its second phase's dynamics, each relaxation split into `parallelBlocks` blocks of examples.
-    public func makeRule<Scalar: BLASScalar>(parallelBlocks: Int = 1) -> any LearningRule<Scalar> {
-        rule.make(cost: training.cost.cost(), dynamics: dynamics.makeSecondPhase(layerStepScales: layerStepScales(), parallelBlocks: parallelBlocks),
+    /// The rule with its second phase's dynamics, each relaxation split into `parallelBlocks` blocks of
+    /// examples and reported to `log` if given.
+    public func makeRule<Scalar: BLASScalar>(parallelBlocks: Int = 1, log: RelaxationLog? = nil) -> any LearningRule<Scalar> {
+        rule.make(cost: training.cost.cost(),
+                  dynamics: dynamics.makeSecondPhase(layerStepScales: layerStepScales(), parallelBlocks: parallelBlocks, log: log),
                   layerCount: architecture.layers.count)
     }
 
@@ -61,12 +63,14 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
         try validate()
         var generator = SeededGenerator(seed: seed)
         let energy: LayeredEnergy<Scalar> = makeEnergy(using: &generator)
+        let log = RelaxationLog()
         var trainer = Trainer(
-            energy: energy, freeDynamics: makeFreePhase(parallelBlocks: parallelBlocks), rule: makeRule(parallelBlocks: parallelBlocks),
+            energy: energy, freeDynamics: makeFreePhase(parallelBlocks: parallelBlocks), rule: makeRule(parallelBlocks: parallelBlocks, log: log),
             cost: training.cost.cost(), optimizer: training.optimizer.optimizer(), learningRates: training.learningRates.map { Scalar($0) },
             schedule: training.schedule, plannedEpochs: training.epochs, batchSize: training.batchSize,
             persistentParticlesFor: dynamics.persistentParticles ? trainingCount : nil, generator: generator)
         trainer.weightDecay = Scalar(training.weightDecay)
+        trainer.secondPhaseLog = log
         return trainer
     }
 }

@@ -18,6 +18,9 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var schedule: LearningRateSchedule
     /// Decoupled weight decay `λ`: after each step, parameters of group `k` shrink by `1 − α_k λ`.
     public var weightDecay: Scalar = 0
+    /// Where the rule's second-phase dynamics report their relaxations, if they do; each epoch's
+    /// ``Measurement`` reads it.
+    public var secondPhaseLog: RelaxationLog?
     public var plannedEpochs: Int
     /// The epochs trained so far (set when a run resumes from a checkpoint).
     public var epochsTrained = 0
@@ -59,6 +62,10 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         /// Fraction of the examples whose free phase did not reach a fixed point: its last step still
         /// moved a unit by more than the dynamics' tolerance (1e-4 when it has none).
         public var unsettledFraction: Double = 0
+        /// The rule's second phases, from ``secondPhaseLog`` (`nil` without one): mean steps per
+        /// relaxation, and the fraction of the examples relaxed that did not settle.
+        public var secondPhaseSteps: Double?
+        public var secondPhaseUnsettledFraction: Double?
     }
 
     /// Progress within an epoch, reported after each batch.
@@ -90,6 +97,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         var order = Array(0..<data.count)
         order.shuffle(using: &generator)
         var errors = 0, totalCost = 0.0, totalSteps = 0, unsettled = 0, batches = 0
+        _ = secondPhaseLog?.take()
         for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated() {
             let indices = Array(order[start..<Swift.min(start + batchSize, data.count)])
             let target = data.targets.gatheringRows(indices)
@@ -123,8 +131,11 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         guard energy.parametersAreFinite else {
             throw Failure.diverged(batch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
         }
+        let secondPhase = secondPhaseLog?.take()
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count,
-                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count))
+                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count),
+                           secondPhaseSteps: secondPhase.flatMap { $0.relaxations > 0 ? $0.meanSteps : nil },
+                           secondPhaseUnsettledFraction: secondPhase.flatMap { $0.relaxations > 0 ? $0.unsettledFraction : nil })
     }
 
     /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
