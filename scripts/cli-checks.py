@@ -45,6 +45,23 @@ def gradcheck_symmetric():
     assert {part["name"] for part in report["per_layer"]} >= {"W0-1", "W1-2", "b1"}, report
 
 
+def gradcheck_survey_and_hypotheses():
+    survey = json.loads(run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seeds", "1-20", "--json").stdout)
+    summary = survey["summary"]
+    assert summary["cases"] == 20 and summary["valid"] + sum(n for s, n in summary["statuses"].items() if s != "valid") == 20, summary
+    assert summary["valid"] >= 15 and summary["minimum_cosine_within_nudge_range"] >= 0.999, summary
+    zero = [case for case in survey["cases"] if case["status"] == "zero-gradient"]
+    assert zero and all(case["cosine"] is None and case["hypotheses"]["reference_norm"] == 0 for case in zero), zero
+    # A zero-gradient case alone: the cosine is undefined, printed as such, exit status 3.
+    seed = str(zero[0]["seed"])
+    single = run("gradcheck", "--beta", "0.001", "--seed", seed, expect_success=False)
+    assert single.returncode == 3 and "zero-gradient" in single.stdout and "undefined" in single.stdout, (single.returncode, single.stdout)
+    beyond = [case for case in survey["cases"] if case["cosine"] is not None and case["hypotheses"].get("nudge_range", 1) < 0.001]
+    assert beyond, "some seed's nudge range is below 0.001"
+    text = run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seed", str(beyond[0]["seed"])).stdout
+    assert "beyond" in text and "kink" in text, text
+
+
 def gradcheck_one_sided_error_shrinks_like_beta():
     errors = [json.loads(run("gradcheck", "--beta", str(beta), "--json").stdout)["relative_error"] for beta in (0.02, 0.01)]
     ratio = errors[0] / errors[1]
@@ -423,6 +440,7 @@ def data_download():
 with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
+    check("gradcheck: a survey over seeds states each case's hypotheses; an undefined cosine exits 3", gradcheck_survey_and_hypotheses)
     check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon: expected"))
     check("train: zero batch is rejected", rejects(["train", "--batch-size", "0"], "--batch-size"))
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))

@@ -37,7 +37,7 @@ extension Align {
         let betas: [Double] = try parseList(nudges ?? "0.001", flag: "nudges")
         let nudgedSteps = (try parseList(steps ?? "10", flag: "steps") as [Int]).max()!
         let stepSize = inferenceRate ?? 0.5
-        let seedList: [UInt64] = try parseList(seeds, flag: "seeds")
+        let seedList = try parseSeeds(seeds, flag: "seeds")
         guard layerSizes.count >= 2, layerSizes.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--layers: expected at least two positive layer sizes, got \(layers)")
         }

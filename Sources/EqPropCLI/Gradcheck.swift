@@ -13,6 +13,13 @@ struct Gradcheck: ParsableCommand {
             energy and for weak-feedback CHL), then the rule's estimate (averaged over --samples draws of its noise). The \
             rule is named as for `eqprop train`, its nudge 0.01 unless its flag gives it: \
             \(RuleName.allCases.map { "\($0.rawValue), \($0.summary)" }.joined(separator: "; ")).
+
+            The comparison is made only where the theorem holds: the free phase reached a fixed point, it is a strict \
+            minimum (the Hessian on the units inside their box positive definite), no unit sits on its box's boundary \
+            without a force holding it (the loss is not differentiable there), and dL/dθ is not zero. Otherwise the \
+            status (not-converged, not-a-minimum, on-the-boundary, zero-gradient) is printed with why, the cosine is \
+            null in JSON, and the exit status is 3. With several seeds (--seeds 1-50) each is checked and summarised; the \
+            exit status is 3 if none is valid.
             """)
 
     @OptionGroup var ruleOptions: RuleOptions
@@ -26,7 +33,8 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers: String = "12,10,8,4"
     @Option(parsing: .unconditional) var batchSize: Int = 5
-    @Option(parsing: .unconditional) var seed: UInt64 = 1
+    @Option(name: [.customLong("seed"), .customLong("seeds")], help: ArgumentHelp("The seed of the network and batch, or several for a survey (1-50, 1,4,9).", valueName: "seeds"))
+    var seeds = "1"
     @Option(parsing: .unconditional, help: "Step size ε of the dynamics (default: 0.5 on the Hopfield energy, 0.1 on the PC energy).")
     var epsilon: Double?
     @Flag(help: "Print JSON.") var json = false
@@ -69,36 +77,129 @@ struct Gradcheck: ParsableCommand {
         }
         let properties = rule.energyProperties
         let weakFeedback = properties.feedbackGain != 1
-        var check = switch energy {
-        case .hopfield where weakFeedback:
-            GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
-        case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
-        case .pc: try GradientCheck.predictiveCoding(
-            layerSizes: sizes, hidden: hidden, output: output,
-            precisions: Array(repeating: 1, count: sizes.count - 2) + [properties.outputPrecision],
-            batchSize: batchSize, seed: seed, inferenceRate: epsilon)
-        }
-        check.cost = cost.cost(Double.self)
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
-        var secondPhase = check.dynamics
-        secondPhase.noise = noise
-        if let fixedSteps {
-            secondPhase.steps = fixedSteps
-            secondPhase.tolerance = nil
+        func check(seed: UInt64) throws -> GradcheckReport {
+            var check = switch energy {
+            case .hopfield where weakFeedback:
+                GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
+            case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
+            case .pc: try GradientCheck.predictiveCoding(
+                layerSizes: sizes, hidden: hidden, output: output,
+                precisions: Array(repeating: 1, count: sizes.count - 2) + [properties.outputPrecision],
+                batchSize: batchSize, seed: seed, inferenceRate: epsilon)
+            }
+            check.cost = cost.cost(Double.self)
+            var secondPhase = check.dynamics
+            secondPhase.noise = noise
+            if let fixedSteps {
+                secondPhase.steps = fixedSteps
+                secondPhase.tolerance = nil
+            }
+            let report = try check.report(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
+            return GradcheckReport(rule: rule.name.rawValue, description: rule.summary, energy: energy.rawValue, reference: reference.rawValue,
+                                   nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
+                                   hypotheses: report.hypotheses, comparison: report.comparison)
         }
-        let result = try check.compare(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
-        if json {
-            try printJSON(GradcheckReport(rule: rule.name.rawValue, description: rule.summary, energy: energy.rawValue, reference: reference.rawValue,
-                                          nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
-                                          comparison: result))
-        } else {
-            let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
-            print("\(rule.summary)\(noisy) on the \(energy.rawValue) energy, against \(reference.rawValue): "
-                  + "cosine \(result.cosine), relative error \(result.relativeError)")
-            for part in result.parts {
-                print("  \(part.name): cosine \(part.cosine), relative error \(part.relativeError)")
+        let seedList = try parseSeeds(seeds, flag: "seeds")
+        let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
+        let heading = "\(rule.summary)\(noisy) on the \(energy.rawValue) energy \(sizes.map(String.init).joined(separator: "-")), batch \(batchSize), against \(reference.rawValue)"
+        if seedList.count == 1 {
+            let report = try check(seed: seedList[0])
+            if json {
+                try printJSON(report)
+            } else if let comparison = report.comparison {
+                print("\(heading): cosine \(comparison.cosine), relative error \(comparison.relativeError)")
+                for part in comparison.parts {
+                    print("  \(part.name): cosine \(part.cosine), relative error \(part.relativeError)")
+                }
+                if let note = report.nudgeNote { print(note) }
+            } else {
+                print("\(heading), seed \(seedList[0]): \(report.hypotheses.status.rawValue): \(report.hypotheses.explanation ?? "")")
+            }
+            if report.comparison == nil { throw ExitCode(3) }
+            return
+        }
+        if !json { print(heading + ":") }
+        var reports: [GradcheckReport] = []
+        for seed in seedList {
+            let report = try check(seed: seed)
+            reports.append(report)
+            guard !json else { continue }
+            if let comparison = report.comparison {
+                print("  seed \(seed): cosine \(comparison.cosine), relative error \(comparison.relativeError)"
+                      + (report.nudgeNote.map { " (\($0))" } ?? ""))
+            } else {
+                print("  seed \(seed): \(report.hypotheses.status.rawValue): \(report.hypotheses.explanation ?? "")")
             }
         }
+        let survey = GradcheckSurvey(reports)
+        if json {
+            try printJSON(GradcheckSurvey.Document(cases: reports, summary: survey))
+        } else {
+            print(survey.description)
+        }
+        if survey.valid == 0 { throw ExitCode(3) }
+    }
+}
+
+/// A survey's summary over its seeds: how many cases the theorem held in, the cosine and relative
+/// error over those, and how many failed each hypothesis.
+struct GradcheckSurvey: Encodable, CustomStringConvertible {
+    var cases: Int
+    var valid: Int
+    var statuses: [String: Int]
+    var minimumCosine: Double?
+    var medianCosine: Double?
+    var medianRelativeError: Double?
+    var maximumRelativeError: Double?
+    /// Valid cases whose nudge is beyond their ``GradientCheck/Hypotheses/nudgeRange``, and the
+    /// smallest cosine over the others.
+    var beyondNudgeRange: Int
+    var minimumCosineWithinNudgeRange: Double?
+
+    struct Document: Encodable {
+        var cases: [GradcheckReport]
+        var summary: GradcheckSurvey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cases, valid, statuses, minimumCosine = "minimum_cosine", medianCosine = "median_cosine"
+        case medianRelativeError = "median_relative_error", maximumRelativeError = "maximum_relative_error"
+        case beyondNudgeRange = "beyond_nudge_range", minimumCosineWithinNudgeRange = "minimum_cosine_within_nudge_range"
+    }
+
+    init(_ reports: [GradcheckReport]) {
+        let comparisons = reports.compactMap(\.comparison)
+        func median(_ values: [Double]) -> Double? {
+            let sorted = values.sorted()
+            guard !sorted.isEmpty else { return nil }
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        cases = reports.count
+        valid = comparisons.count
+        statuses = Dictionary(reports.map { ($0.hypotheses.status.rawValue, 1) }, uniquingKeysWith: +)
+        minimumCosine = comparisons.map(\.cosine).min()
+        medianCosine = median(comparisons.map(\.cosine))
+        medianRelativeError = median(comparisons.map(\.relativeError))
+        maximumRelativeError = comparisons.map(\.relativeError).max()
+        let beyond = reports.filter { $0.comparison != nil && $0.nudgeNote != nil }
+        beyondNudgeRange = beyond.count
+        minimumCosineWithinNudgeRange = reports.filter { $0.nudgeNote == nil }.compactMap(\.comparison?.cosine).min()
+    }
+
+    var description: String {
+        let failures = GradientCheck.Hypotheses.Status.allCases.filter { $0 != .valid }
+            .compactMap { status in statuses[status.rawValue].map { "\(status.rawValue) \($0)" } }
+        var lines = ["\(valid) of \(cases) cases valid" + (failures.isEmpty ? "" : " (\(failures.joined(separator: ", ")))")]
+        if let minimumCosine, let medianCosine, let medianRelativeError, let maximumRelativeError {
+            lines.append("over the valid cases: cosine minimum \(minimumCosine), median \(medianCosine); "
+                         + "relative error median \(medianRelativeError), maximum \(maximumRelativeError)")
+        }
+        if beyondNudgeRange > 0 {
+            lines.append("\(beyondNudgeRange) valid case\(beyondNudgeRange == 1 ? " has its" : "s have their") nudge beyond the range where no unit crosses a bound; "
+                         + "over the others the cosine is at least \(minimumCosineWithinNudgeRange.map { "\($0)" } ?? "undefined (none)")")
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -114,10 +215,19 @@ struct GradcheckReport: Encodable {
     var layers: [Int]
     var batchSize: Int
     var seed: UInt64
-    var comparison: GradientComparison
+    var hypotheses: GradientCheck.Hypotheses
+    /// `nil` when the hypotheses do not hold: its values are written as `null`.
+    var comparison: GradientComparison?
+
+    /// Says when the rule's nudge β (of `E + βC`) is beyond the range in which no unit crosses a
+    /// bound of its box.
+    var nudgeNote: String? {
+        guard RuleName(rawValue: rule)?.nudgeSetting == "beta", let nudge, let range = hypotheses.nudgeRange, abs(nudge) > range else { return nil }
+        return "the nudge \(nudge) is beyond \(range), where to first order a unit crosses a bound of its box: the estimate differences across a kink"
+    }
 
     enum CodingKeys: String, CodingKey {
-        case rule, description, energy, reference, nudge, noise, samples, layers, batchSize = "batch_size", seed, cosine
+        case rule, description, energy, reference, nudge, noise, samples, layers, batchSize = "batch_size", seed, cosine, status, hypotheses
         case relativeError = "relative_error", parts = "per_layer"
     }
     struct Part: Encodable {
@@ -157,9 +267,12 @@ struct GradcheckReport: Encodable {
         try container.encode(layers, forKey: .layers)
         try container.encode(batchSize, forKey: .batchSize)
         try container.encode(seed, forKey: .seed)
-        try container.encode(comparison.cosine, forKey: .cosine)
-        try container.encode(comparison.relativeError, forKey: .relativeError)
-        try container.encode(comparison.parts.map(Part.init), forKey: .parts)
+        try container.encode(hypotheses.status, forKey: .status)
+        try container.encode(hypotheses, forKey: .hypotheses)
+        // An estimate of zero has no cosine: null, like every undefined value.
+        try container.encode(comparison.flatMap { $0.cosine.isFinite ? $0.cosine : nil }, forKey: .cosine)
+        try container.encode(comparison.flatMap { $0.relativeError.isFinite ? $0.relativeError : nil }, forKey: .relativeError)
+        try container.encode(comparison?.parts.map(Part.init), forKey: .parts)
     }
 }
 

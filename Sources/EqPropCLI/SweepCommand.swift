@@ -40,19 +40,6 @@ struct SweepCommand: ParsableCommand {
         if alignmentExamples < 0 { throw ValidationError("--alignment-examples: expected 0 (off) or a positive number, got \(alignmentExamples)") }
     }
 
-    /// `1,2,3`, `1-5` or a mixture.
-    func seedList() throws -> [UInt64] {
-        let seeds = try self.seeds.split(separator: ",").flatMap { item -> [UInt64] in
-            let bounds = item.split(separator: "-", maxSplits: 1).map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-            guard bounds.allSatisfy({ $0 != nil }), let low = bounds.first!, let high = bounds.last!, low <= high else {
-                throw ValidationError("--seeds: expected seeds such as 1,2,3 or 1-5, got '\(self.seeds)'")
-            }
-            return Array(low...high)
-        }
-        guard !seeds.isEmpty, Set(seeds).count == seeds.count else { throw ValidationError("--seeds: expected distinct seeds, got '\(self.seeds)'") }
-        return seeds
-    }
-
     func run() throws {
         compute.configureBLAS()
         let axes = try sets.map { text -> (flag: String, values: [String]) in
@@ -70,7 +57,7 @@ struct SweepCommand: ParsableCommand {
             grid.map { Sweep.Variant(settings: variant.settings + $0.settings) }
         }
         let (base, name) = try settings.settings(dataset: data.dataset)
-        let sweep = Sweep(base: base, variants: combined, seeds: try seedList(), folder: URL(fileURLWithPath: output))
+        let sweep = Sweep(base: base, variants: combined, seeds: try parseSeeds(seeds, flag: "seeds"), folder: URL(fileURLWithPath: output))
         let runs = try sweep.runs()
         say("eqprop sweep: \(name), \(runs.count) runs (\(sweep.variants.count) variant\(sweep.variants.count == 1 ? "" : "s") × \(sweep.seeds.count) seeds) into \(output)")
         for (index, run) in runs.enumerated() {

@@ -147,6 +147,19 @@ func parseList<T: LosslessStringConvertible>(_ text: String, flag: String) throw
     return items.map { $0! }
 }
 
+/// Distinct seeds written `1,2,3`, `1-5` or a mixture.
+func parseSeeds(_ text: String, flag: String) throws -> [UInt64] {
+    let seeds = try text.split(separator: ",").flatMap { item -> [UInt64] in
+        let bounds = item.split(separator: "-", maxSplits: 1).map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        guard bounds.allSatisfy({ $0 != nil }), let low = bounds.first!, let high = bounds.last!, low <= high else {
+            throw ValidationError("--\(flag): expected seeds such as 1,2,3 or 1-5, got '\(text)'")
+        }
+        return Array(low...high)
+    }
+    guard !seeds.isEmpty, Set(seeds).count == seeds.count else { throw ValidationError("--\(flag): expected distinct seeds, got '\(text)'") }
+    return seeds
+}
+
 /// Prints `value` as pretty JSON on standard output.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()

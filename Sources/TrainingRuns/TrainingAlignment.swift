@@ -7,8 +7,9 @@ extension Trainer where Scalar == Float {
     /// `specification` sets it (its nudge and second phase) from the free fixed point, against
     /// implicit differentiation at that fixed point (Hopfield energy) or backprop through the
     /// feed-forward network (predictive-coding energy). The trainer's own state and generator are
-    /// not touched.
-    public func alignment(specification: LearningSpecification, on data: ClassificationData<Float>, examples: Int) throws -> GradientComparison {
+    /// not touched. The comparison is `nil` when the theorem does not apply at that fixed point
+    /// (the report's hypotheses say why).
+    public func alignment(specification: LearningSpecification, on data: ClassificationData<Float>, examples: Int) throws -> GradientCheck.Report {
         precondition(examples > 0 && data.count > 0, "at least one example")
         var double: Trainer<Double> = try specification.makeTrainer(trainingCount: 0)
         double.energy.parameters = energy.parameters.map { $0.map { $0.converted(to: Double.self) } }
@@ -21,6 +22,6 @@ extension Trainer where Scalar == Float {
                                   dynamics: ProjectedGradientDescent(stepSize: specification.dynamics.stepSize, steps: 50_000, tolerance: 1e-13,
                                                                      layerStepScales: specification.layerStepScales()))
         check.cost = double.cost
-        return try check.compare(double.rule, reference: feedForward ? .backpropagation : .implicitDifferentiation)
+        return try check.report(double.rule, reference: feedForward ? .backpropagation : .implicitDifferentiation)
     }
 }

@@ -156,11 +156,12 @@ public struct TrainingRun {
         if alignmentExamples > 0, let learning = runFile?.specification.learning {
             // A measurement, not part of training: if it fails, say so and train on.
             do {
-                alignment = try trainer.alignment(specification: learning, on: test, examples: alignmentExamples)
-                if let measured = alignment, !(measured.cosine.isFinite && measured.relativeError.isFinite) {
-                    alignment = nil
-                    try onEvent(.warning("epoch \(epoch): alignment undefined: the exact gradient on the first \(alignmentExamples) test examples is zero "
-                                         + "(every output unit at a bound of its box, where the loss does not change) or not finite"))
+                let report = try trainer.alignment(specification: learning, on: test, examples: alignmentExamples)
+                if let measured = report.comparison, measured.cosine.isFinite && measured.relativeError.isFinite {
+                    alignment = measured
+                } else {
+                    let reason = report.hypotheses.explanation ?? "the rule's estimate is not finite"
+                    try onEvent(.warning("epoch \(epoch): alignment undefined on the first \(alignmentExamples) test examples: \(reason)"))
                 }
             } catch {
                 try onEvent(.warning("epoch \(epoch): alignment not measured: \(error)"))

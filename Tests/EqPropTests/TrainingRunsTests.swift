@@ -193,10 +193,10 @@ struct TrainingRunsTests {
         learning.dynamics.nudgedSteps = 400
         learning.dynamics.stepSize = 0.1
         let before = (trainer.energy.parameters, trainer.generator, trainer.optimizer.memory)
-        let small = try trainer.alignment(specification: learning, on: data, examples: 8)
+        let small = try #require(try trainer.alignment(specification: learning, on: data, examples: 8).comparison)
         #expect(small.cosine > 0.9999 && small.relativeError < 1e-2, "\(small)")
         learning.dynamics.nudgedSteps = 2
-        let short = try trainer.alignment(specification: learning, on: data, examples: 8)
+        let short = try #require(try trainer.alignment(specification: learning, on: data, examples: 8).comparison)
         #expect(short.cosine < small.cosine, "two inference steps do not reach the lower layer: \(short)")
         #expect(trainer.energy.parameters == before.0 && trainer.generator == before.1 && trainer.optimizer.memory == before.2)
     }

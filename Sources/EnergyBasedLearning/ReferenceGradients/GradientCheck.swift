@@ -83,7 +83,7 @@ public struct GradientCheck: Sendable {
     /// The exact gradient `dL/dθ` at the free fixed point.
     public func exactGradient() throws -> [[Matrix<Double>]] {
         let (clamped, state) = try freeEquilibrium()
-        return try ImplicitDifferentiation(cost: cost, fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
+        return try exactGradient(.implicitDifferentiation, clamped: clamped, state: state)
     }
 
     /// EP's estimate at `beta` compared with the exact gradient.
@@ -113,12 +113,48 @@ public struct GradientCheck: Sendable {
     /// the exact gradient at the free fixed point.
     public func compare<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int = 1, seed: UInt64 = 0,
                                                     reference: Reference = .implicitDifferentiation) throws -> GradientComparison {
-        precondition(samples >= 1, "at least one sample")
         let (clamped, state) = try freeEquilibrium()
-        let exact = switch reference {
+        return try compare(rule, samples: samples, seed: seed, exact: try exactGradient(reference, clamped: clamped, state: state),
+                           clamped: clamped, state: state)
+    }
+
+    /// What holds at the free fixed point and, when the theorem applies there, the comparison.
+    public struct Report: Sendable {
+        public var hypotheses: Hypotheses
+        /// `nil` unless ``Hypotheses/status`` is ``Hypotheses/Status/valid``.
+        public var comparison: GradientComparison?
+    }
+
+    /// The comparison when the theorem applies, and what holds at the free fixed point
+    /// (``hypotheses(reference:)``): a fixed point not reached or not a strict minimum, a unit on
+    /// its box's boundary with no force holding it, or a zero gradient leaves the comparison `nil`.
+    public func report<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int = 1, seed: UInt64 = 0,
+                                                   reference: Reference = .implicitDifferentiation) throws -> Report {
+        let (clamped, state) = try freeEquilibrium()
+        let exact: [[Matrix<Double>]]
+        do {
+            exact = try exactGradient(reference, clamped: clamped, state: state)
+        } catch let failure as ImplicitDifferentiation<Double>.Failure {
+            // A fixed point not reached, or a Hessian that is not positive definite: the hypotheses say which.
+            let hypotheses = hypotheses(reference: [], clamped: clamped, state: state)
+            guard hypotheses.status == .notConverged || hypotheses.status == .notAMinimum else { throw failure }
+            return Report(hypotheses: hypotheses)
+        }
+        let hypotheses = hypotheses(reference: exact, clamped: clamped, state: state)
+        guard hypotheses.status == .valid else { return Report(hypotheses: hypotheses) }
+        return Report(hypotheses: hypotheses, comparison: try compare(rule, samples: samples, seed: seed, exact: exact, clamped: clamped, state: state))
+    }
+
+    private func exactGradient(_ reference: Reference, clamped: ClampedEnergy<Double>, state: NetworkState<Double>) throws -> [[Matrix<Double>]] {
+        switch reference {
         case .implicitDifferentiation: try ImplicitDifferentiation(cost: cost, fixedPointTolerance: 1e-10).gradient(energy: clamped, at: state, target: target)
         case .backpropagation: try backpropagationGradient()
         }
+    }
+
+    private func compare<Rule: LearningRule<Double>>(_ rule: Rule, samples: Int, seed: UInt64, exact: [[Matrix<Double>]],
+                                                     clamped: ClampedEnergy<Double>, state: NetworkState<Double>) throws -> GradientComparison {
+        precondition(samples >= 1, "at least one sample")
         var generator = SeededGenerator(seed: seed)
         var mean = exact.map { $0.map { Matrix<Double>(rows: $0.rows, columns: $0.columns) } }
         for _ in 0..<samples {

@@ -46,12 +46,7 @@ public struct ImplicitDifferentiation<Scalar: BLASScalar>: Sendable {
 
     /// `dL/dθ` for every term's parameters (summed over the batch), `L = C(s*_output, target)`.
     public func gradient(energy: ClampedEnergy<Scalar>, at fixedPoint: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> [[Matrix<Scalar>]] {
-        let active = try activeUnits(energy: energy, at: fixedPoint)
-        var rightHandSide = NetworkState(zerosLike: fixedPoint)
-        let output = fixedPoint.layers.count - 1
-        cost.accumulateGradient(output: fixedPoint.output, target: target, scale: 1, into: &rightHandSide.layers[output])
-        rightHandSide.multiply(by: active)
-        let adjoint = try solve(energy: energy, at: fixedPoint, active: active, rightHandSide: rightHandSide)
+        let adjoint = try adjoint(energy: energy, at: fixedPoint, target: target)
         return energy.energy.terms.map { term in
             term.parameterGradientDerivatives(at: fixedPoint, along: adjoint).map { derivative in
                 var gradient = derivative
@@ -59,6 +54,18 @@ public struct ImplicitDifferentiation<Scalar: BLASScalar>: Sendable {
                 return gradient
             }
         }
+    }
+
+    /// The adjoint `λ`, solving `H_AA λ = ∂C/∂s_A` on the active units (zero elsewhere). It is
+    /// also the fixed point's response to a nudge: the minimum of `E + βC` is `s* − βλ + O(β²)`
+    /// while no unit crosses a bound of its box.
+    public func adjoint(energy: ClampedEnergy<Scalar>, at fixedPoint: NetworkState<Scalar>, target: Matrix<Scalar>) throws -> NetworkState<Scalar> {
+        let active = try activeUnits(energy: energy, at: fixedPoint)
+        var rightHandSide = NetworkState(zerosLike: fixedPoint)
+        let output = fixedPoint.layers.count - 1
+        cost.accumulateGradient(output: fixedPoint.output, target: target, scale: 1, into: &rightHandSide.layers[output])
+        rightHandSide.multiply(by: active)
+        return try solve(energy: energy, at: fixedPoint, active: active, rightHandSide: rightHandSide)
     }
 
     /// A mask (1 for active, 0 otherwise) of the free units strictly inside their box.
