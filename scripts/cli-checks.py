@@ -60,6 +60,8 @@ def gradcheck_survey_and_hypotheses():
     assert beyond, "some seed's nudge range is below 0.001"
     text = run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seed", str(beyond[0]["seed"])).stdout
     assert "beyond" in text and "kink" in text, text
+    shapes = json.loads(run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seeds", "1-10", "--random-shapes", "--json").stdout)
+    assert len({tuple(case["layers"]) for case in shapes["cases"]}) >= 8 and shapes["summary"]["valid"] >= 5, shapes["summary"]
 
 
 def gradcheck_one_sided_error_shrinks_like_beta():
@@ -441,6 +443,7 @@ with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
     check("gradcheck: a survey over seeds states each case's hypotheses; an undefined cosine exits 3", gradcheck_survey_and_hypotheses)
+    check("gradcheck: --layers with --random-shapes is refused", rejects(["gradcheck", "--random-shapes", "--layers", "4,3,2"], "--layers", "--random-shapes"))
     check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon: expected"))
     check("train: zero batch is rejected", rejects(["train", "--batch-size", "0"], "--batch-size"))
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))

@@ -31,7 +31,9 @@ struct Gradcheck: ParsableCommand {
     var nudgedSteps: Int?
     @Option(parsing: .unconditional, help: "Langevin noise level σ of the second phase (with a fixed number of steps).") var noise: Double = 0
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
-    @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers: String = "12,10,8,4"
+    @Option(help: ArgumentHelp("Layer sizes, input first (default: 12,10,8,4).", valueName: "sizes")) var layers: String?
+    @Flag(help: "Draw each seed's layer sizes from the seed too: 4–24 inputs, one to three hidden layers of 4–32 units, 2–10 outputs.")
+    var randomShapes = false
     @Option(parsing: .unconditional) var batchSize: Int = 5
     @Option(name: [.customLong("seed"), .customLong("seeds")], help: ArgumentHelp("The seed of the network and batch, or several for a survey (1-50, 1,4,9).", valueName: "seeds"))
     var seeds = "1"
@@ -55,9 +57,10 @@ struct Gradcheck: ParsableCommand {
     }
 
     func run() throws {
-        let sizes: [Int] = try parseList(layers, flag: "layers")
-        guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--layers: expected at least two positive sizes, got \(layers)")
+        if randomShapes, let layers { throw ValidationError("--layers: give either --layers \(layers) or --random-shapes") }
+        let givenSizes: [Int] = try parseList(layers ?? "12,10,8,4", flag: "layers")
+        guard givenSizes.count >= 2, givenSizes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--layers: expected at least two positive sizes, got \(layers ?? "")")
         }
         let requested = ruleOptions.rule.flatMap(RuleName.init(rawValue:))
         let energy = energy ?? ([.pc, .pcNudge, .bp].contains(requested) ? .pc : .hopfield)
@@ -79,6 +82,7 @@ struct Gradcheck: ParsableCommand {
         let weakFeedback = properties.feedbackGain != 1
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
         func check(seed: UInt64) throws -> GradcheckReport {
+            let sizes = randomShapes ? GradientCheck.randomLayerSizes(seed: seed) : givenSizes
             var check = switch energy {
             case .hopfield where weakFeedback:
                 GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
@@ -102,7 +106,8 @@ struct Gradcheck: ParsableCommand {
         }
         let seedList = try parseSeeds(seeds, flag: "seeds")
         let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
-        let heading = "\(rule.summary)\(noisy) on the \(energy.rawValue) energy \(sizes.map(String.init).joined(separator: "-")), batch \(batchSize), against \(reference.rawValue)"
+        let shape = randomShapes ? "random shapes" : givenSizes.map(String.init).joined(separator: "-")
+        let heading = "\(rule.summary)\(noisy) on the \(energy.rawValue) energy \(shape), batch \(batchSize), against \(reference.rawValue)"
         if seedList.count == 1 {
             let report = try check(seed: seedList[0])
             if json {
@@ -120,16 +125,17 @@ struct Gradcheck: ParsableCommand {
             return
         }
         if !json { print(heading + ":") }
+        func shapeLabel(_ report: GradcheckReport) -> String { randomShapes ? " (" + report.layers.map(String.init).joined(separator: "-") + ")" : "" }
         var reports: [GradcheckReport] = []
         for seed in seedList {
             let report = try check(seed: seed)
             reports.append(report)
             guard !json else { continue }
             if let comparison = report.comparison {
-                print("  seed \(seed): cosine \(comparison.cosine), relative error \(comparison.relativeError)"
+                print("  seed \(seed)\(shapeLabel(report)): cosine \(comparison.cosine), relative error \(comparison.relativeError)"
                       + (report.nudgeNote.map { " (\($0))" } ?? ""))
             } else {
-                print("  seed \(seed): \(report.hypotheses.status.rawValue): \(report.hypotheses.explanation ?? "")")
+                print("  seed \(seed)\(shapeLabel(report)): \(report.hypotheses.status.rawValue): \(report.hypotheses.explanation ?? "")")
             }
         }
         let survey = GradcheckSurvey(reports)
@@ -219,10 +225,10 @@ struct GradcheckReport: Encodable {
     /// `nil` when the hypotheses do not hold: its values are written as `null`.
     var comparison: GradientComparison?
 
-    /// Says when the rule's nudge β (of `E + βC`) is beyond the range in which no unit crosses a
-    /// bound of its box.
+    /// Says when the nudge β of EP or STDP (whose nudged phase minimises `E + βC`) is beyond the
+    /// range in which no unit crosses a bound of its box.
     var nudgeNote: String? {
-        guard RuleName(rawValue: rule)?.nudgeSetting == "beta", let nudge, let range = hypotheses.nudgeRange, abs(nudge) > range else { return nil }
+        guard [.ep, .stdp].contains(RuleName(rawValue: rule)), let nudge, let range = hypotheses.nudgeRange, abs(nudge) > range else { return nil }
         return "the nudge \(nudge) is beyond \(range), where to first order a unit crosses a bound of its box: the estimate differences across a kink"
     }
 

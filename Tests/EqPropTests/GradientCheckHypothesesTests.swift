@@ -58,27 +58,29 @@ struct GradientCheckHypothesesTests {
         #expect(report.hypotheses.residual > 1e-10)
     }
 
-    /// 60 seeded networks and batches of three shapes: every case where the hypotheses hold gives
-    /// centered EP a cosine ≥ 0.999 with the exact gradient at `β = 10⁻³`, or at half its nudge range
-    /// when that is smaller — and the range is what decides: beyond it the cosine can fall.
+    /// 80 seeded networks and batches, 20 of each of three shapes and 20 of shapes drawn from their
+    /// seeds: every case where the hypotheses hold gives centered EP a cosine ≥ 0.999 with the exact
+    /// gradient at `β = 10⁻³`, or at half its nudge range when that is smaller — and the range is
+    /// what decides: beyond it the cosine can fall (0.993 for 12-10-8-4, seed 10).
     @Test("Wherever the hypotheses hold, centered EP within the nudge range matches the exact gradient")
     func survey() throws {
         var valid = 0, narrowed = 0
-        for layerSizes in [[12, 10, 8, 4], [8, 20, 20, 3], [10, 30, 30, 30, 5]] {
-            for seed in UInt64(1)...20 {
-                let check = GradientCheck(layerSizes: layerSizes, batchSize: 5, seed: seed)
-                let hypotheses = try check.report(EquilibriumPropagation(beta: 1e-3, nudging: .centered, dynamics: check.dynamics)).hypotheses
-                guard hypotheses.status == .valid else { continue }
-                valid += 1
-                let range = hypotheses.nudgeRange ?? .infinity
-                let beta = Swift.min(1e-3, range / 2)
-                if beta < 1e-3 { narrowed += 1 }
-                let comparison = try check.run(beta: beta, nudging: .centered)
-                #expect(comparison.cosine >= 0.999, "\(layerSizes), seed \(seed), β \(beta): cosine \(comparison.cosine)")
-                #expect(hypotheses.smallestCurvature.map { $0 > 0 } ?? true)
-            }
+        let cases = [[12, 10, 8, 4], [8, 20, 20, 3], [10, 30, 30, 30, 5]].flatMap { shape in (UInt64(1)...20).map { (shape, $0) } }
+            + (UInt64(101)...120).map { (GradientCheck.randomLayerSizes(seed: $0), $0) }
+        #expect(Set(cases.suffix(20).map(\.0)).count >= 15, "the drawn shapes differ")
+        for (layerSizes, seed) in cases {
+            let check = GradientCheck(layerSizes: layerSizes, batchSize: 5, seed: seed)
+            let hypotheses = try check.report(EquilibriumPropagation(beta: 1e-3, nudging: .centered, dynamics: check.dynamics)).hypotheses
+            guard hypotheses.status == .valid else { continue }
+            valid += 1
+            let range = hypotheses.nudgeRange ?? .infinity
+            let beta = Swift.min(1e-3, range / 2)
+            if beta < 1e-3 { narrowed += 1 }
+            let comparison = try check.run(beta: beta, nudging: .centered)
+            #expect(comparison.cosine >= 0.999, "\(layerSizes), seed \(seed), β \(beta): cosine \(comparison.cosine)")
+            #expect(hypotheses.smallestCurvature.map { $0 > 0 } ?? true)
         }
-        #expect(valid >= 40, "most of the cases meet the hypotheses: \(valid) of 60")
+        #expect(valid >= 50, "most of the cases meet the hypotheses: \(valid) of 80")
         #expect(narrowed >= 1, "some cases have a nudge range below 10⁻³, which the survey must narrow to")
     }
 

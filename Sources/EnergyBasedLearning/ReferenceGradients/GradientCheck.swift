@@ -62,6 +62,15 @@ public struct GradientCheck: Sendable {
         self.dynamics = dynamics
     }
 
+    /// A network shape drawn from `seed`: 4–24 inputs, one to three hidden layers of 4–32 units,
+    /// 2–10 outputs (a survey's shapes, reproducible from its seeds).
+    public static func randomLayerSizes(seed: UInt64) -> [Int] {
+        var generator = SeededGenerator(seed: seed ^ 0x5348_4150_4553)
+        let hiddenLayers = Int.random(in: 1...3, using: &generator)
+        return [Int.random(in: 4...24, using: &generator)] + (0..<hiddenLayers).map { _ in Int.random(in: 4...32, using: &generator) }
+            + [Int.random(in: 2...10, using: &generator)]
+    }
+
     /// Inputs uniform in `[0, 1]` and random one-hot targets.
     private static func batch(layerSizes: [Int], batchSize: Int, using generator: inout SeededGenerator) -> (Matrix<Double>, Matrix<Double>) {
         let input = Matrix<Double>.uniform(rows: batchSize, columns: layerSizes[0], in: 0...1, using: &generator)
