@@ -50,7 +50,7 @@ public struct NeuronPair: Sendable, Codable, Equatable {
     }
 
     /// The firing rates `ρ(s_pre)` and `ρ(s_post)` of `trials` independent pairs at times
-    /// `0, dt, …, steps·dt`, after `warmUpSteps` unrecorded steps from the biases.
+    /// `0, dt, …, steps·dt`, after `warmUpSteps` unrecorded steps from the noiseless fixed point.
     public func simulate<G: RandomNumberGenerator>(
         trials: Int, steps: Int, timeStep: Double, warmUpSteps: Int, using generator: inout G
     ) throws -> RateTrajectories {
@@ -60,6 +60,14 @@ public struct NeuronPair: Sendable, Codable, Equatable {
             Matrix(rows: trials, columns: 1, repeating: min(max(postBias, 0), 1)),
         ])
         let clamped = ClampedEnergy(energy, clamping: [], at: state)
+        // Start at the noiseless fixed point, so that the warm-up has only the fluctuations to
+        // settle: with coupling w the mean potential is (I − wJ)⁻¹b, not b, and its slow mode
+        // relaxes with time constant τ_m/(1 − |w|), too slowly for the warm-up.
+        var settle = dynamics
+        settle.noise = 0
+        settle.steps = 1_000_000
+        settle.tolerance = 1e-13
+        try settle.relax(&state, under: clamped, using: &generator)
         for _ in 0..<warmUpSteps {
             try dynamics.relax(&state, under: clamped, using: &generator)
         }

@@ -47,6 +47,48 @@ struct SpikingTests {
         #expect(abs(fit.depression.timeConstant / exact - 1) < 0.05, "τ₋ \(fit.depression.timeConstant) vs \(exact)")
     }
 
+    /// With coupling `w` the pair is the linear Gaussian process `s_{t+1} = M s_t + c + σ√ε ξ`,
+    /// `M = I − εA`, `A = [[1, −w], [−w, 1]]` (far from the box), of mean `μ = A⁻¹b` and stationary
+    /// covariance `Σ = MΣMᵀ + σ²εI`, lag covariances `C(k) = M^k Σ`. Gaussian third moments vanish,
+    /// so the rate rule's window is
+    /// `(μ_pre·(C_yy(k−1) − C_yy(k)) + μ_post·(C(1) − C(0))_xy) / (μ_pre μ_post + C_xy(k))`:
+    /// the postsynaptic autocorrelation now mixes the modes `τ_m/(1 ∓ w)`, and the pair rate in the
+    /// denominator depends on Δt through the cross-covariance.
+    @Test("With coupling, the rate rule's window is the linear Gaussian model's", arguments: [0.5, -0.5])
+    func coupledRateRuleMatchesTheory(coupling w: Double) throws {
+        let sigma = 0.1, tau = 20.0, bias = 0.5 * (1 - w)   // the mean potential stays 0.5
+        let experiment = PairingExperiment(
+            neurons: NeuronPair(coupling: w, preBias: bias, postBias: bias, membraneTimeConstant: tau, noise: sigma),
+            trials: 2000, window: 60, seed: 5)
+        let window = try experiment.run()
+        let epsilon = experiment.timeStep / tau
+        typealias Matrix2 = (a: Double, b: Double, c: Double, d: Double)   // [[a, b], [c, d]]
+        func product(_ x: Matrix2, _ y: Matrix2) -> Matrix2 {
+            (x.a * y.a + x.b * y.c, x.a * y.b + x.b * y.d, x.c * y.a + x.d * y.c, x.c * y.b + x.d * y.d)
+        }
+        let m: Matrix2 = (1 - epsilon, epsilon * w, epsilon * w, 1 - epsilon)
+        var covariance: Matrix2 = (0, 0, 0, 0)
+        for _ in 0..<20_000 {
+            let next = product(product(m, covariance), m)
+            covariance = (next.a + sigma * sigma * epsilon, next.b, next.c, next.d + sigma * sigma * epsilon)
+        }
+        func lagged(_ k: Int) -> Matrix2 { (0..<abs(k)).reduce(covariance) { result, _ in product(m, result) } }
+        let mean = bias / (1 - w)
+        let offset = mean * (lagged(1).c - covariance.c)
+        let values = window.points.map { point -> (measured: Double, theory: Double) in
+            let k = Int(point.timeDifference.rounded())
+            let numerator = mean * (lagged(k - 1).d - lagged(k).d) + offset
+            return (point.rateRule, numerator / (mean * mean + lagged(k).c))
+        }
+        let peak = values.map { abs($0.theory) }.max()!
+        for (point, value) in zip(window.points, values) {
+            #expect(abs(value.measured - value.theory) < 0.05 * peak, "Δt = \(point.timeDifference) ms: \(value.measured) vs \(value.theory)")
+        }
+        // The slow mode lengthens the window beyond the uncoupled time constant.
+        let fit = window.fit(fromSpikes: false), uncoupled = -experiment.timeStep / log(1 - epsilon)
+        #expect(fit.potentiation.timeConstant > 1.1 * uncoupled && fit.depression.timeConstant > 1.1 * uncoupled, "\(fit)")
+    }
+
     @Test("The spiking window has the STDP shape and converges to the rate rule's prediction")
     func spikesMatchRateRule() throws {
         let window = try PairingExperiment(trials: 20_000, seed: 3).run()
