@@ -45,6 +45,24 @@ def gradcheck_symmetric():
     assert {part["name"] for part in report["per_layer"]} >= {"W0-1", "W1-2", "b1"}, report
 
 
+def gradcheck_exact_block():
+    report = json.loads(run("gradcheck", "--minimizer", "exact-block", "--beta", "0.001", "--nudging", "centered", "--json").stdout)
+    assert report["cosine"] >= 0.999999, report
+    over = json.loads(run("gradcheck", "--minimizer", "exact-block", "--overrelaxation", "1.5", "--beta", "0.001", "--nudging", "centered", "--json").stdout)
+    assert abs(over["cosine"] - report["cosine"]) < 1e-9, (over, report)
+
+
+def train_exact_block():
+    with tempfile.TemporaryDirectory() as folder:
+        output = os.path.join(folder, "run")
+        run("train", "--minimizer", "exact-block", "--tolerance", "0.0001", "--free-steps", "100", "--nudged-steps", "100",
+            "--train-limit", "3000", "--epochs", "1", "--output", output, "--quiet")
+        assert "minimizer: exact-block" in open(os.path.join(output, "run.yaml")).read()
+        assert "epsilon" not in open(os.path.join(output, "run.yaml")).read(), "the preset's ε is dropped"
+        record = json.loads(open(os.path.join(output, "metrics.jsonl")).readline())
+        assert record["test_error"] < 0.4 and 1 <= record["free_steps"] < 100 and record["unsettled_fraction"] < 0.01, record
+
+
 def gradcheck_survey_and_hypotheses():
     survey = json.loads(run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seeds", "1-20", "--json").stdout)
     summary = survey["summary"]
@@ -444,6 +462,9 @@ with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
     check("gradcheck: a survey over seeds states each case's hypotheses; an undefined cosine exits 3", gradcheck_survey_and_hypotheses)
     check("gradcheck: --layers with --random-shapes is refused", rejects(["gradcheck", "--random-shapes", "--layers", "4,3,2"], "--layers", "--random-shapes"))
+    check("gradcheck --minimizer exact-block: centered EP matches the exact gradient, with and without over-relaxation", gradcheck_exact_block)
+    check("train: --epsilon with the exact-block minimizer is refused",
+          rejects(["train", "--minimizer", "exact-block", "--epsilon", "0.5"], "--epsilon: expected no step size with the exact-block minimizer"))
     check("train: negative ε is rejected", rejects(["train", "--epsilon", "-0.5"], "--epsilon: expected"))
     check("train: zero batch is rejected", rejects(["train", "--batch-size", "0"], "--batch-size"))
     check("train: unknown preset is rejected", rejects(["train", "--preset", "nope"], "--preset", "scellier2017-net1"))
@@ -498,6 +519,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("align --gdu: EP's step updates match BPTT's gradients on real MNIST", align_gdu)
         check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
+        check("train --minimizer exact-block: relaxes to the tolerance, run.yaml records it", train_exact_block)
         check("train: a diverging run is reported", divergence_is_reported)
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)

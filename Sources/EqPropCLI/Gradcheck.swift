@@ -37,8 +37,11 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional) var batchSize: Int = 5
     @Option(name: [.customLong("seed"), .customLong("seeds")], help: ArgumentHelp("The seed of the network and batch, or several for a survey (1-50, 1,4,9).", valueName: "seeds"))
     var seeds = "1"
-    @Option(parsing: .unconditional, help: "Step size ε of the dynamics (default: 0.5 on the Hopfield energy, 0.1 on the PC energy).")
+    @Option(parsing: .unconditional, help: "Step size ε of gradient descent (default: 0.5 on the Hopfield energy, 0.1 on the PC energy).")
     var epsilon: Double?
+    @Option(help: "How every phase relaxes: gradient-descent or exact-block (each layer set to its minimum; the Hopfield energy).")
+    var minimizer: DynamicsSpecification.Minimizer = .gradientDescent
+    @Option(parsing: .unconditional, help: "exact-block: the over-relaxation factor ω in (0, 2).") var overrelaxation: Double?
     @Flag(help: "Print JSON.") var json = false
     // Flags of earlier versions, refused with what to write instead.
     @Option(parsing: .unconditional, help: .hidden) var nudge: Double?
@@ -66,14 +69,17 @@ struct Gradcheck: ParsableCommand {
         let energy = energy ?? ([.pc, .pcNudge, .bp].contains(requested) ? .pc : .hopfield)
         // The default nudge; CHL on the predictive-coding energy has none (plain CHL).
         let rule = try ruleOptions.specification(default: .ep) { name in name == .chl && energy == .pc ? 1 : 0.01 }
+        let exactBlock = minimizer == .exactBlock
+        if exactBlock, let epsilon { throw ValidationError("--epsilon: the exact-block minimizer takes no step size (\(epsilon) given); --overrelaxation sets its ω") }
         let epsilon = epsilon ?? (energy == .pc ? 0.1 : 0.5)
         let fixedSteps = nudgedSteps ?? ([.stdp, .tbp, .rbp].contains(rule.name) ? 200 : nil)
         if noise > 0, fixedSteps == nil { throw ValidationError("--noise: give --nudged-steps too (a noisy phase never settles to a tolerance)") }
         let energySpecification: EnergySpecification = energy == .pc ? .predictiveCoding(hidden: hidden, output: output) : .hopfield
         do {
-            try rule.validate(energy: energySpecification,
-                              dynamics: DynamicsSpecification(stepSize: epsilon, freeSteps: energy == .pc ? nil : 1, nudgedSteps: fixedSteps ?? 1, noise: noise),
-                              cost: cost)
+            let dynamics = DynamicsSpecification(minimizer: minimizer, stepSize: exactBlock ? nil : epsilon, overrelaxation: overrelaxation,
+                                                 freeSteps: energy == .pc ? nil : 1, nudgedSteps: fixedSteps ?? 1, noise: noise)
+            try dynamics.validate(energy: energySpecification)
+            try rule.validate(energy: energySpecification, dynamics: dynamics, cost: cost)
         } catch let error as SpecificationError {
             let flag = error.key == "energy.kind" ? "energy" : error.key.split(separator: ".").last.map(String.init) ?? error.key
             throw ValidationError("--\(flag): \(error.message)")
@@ -93,11 +99,14 @@ struct Gradcheck: ParsableCommand {
                 batchSize: batchSize, seed: seed, inferenceRate: epsilon)
             }
             check.cost = cost.cost(Double.self)
-            var secondPhase = check.dynamics
-            secondPhase.noise = noise
-            if let fixedSteps {
-                secondPhase.steps = fixedSteps
-                secondPhase.tolerance = nil
+            let secondPhase: any Dynamics<Double>
+            if exactBlock {
+                check.dynamics = ExactBlockDescent(steps: 200_000, tolerance: 1e-14, overrelaxation: overrelaxation ?? 1)
+                secondPhase = fixedSteps.map { ExactBlockDescent(steps: $0, overrelaxation: overrelaxation ?? 1) } ?? check.dynamics
+            } else {
+                secondPhase = ProjectedGradientDescent(
+                    stepSize: epsilon, steps: fixedSteps ?? 200_000, tolerance: fixedSteps == nil ? 1e-14 : nil, noise: noise,
+                    layerStepScales: weakFeedback ? LayeredEnergy.feedbackStepScales(layerCount: sizes.count, feedbackGain: properties.feedbackGain) : nil)
             }
             let report = try check.report(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
             return GradcheckReport(rule: rule.name.rawValue, description: rule.summary, energy: energy.rawValue, reference: reference.rawValue,
@@ -107,7 +116,8 @@ struct Gradcheck: ParsableCommand {
         let seedList = try parseSeeds(seeds, flag: "seeds")
         let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
         let shape = randomShapes ? "random shapes" : givenSizes.map(String.init).joined(separator: "-")
-        let heading = "\(rule.summary)\(noisy) on the \(energy.rawValue) energy \(shape), batch \(batchSize), against \(reference.rawValue)"
+        let relaxed = exactBlock ? ", relaxed by the exact-block minimizer" + (overrelaxation.map { " (ω \($0))" } ?? "") : ""
+        let heading = "\(rule.summary)\(noisy)\(relaxed) on the \(energy.rawValue) energy \(shape), batch \(batchSize), against \(reference.rawValue)"
         if seedList.count == 1 {
             let report = try check(seed: seedList[0])
             if json {
@@ -284,3 +294,4 @@ struct GradcheckReport: Encodable {
 
 extension CostName: ExpressibleByArgument {}
 extension EnergySpecification.Kind: ExpressibleByArgument {}
+extension DynamicsSpecification.Minimizer: ExpressibleByArgument {}

@@ -132,7 +132,7 @@ struct Train: ParsableCommand {
         let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
         return "eqprop train: \(name) \(l.architecture.layerSizes.map(String.init).joined(separator: "-")) on \(run.data.dataset.rawValue) "
             + "(\(training) train, \(validation) validation, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
-            + "rule \(l.rule.summary), ε \(l.dynamics.stepSize), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
+            + "rule \(l.rule.summary), \(l.dynamics.minimizerSummary), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
             + "\(l.training.learningRates), seed \(l.seed), BLAS kernel \(BLAS.coreName)"
     }
 }

@@ -33,10 +33,11 @@ public struct RunSettings: Sendable {
         entries[key.key] = Setting(value: value, origin: .flag(key.flag))
     }
 
-    /// These settings with `overrides` applied. A rule or an energy named by an override replaces the
-    /// file's, and the file's settings that belong to the replaced one go with it: `--rule ep` on a
-    /// run file for `pc` drops its `rule.output-precision`, keeps nothing that `ep` does not take, and
-    /// keeps what it does (`rule.beta`, `rule.nudging`).
+    /// These settings with `overrides` applied. A rule, an energy or a minimizer named by an override
+    /// replaces the file's, and the file's settings that belong to the replaced one go with it: `--rule
+    /// ep` on a run file for `pc` drops its `rule.output-precision`, keeps nothing that `ep` does not
+    /// take, and keeps what it does (`rule.beta`, `rule.nudging`); `--minimizer exact-block` drops the
+    /// file's `epsilon` and `stable-steps`.
     public func overriding(with overrides: RunSettings) -> RunSettings {
         var merged = self
         if let rule = overrides["rule.name"], rule.value != self["rule.name"]?.value {
@@ -48,6 +49,11 @@ public struct RunSettings: Sendable {
         if let energy = overrides["energy.kind"], energy.value != self["energy.kind"]?.value,
            let kind = energy.value.plainText.flatMap(EnergySpecification.Kind.init(rawValue:)) {
             for key in Self.ownedSettings.filter({ $0.kind != kind }).map(\.key) { merged.entries[key] = nil }
+        }
+        if let minimizer = overrides["dynamics.minimizer"], minimizer.value != self["dynamics.minimizer"]?.value,
+           let kind = minimizer.value.plainText.flatMap(DynamicsSpecification.Minimizer.init(rawValue:)) {
+            let owned: [String] = kind == .exactBlock ? ["dynamics.epsilon", "dynamics.stable-steps"] : ["dynamics.overrelaxation"]
+            for key in owned { merged.entries[key] = nil }
         }
         merged.entries.merge(overrides.entries) { $1 }
         return merged
@@ -224,3 +230,4 @@ extension CostName: NamedRunValue {}
 extension OptimizerName: NamedRunValue {}
 extension LearningRateSchedule: NamedRunValue {}
 extension PixelScaling: NamedRunValue {}
+extension DynamicsSpecification.Minimizer: NamedRunValue {}

@@ -24,7 +24,8 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let architecture = ArchitectureSpecification(layerSizes: try settings.required("architecture.layers"))
         let energy = try Self.energy(settings)
         let dynamics = DynamicsSpecification(
-            stepSize: try settings.required("dynamics.epsilon"), freeSteps: try settings.optional("dynamics.free-steps"),
+            minimizer: try settings.optional("dynamics.minimizer") ?? .gradientDescent,
+            stepSize: try settings.optional("dynamics.epsilon"), overrelaxation: try settings.optional("dynamics.overrelaxation"), freeSteps: try settings.optional("dynamics.free-steps"),
             nudgedSteps: try settings.required("dynamics.nudged-steps"), tolerance: try settings.optional("dynamics.tolerance"),
             noise: try settings.optional("dynamics.noise") ?? 0,
             stableSteps: try settings.optional("dynamics.stable-steps") ?? false,
@@ -32,7 +33,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let rule = try RuleSpecification(settings: settings)
         if !rule.hasSecondPhase, energy.hasFeedForwardFreePhase {
             // Nothing relaxes: a flag for the dynamics would be dropped.
-            for key in ["dynamics.epsilon", "dynamics.nudged-steps", "dynamics.noise", "dynamics.stable-steps"] {
+            for key in ["dynamics.minimizer", "dynamics.epsilon", "dynamics.overrelaxation", "dynamics.nudged-steps", "dynamics.noise", "dynamics.stable-steps"] {
                 if case .flag? = settings[key]?.origin {
                     throw settings.error(key, "rule \(rule.name.rawValue) relaxes nothing on the \(energy.kind.rawValue) energy (the free phase is the feed-forward pass, and it has no second phase)")
                 }
@@ -76,7 +77,10 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         if case let .predictiveCoding(hidden, output) = l.energy {
             lines += ["  hidden-activation: \(hidden.rawValue)", "  output-activation: \(output.rawValue)"]
         }
-        lines += ["dynamics:", "  epsilon: \(l.dynamics.stepSize)"]
+        lines.append("dynamics:")
+        if l.dynamics.minimizer != .gradientDescent { lines.append("  minimizer: \(l.dynamics.minimizer.rawValue)") }
+        if let stepSize = l.dynamics.stepSize { lines.append("  epsilon: \(stepSize)") }
+        if let overrelaxation = l.dynamics.overrelaxation { lines.append("  overrelaxation: \(overrelaxation)") }
         if let freeSteps = l.dynamics.freeSteps { lines.append("  free-steps: \(freeSteps)") }
         lines.append("  nudged-steps: \(l.dynamics.nudgedSteps)")
         if let tolerance = l.dynamics.tolerance { lines.append("  tolerance: \(tolerance)") }

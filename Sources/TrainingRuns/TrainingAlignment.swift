@@ -18,9 +18,12 @@ extension Trainer where Scalar == Float {
         let target = data.targets.gatheringRows(rows).converted(to: Double.self)
         let feedForward = specification.energy.hasFeedForwardFreePhase
         let start = feedForward ? try Backpropagation.feedForward(double.energy, input: input) : NetworkState(input: input, layerSizes: double.energy.layerSizes)
+        // The run's own minimiser, relaxed to 1e-13: methods may settle in different minima, and the
+        // comparison is made at the one the run reaches.
+        var reference = specification.dynamics
+        (reference.freeSteps, reference.tolerance, reference.stableSteps) = (50_000, 1e-13, false)
         var check = GradientCheck(energy: double.energy, input: input, target: target, initialState: start,
-                                  dynamics: ProjectedGradientDescent(stepSize: specification.dynamics.stepSize, steps: 50_000, tolerance: 1e-13,
-                                                                     layerStepScales: specification.layerStepScales()))
+                                  dynamics: reference.makeFreePhase(energy: specification.energy, layerStepScales: specification.layerStepScales(), parallelBlocks: 1))
         check.cost = double.cost
         return try check.report(double.rule, reference: feedForward ? .backpropagation : .implicitDifferentiation)
     }

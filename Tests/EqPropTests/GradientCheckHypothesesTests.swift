@@ -52,7 +52,7 @@ struct GradientCheckHypothesesTests {
     @Test("A check that cannot reach its fixed point says so")
     func notConverged() throws {
         var check = GradientCheck(layerSizes: [12, 10, 8, 4], batchSize: 5, seed: 1)
-        check.dynamics.steps = 3
+        check.dynamics = ProjectedGradientDescent(stepSize: 0.5, steps: 3)
         let report = try check.report(EquilibriumPropagation(beta: 1e-3, nudging: .centered, dynamics: check.dynamics))
         #expect(report.hypotheses.status == .notConverged && report.comparison == nil)
         #expect(report.hypotheses.residual > 1e-10)

@@ -240,7 +240,7 @@ struct CrossEntropyTests {
 /// The rule of the DocC article "Writing your own energy or rule", written outside the library.
 struct ArticleRule: LearningRule {
     var nudge: Double
-    var dynamics: ProjectedGradientDescent<Double>
+    var dynamics: any Dynamics<Double>
 
     func estimate<G: RandomNumberGenerator>(
         energy: ClampedEnergy<Double>, freeState: NetworkState<Double>, target: Matrix<Double>,

@@ -12,6 +12,9 @@ public protocol Cost<Scalar>: Sendable {
     func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>)
     /// A bound on the spectral norm of `∂²C/∂y²`, valid at every output.
     var curvatureBound: Double { get }
+    /// The constant `c` with `∂²C/∂y² = c·I` at every output, if the cost is such a quadratic (`nil`
+    /// otherwise).
+    var constantCurvature: Double? { get }
 }
 
 /// The squared error `C = ½‖y − d‖²`, with `∂C/∂y = y − d` and `∂²C/∂y² = I`.
@@ -19,6 +22,8 @@ public struct SquaredError<Scalar: BLASScalar>: Cost {
     public init() {}
 
     public var curvatureBound: Double { 1 }
+
+    public var constantCurvature: Double? { 1 }
 
     public func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>) {
         product.add(direction, scaledBy: scale)
@@ -55,6 +60,9 @@ public struct CrossEntropy<Scalar: BLASScalar>: Cost {
     public init() {}
 
     public var curvatureBound: Double { 0.5 }
+
+    /// Not quadratic.
+    public var constantCurvature: Double? { nil }
 
     /// `(diag(p) − ppᵀ)·v = p ⊙ (v − (p·v))`, per row.
     public func accumulateHessianProduct(output: Matrix<Scalar>, direction: Matrix<Scalar>, scale: Scalar, into product: inout Matrix<Scalar>) {

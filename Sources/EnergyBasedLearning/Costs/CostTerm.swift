@@ -33,6 +33,10 @@ public struct CostTerm<Scalar: BLASScalar>: EnergyTerm {
         freeLayers.contains(layer) ? [CurvatureBound(row: layer, column: layer, norm: Double(abs(beta)) * cost.curvatureBound)] : []
     }
 
+    /// `β` times the cost's constant curvature (1 for the squared error; `nil` for the cross-entropy,
+    /// which is not quadratic).
+    public func layerCurvature(ofLayer k: Int) -> Double? { cost.constantCurvature.map { Double(beta) * $0 } }
+
     public func energy(at state: NetworkState<Scalar>) -> Double {
         Double(beta) * cost.cost(output: state.layers[layer], target: target)
     }

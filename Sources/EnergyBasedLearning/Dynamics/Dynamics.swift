@@ -18,6 +18,12 @@ public protocol Dynamics<Scalar>: Sendable {
     /// would prepare first (a step size capped by the energy's curvature) is prepared once, here.
     /// Rules that act along the trajectory (STDP) take the steps one by one.
     func singleSteps(under energy: ClampedEnergy<Scalar>) -> any Dynamics<Scalar>
+
+    /// The factor `D_k` per layer by which these dynamics move a unit of layer `k` along its force
+    /// `−∂F/∂s` on `energy` (gradient descent: its per-layer step scales; the exact block minimiser:
+    /// `1/c_k`): the metric in which a fixed point's residual and curvature are measured
+    /// (``GradientCheck/Hypotheses``).
+    func metric(under energy: ClampedEnergy<Scalar>) -> [Scalar]
 }
 
 /// What a relaxation did.
@@ -37,14 +43,33 @@ public struct Relaxation: Sendable, Equatable {
     }
 }
 
+extension Relaxation {
+    /// A relaxation that ended after `steps` steps in which example `r` last moved a unit by
+    /// `rowChanges[r]`: the examples that moved by more than `tolerance` (1e-4 when `nil`) did not
+    /// settle. Throws ``RelaxationError/nonFinite(layer:step:)`` if a free layer is not finite.
+    init<Scalar: BLASScalar>(ending state: NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, steps: Int, rowChanges: [Scalar],
+                             tolerance: Scalar?) throws {
+        for k in energy.freeLayers where !state.layers[k].isFinite {
+            throw RelaxationError.nonFinite(layer: k, step: steps)
+        }
+        let threshold = tolerance ?? Scalar(1e-4)
+        self.init(steps: steps, lastChange: Double(rowChanges.max() ?? 0), unsettledExamples: rowChanges.filter { $0 > threshold }.count)
+    }
+}
+
 public enum RelaxationError: Error, Equatable, CustomStringConvertible {
     /// A state became NaN or infinite: the run diverged.
     case nonFinite(layer: Int, step: Int)
+    /// A layer whose energy is not convex in its own state and whose states are not bounded: it
+    /// has no minimum.
+    case unboundedLayer(Int)
 
     public var description: String {
         switch self {
         case let .nonFinite(layer, step):
             return "the state of layer \(layer) became NaN or infinite after \(step) relaxation steps: the run diverged (try a smaller step size ε or learning rate)"
+        case let .unboundedLayer(layer):
+            return "the energy is not convex in the state of layer \(layer), which is not bounded: it has no minimum"
         }
     }
 }

@@ -22,6 +22,9 @@ public struct FeedForwardPass<Scalar: BLASScalar>: Dynamics {
 
     public func singleSteps(under energy: ClampedEnergy<Scalar>) -> any Dynamics<Scalar> { self }
 
+    /// No step: the identity metric.
+    public func metric(under energy: ClampedEnergy<Scalar>) -> [Scalar] { Array(repeating: 1, count: energy.energy.layerSizes.count) }
+
     @discardableResult
     public func relax<G: RandomNumberGenerator>(
         _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G

@@ -76,6 +76,11 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         return step
     }
 
+    /// The per-layer step scales (1 for every layer without them).
+    public func metric(under energy: ClampedEnergy<Scalar>) -> [Scalar] {
+        layerStepScales ?? Array(repeating: 1, count: energy.energy.layerSizes.count)
+    }
+
     @discardableResult
     public func relax<G: RandomNumberGenerator>(
         _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G
@@ -83,38 +88,8 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
         if stabilizesSteps {
             return try stabilized(for: energy).relax(&state, under: energy, using: &generator)
         }
-        let blocks = Swift.min(parallelBlocks, state.batchSize)
-        // Each block draws its noise from its own generator, seeded from the caller's; without
-        // noise the caller's generator is left untouched.
-        let seeds = noise > 0 ? (0..<blocks).map { _ in generator.next() } : Array(repeating: 0, count: blocks)
-        guard blocks > 1 else {
-            var blockGenerator = SeededGenerator(seed: seeds[0])
-            let relaxation = try relaxBlock(&state, under: energy, using: &blockGenerator)
-            log?.record(relaxation, examples: state.batchSize)
-            return relaxation
-        }
-        let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
-        let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
-        let whole = state
-        DispatchQueue.concurrentPerform(iterations: blocks) { b in
-            let rows = ranges[b]
-            results[b] = Result {
-                var part = whole.rows(rows)
-                var blockGenerator = SeededGenerator(seed: seeds[b])
-                let relaxation = try relaxBlock(&part, under: energy.restricted(to: rows), using: &blockGenerator)
-                return (part, relaxation)
-            }
-        }
-        var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0)
-        for b in 0..<blocks {
-            let (part, relaxation) = try results[b]!.get()
-            state.setRows(startingAt: ranges[b].lowerBound, from: part)
-            combined.steps = Swift.max(combined.steps, relaxation.steps)
-            combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
-            combined.unsettledExamples += relaxation.unsettledExamples
-        }
-        log?.record(combined, examples: state.batchSize)
-        return combined
+        return try relaxInBlocks(&state, under: energy, blocks: parallelBlocks, drawingNoise: noise > 0, using: &generator,
+                                 log: log, relaxBlock: relaxBlock(_:under:using:))
     }
 
     private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>,
@@ -146,12 +121,59 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
             step += 1
             if let tolerance, rowChanges.allSatisfy({ $0 <= tolerance }) { break }
         }
-        for k in energy.freeLayers where !state.layers[k].isFinite {
-            throw RelaxationError.nonFinite(layer: k, step: step)
-        }
-        let threshold = tolerance ?? Scalar(1e-4)
-        return Relaxation(steps: step, lastChange: Double(rowChanges.max() ?? 0), unsettledExamples: rowChanges.filter { $0 > threshold }.count)
+        return try Relaxation(ending: state, under: energy, steps: step, rowChanges: rowChanges, tolerance: tolerance)
     }
+}
+
+/// Relaxes `state` in `blocks` blocks of examples (rows) at once, on separate threads, with
+/// `relaxBlock`; examples do not interact. Each block draws its noise from its own generator,
+/// seeded from `generator` when `drawingNoise` (else `generator` is left untouched). The combined
+/// relaxation (the most steps, the largest last change, every unsettled example) goes to `log`.
+func relaxInBlocks<Scalar: BLASScalar, G: RandomNumberGenerator>(
+    _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, blocks requested: Int, drawingNoise: Bool,
+    using generator: inout G, log: RelaxationLog?,
+    relaxBlock: (inout NetworkState<Scalar>, ClampedEnergy<Scalar>, inout SeededGenerator) throws -> Relaxation
+) throws -> Relaxation {
+    let blocks = Swift.min(requested, state.batchSize)
+    let seeds = drawingNoise ? (0..<blocks).map { _ in generator.next() } : Array(repeating: 0, count: blocks)
+    guard blocks > 1 else {
+        var blockGenerator = SeededGenerator(seed: seeds[0])
+        let relaxation = try relaxBlock(&state, energy, &blockGenerator)
+        log?.record(relaxation, examples: state.batchSize)
+        return relaxation
+    }
+    let ranges = (0..<blocks).map { b in (b * state.batchSize / blocks)..<((b + 1) * state.batchSize / blocks) }
+    let results = ConcurrentResults<Result<(NetworkState<Scalar>, Relaxation), Error>>(count: blocks)
+    let whole = state
+    withoutActuallyEscaping(relaxBlock) { relaxBlock in
+        let task = UncheckedSendable(relaxBlock)
+        DispatchQueue.concurrentPerform(iterations: blocks) { b in
+            let rows = ranges[b]
+            results[b] = Result {
+                var part = whole.rows(rows)
+                var blockGenerator = SeededGenerator(seed: seeds[b])
+                let relaxation = try task.value(&part, energy.restricted(to: rows), &blockGenerator)
+                return (part, relaxation)
+            }
+        }
+    }
+    var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0)
+    for b in 0..<blocks {
+        let (part, relaxation) = try results[b]!.get()
+        state.setRows(startingAt: ranges[b].lowerBound, from: part)
+        combined.steps = Swift.max(combined.steps, relaxation.steps)
+        combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
+        combined.unsettledExamples += relaxation.unsettledExamples
+    }
+    log?.record(combined, examples: state.batchSize)
+    return combined
+}
+
+/// A value shared with concurrent tasks that only read it (a relaxation's block function, whose
+/// blocks touch disjoint examples).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// One slot per concurrent task; each task writes only its own slot.

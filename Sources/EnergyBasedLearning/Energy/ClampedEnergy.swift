@@ -133,16 +133,53 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
 
     /// `gradient ← ∂F/∂s` for the free layers (clamped layers are left untouched).
     public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
-        for k in freeLayers {
+        stateGradient(at: state, into: &gradient, layers: Set(freeLayers))
+    }
+
+    /// `gradient_k ← ∂F/∂s_k` for the free layers in `layers` only (the others are left untouched):
+    /// each term computes only what those layers need.
+    public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>, layers: Set<Int>) {
+        for k in freeLayers where layers.contains(k) {
             if let constant = constantGradient[k] {
                 gradient.layers[k] = constant
             } else {
                 gradient.layers[k].scale(by: 0)
             }
         }
-        for (term, layers) in varyingContributions {
-            relaxationTerms[term].accumulateStateGradients(ofLayers: layers, at: state, into: &gradient)
+        for (term, contributed) in varyingContributions {
+            let chosen = contributed.filter(layers.contains)
+            if !chosen.isEmpty { relaxationTerms[term].accumulateStateGradients(ofLayers: chosen, at: state, into: &gradient) }
         }
+    }
+
+    /// For each free layer `k`, the constant `c_k` such that `F`, every other layer fixed, is
+    /// `½c_k‖s_k‖²` plus a function linear in `s_k` (the sum of the terms'
+    /// ``EnergyTerm/layerCurvature(ofLayer:)``), or the first term that is not of that form in a free
+    /// layer, by name and layer.
+    public func layerCurvatures() -> Result<[Int: Double], NotLayerQuadratic> {
+        var curvatures = Dictionary(uniqueKeysWithValues: freeLayers.map { ($0, 0.0) })
+        for term in relaxationTerms {
+            for k in term.layers where curvatures[k] != nil {
+                guard let c = term.layerCurvature(ofLayer: k) else { return .failure(NotLayerQuadratic(term: term.name, layer: k)) }
+                curvatures[k]! += c
+            }
+        }
+        return .success(curvatures)
+    }
+
+    /// The free layers in groups that no term couples (greedily, in increasing order: the even and
+    /// the odd layers of a layered network), so that each group can be minimised at once.
+    public func independentLayerGroups() -> [[Int]] {
+        var groups: [[Int]] = []
+        for k in freeLayers {
+            let coupled = Set(relaxationTerms.filter { $0.layers.contains(k) }.flatMap(\.layers)).subtracting([k])
+            if let g = groups.firstIndex(where: { $0.allSatisfy { !coupled.contains($0) } }) {
+                groups[g].append(k)
+            } else {
+                groups.append([k])
+            }
+        }
+        return groups
     }
 
     /// `product ← H_ff·v_f` on the free layers, `H_ff = ∂²F/∂s_f²` (the direction's clamped layers
@@ -158,5 +195,21 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
                 term.accumulateHessianProduct(ofLayer: k, at: state, direction: direction, into: &product.layers[k])
             }
         }
+    }
+}
+
+/// A term that is not, in a free layer's state, `½c‖s_k‖²` plus a linear function: a layer-wise
+/// exact minimiser does not apply (see ``ExactBlockDescent``).
+public struct NotLayerQuadratic: Error, Equatable, CustomStringConvertible {
+    public var term: String
+    public var layer: Int
+
+    public init(term: String, layer: Int) {
+        self.term = term
+        self.layer = layer
+    }
+
+    public var description: String {
+        "the term \(term) is not quadratic with a constant curvature in the state of layer \(layer), so that layer has no exact minimiser in closed form: the exact block minimizer needs the Hopfield energy (and the squared error for a nudge); use gradient descent"
     }
 }

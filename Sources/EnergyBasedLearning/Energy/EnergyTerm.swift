@@ -49,6 +49,12 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// to keep gradient descent stable (see ``ProjectedGradientDescent/stabilized(for:)``).
     func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]?
 
+    /// The constant `c` such that, every other layer fixed, this term is `½c‖s_k‖²` plus a function
+    /// linear in `s_k`, at every state: each unit of layer `k` then sees a one-dimensional quadratic
+    /// of curvature `c`, which ``ExactBlockDescent`` minimises exactly over its box. `nil` when the
+    /// term is not of that form in `s_k` (the default).
+    func layerCurvature(ofLayer k: Int) -> Double?
+
     /// A name for each parameter, for saved models and checkpoints (the default: the term's name,
     /// with `-i` appended when it owns several).
     var parameterNames: [String] { get }
@@ -98,6 +104,8 @@ public struct CurvatureBound: Sendable, Equatable {
 
 extension EnergyTerm {
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { nil }
+
+    public func layerCurvature(ofLayer k: Int) -> Double? { nil }
 
     public var feedForwardPart: FeedForwardPart<Scalar>? { nil }
 

@@ -19,6 +19,9 @@ public struct QuadraticLeak<Scalar: BLASScalar>: EnergyTerm {
 
     public var layers: [Int] { [layer] }
 
+    /// `½‖s_k‖²`: curvature 1.
+    public func layerCurvature(ofLayer k: Int) -> Double? { 1 }
+
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [layer] }
 
     public func energy(at state: NetworkState<Scalar>) -> Double {
@@ -67,6 +70,9 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
 
     /// Linear in the state: no curvature.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { [] }
+
+    /// Linear in `s_k`.
+    public func layerCurvature(ofLayer k: Int) -> Double? { 0 }
 
     public var layers: [Int] { [layer] }
 
@@ -132,6 +138,9 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
         let norm = weight.spectralNorm()
         return [CurvatureBound(row: lower, column: upper, norm: norm), CurvatureBound(row: upper, column: lower, norm: norm)]
     }
+
+    /// Linear in each layer's state, the other fixed (the layers differ).
+    public func layerCurvature(ofLayer k: Int) -> Double? { 0 }
 
     /// The gradient with respect to one layer depends only on the other one.
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [k == lower ? upper : lower] }

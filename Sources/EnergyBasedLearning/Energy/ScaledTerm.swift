@@ -18,6 +18,7 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         term.curvatureBounds(freeLayers: freeLayers)?.map { CurvatureBound(row: $0.row, column: $0.column, norm: Double(factor) * $0.norm) }
     }
+    public func layerCurvature(ofLayer k: Int) -> Double? { term.layerCurvature(ofLayer: k).map { Double(factor) * $0 } }
     public var layers: [Int] { term.layers }
     /// A scale does not change where a term's feed-forward limit lies: the term's own part.
     public var feedForwardPart: FeedForwardPart<Scalar>? { term.feedForwardPart }

@@ -8,7 +8,8 @@ public struct GradientCheck: Sendable {
     public var energy: LayeredEnergy<Double>
     public var input: Matrix<Double>
     public var target: Matrix<Double>
-    public var dynamics: ProjectedGradientDescent<Double>
+    /// The minimiser of the free phase (and of EP's phases in ``run(beta:nudging:)``).
+    public var dynamics: any Dynamics<Double>
     /// Where the free phase starts: zero for the Hopfield energy, the feed-forward pass for a
     /// predictive-coding energy.
     public var initialState: NetworkState<Double>
@@ -54,7 +55,7 @@ public struct GradientCheck: Sendable {
     }
 
     public init(energy: LayeredEnergy<Double>, input: Matrix<Double>, target: Matrix<Double>, initialState: NetworkState<Double>,
-                dynamics: ProjectedGradientDescent<Double>) {
+                dynamics: any Dynamics<Double>) {
         self.energy = energy
         self.input = input
         self.target = target

@@ -23,14 +23,14 @@ extension GradientCheck {
         }
 
         public var status: Status
-        /// `max |s − Π(s − D·∂E/∂s)|` over the free units, `D` the dynamics' per-layer step scales.
+        /// `max |s − Π(s − D·∂E/∂s)|` over the free units, `D` the dynamics' metric (``Dynamics/metric(under:)``).
         public var residual: Double
         /// The free units at a bound of their box with no force holding them there.
         public var marginalUnits: Int
         /// The free units strictly inside their box.
         public var interiorUnits: Int
         /// The extreme eigenvalues of the Hessian on the interior units, in the metric of the
-        /// dynamics (`D^½ H D^½`, `D` its per-layer step scales; `nil` without interior units).
+        /// dynamics (`D^½ H D^½`, `D` its metric; `nil` without interior units).
         public var smallestCurvature: Double?
         public var largestCurvature: Double?
         /// `‖dL/dθ‖` of the reference.
@@ -71,10 +71,10 @@ extension GradientCheck {
     }
 
     func hypotheses(reference: [[Matrix<Double>]], clamped: ClampedEnergy<Double>, state: NetworkState<Double>) -> Hypotheses {
-        // Everything is measured in the dynamics' metric (D, its per-layer step scales): the
+        // Everything is measured in the dynamics' metric (D): the
         // weak-feedback energy scales layer k by γ^k and its dynamics undo it. The force on the
         // units is D·∂E/∂s and the Hessian D^½ H D^½.
-        let scales = dynamics.layerStepScales ?? Array(repeating: 1, count: state.layers.count)
+        let scales = dynamics.metric(under: clamped)
         var gradient = NetworkState(zerosLike: state)
         clamped.stateGradient(at: state, into: &gradient)
         for k in gradient.layers.indices { gradient.layers[k].scale(by: scales[k]) }

@@ -1,13 +1,25 @@
 import LinearAlgebra
 
-/// How a network relaxes (the run file's `dynamics` section): projected gradient descent with step
-/// `ε` (``ProjectedGradientDescent``) for the free phase and for every rule's second phase, or the
-/// feed-forward pass for the free phase of the predictive-coding energy.
+/// How a network relaxes (the run file's `dynamics` section): for the free phase and for every rule's
+/// second phase, projected gradient descent with step `ε` (``ProjectedGradientDescent``) or exact
+/// block coordinate descent (``ExactBlockDescent``); the feed-forward pass for the free phase of the
+/// predictive-coding energy.
 public struct DynamicsSpecification: Codable, Sendable, Equatable {
-    /// The step `ε`.
-    public var stepSize: Double
-    /// Steps of the free phase (`n_it_neg` in the code of Scellier & Bengio); `nil` on an energy whose
-    /// free phase is the feed-forward pass.
+    /// The minimiser each phase runs (`dynamics.minimizer`).
+    public enum Minimizer: String, Codable, Sendable, CaseIterable {
+        /// ``ProjectedGradientDescent`` with step `ε`.
+        case gradientDescent = "gradient-descent"
+        /// ``ExactBlockDescent``: each layer set to its exact minimiser, the even then the odd layers.
+        case exactBlock = "exact-block"
+    }
+
+    public var minimizer: Minimizer
+    /// The step `ε` of gradient descent (`nil` for the exact block minimiser, which takes no step).
+    public var stepSize: Double?
+    /// The over-relaxation factor `ω` of the exact block minimiser (`nil`: 1).
+    public var overrelaxation: Double?
+    /// Steps of the free phase (`n_it_neg` in the code of Scellier & Bengio; sweeps of the exact block
+    /// minimiser); `nil` on an energy whose free phase is the feed-forward pass.
     public var freeSteps: Int?
     /// Steps of the second phase: each nudged phase (`n_it_pos`), the clamped phase, PC's inference;
     /// the steps backpropagated through (`tbp`) or the iterations of the adjoint (`rbp`).
@@ -23,9 +35,11 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// Start each training example's free phase from its previous fixed point.
     public var persistentParticles: Bool
 
-    public init(stepSize: Double, freeSteps: Int?, nudgedSteps: Int, tolerance: Double? = nil, noise: Double = 0, stableSteps: Bool = false,
-                persistentParticles: Bool = false) {
+    public init(minimizer: Minimizer = .gradientDescent, stepSize: Double?, overrelaxation: Double? = nil, freeSteps: Int?, nudgedSteps: Int,
+                tolerance: Double? = nil, noise: Double = 0, stableSteps: Bool = false, persistentParticles: Bool = false) {
+        self.minimizer = minimizer
         self.stepSize = stepSize
+        self.overrelaxation = overrelaxation
         self.freeSteps = freeSteps
         self.nudgedSteps = nudgedSteps
         self.tolerance = tolerance
@@ -34,9 +48,52 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         self.persistentParticles = persistentParticles
     }
 
+    /// `ε 0.5`, `exact-block`, `exact-block ω 1.5`: the minimiser and its setting, for summaries.
+    public var minimizerSummary: String {
+        switch minimizer {
+        case .gradientDescent: "ε \(stepSize ?? 0)"
+        case .exactBlock: "exact-block" + (overrelaxation.map { " ω \($0)" } ?? "")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case minimizer, stepSize, overrelaxation, freeSteps, nudgedSteps, tolerance, noise, stableSteps, persistentParticles
+    }
+
+    /// Reads what ``encode(to:)`` writes; descriptions written before the minimiser could be chosen
+    /// (saved models, checkpoints) are gradient descent.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(minimizer: try c.decodeIfPresent(Minimizer.self, forKey: .minimizer) ?? .gradientDescent,
+                  stepSize: try c.decodeIfPresent(Double.self, forKey: .stepSize),
+                  overrelaxation: try c.decodeIfPresent(Double.self, forKey: .overrelaxation),
+                  freeSteps: try c.decodeIfPresent(Int.self, forKey: .freeSteps), nudgedSteps: try c.decode(Int.self, forKey: .nudgedSteps),
+                  tolerance: try c.decodeIfPresent(Double.self, forKey: .tolerance), noise: try c.decode(Double.self, forKey: .noise),
+                  stableSteps: try c.decode(Bool.self, forKey: .stableSteps), persistentParticles: try c.decode(Bool.self, forKey: .persistentParticles))
+    }
+
     /// Throws a ``SpecificationError`` naming the first setting that cannot be, on `energy`.
     public func validate(energy: EnergySpecification) throws {
-        try require(stepSize > 0 && stepSize.isFinite, "dynamics.epsilon", "a positive finite step size", stepSize)
+        switch minimizer {
+        case .gradientDescent:
+            guard let stepSize else { throw SpecificationError(key: "dynamics.epsilon", message: "missing: gradient descent needs a step size ε") }
+            try require(stepSize > 0 && stepSize.isFinite, "dynamics.epsilon", "a positive finite step size", stepSize)
+            if let overrelaxation {
+                throw SpecificationError(key: "dynamics.overrelaxation", expected: "no over-relaxation with gradient descent (it is the exact-block minimizer's ω)",
+                                         value: overrelaxation)
+            }
+        case .exactBlock:
+            if let stepSize {
+                throw SpecificationError(key: "dynamics.epsilon", expected: "no step size with the exact-block minimizer (each layer goes to its minimum; "
+                                         + "its over-relaxation ω is dynamics.overrelaxation)", value: stepSize)
+            }
+            let omega = overrelaxation ?? 1
+            try require(omega > 0 && omega < 2, "dynamics.overrelaxation", "an over-relaxation factor ω in (0, 2)", omega)
+            try require(energy == .hopfield, "energy.kind",
+                        "hopfield with the exact-block minimizer (the pc energy is not quadratic layer by layer: f(x·W + b) with a non-linear f)", energy.kind.rawValue)
+            try require(noise == 0, "dynamics.noise", "0 with the exact-block minimizer (Langevin noise is a gradient-descent dynamics)", noise)
+            try require(!stableSteps, "dynamics.stable-steps", "false with the exact-block minimizer (it takes no step to cap: every half-sweep lowers the energy)", true)
+        }
         if energy.hasFeedForwardFreePhase {
             try require(freeSteps == nil, "dynamics.free-steps",
                         "no free steps on the \(energy.kind.rawValue) energy (its free phase is the feed-forward pass, exact)", freeSteps ?? 0)
@@ -50,21 +107,33 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         if let tolerance { try require(tolerance > 0 && tolerance.isFinite, "dynamics.tolerance", "a positive finite tolerance", tolerance) }
     }
 
-    /// The free phase's dynamics on `energy`: the feed-forward pass, or `freeSteps` steps of projected
-    /// gradient descent (noise-free), `parallelBlocks` blocks of examples at once.
+    /// The free phase's dynamics on `energy`: the feed-forward pass, or `freeSteps` steps of the
+    /// minimiser (noise-free), `parallelBlocks` blocks of examples at once.
     public func makeFreePhase<Scalar: BLASScalar>(energy: EnergySpecification, layerStepScales: [Scalar]?, parallelBlocks: Int) -> any Dynamics<Scalar> {
         guard let freeSteps, !energy.hasFeedForwardFreePhase else { return FeedForwardPass<Scalar>() }
-        return ProjectedGradientDescent(stepSize: Scalar(stepSize), steps: freeSteps, tolerance: tolerance.map { Scalar($0) },
-                                        parallelBlocks: parallelBlocks, layerStepScales: layerStepScales, stabilizesSteps: stableSteps)
+        return make(steps: freeSteps, noise: 0, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: nil)
     }
 
-    /// The second phase's dynamics: `nudgedSteps` steps of projected gradient descent with noise `σ`,
-    /// reporting to `log` if given.
-    public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int, log: RelaxationLog? = nil) -> ProjectedGradientDescent<Scalar> {
-        var dynamics = ProjectedGradientDescent<Scalar>(stepSize: Scalar(stepSize), steps: nudgedSteps, tolerance: tolerance.map { Scalar($0) },
-                                                        noise: Scalar(noise), parallelBlocks: parallelBlocks, layerStepScales: layerStepScales,
-                                                        stabilizesSteps: stableSteps)
-        dynamics.log = log
-        return dynamics
+    /// The second phase's dynamics: `nudgedSteps` steps of the minimiser (with noise `σ` for gradient
+    /// descent), reporting to `log` if given.
+    public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int, log: RelaxationLog? = nil) -> any Dynamics<Scalar> {
+        make(steps: nudgedSteps, noise: noise, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: log)
+    }
+
+    private func make<Scalar: BLASScalar>(steps: Int, noise: Double, layerStepScales: [Scalar]?, parallelBlocks: Int,
+                                          log: RelaxationLog?) -> any Dynamics<Scalar> {
+        switch minimizer {
+        case .gradientDescent:
+            var dynamics = ProjectedGradientDescent<Scalar>(stepSize: Scalar(stepSize!), steps: steps, tolerance: tolerance.map { Scalar($0) },
+                                                            noise: Scalar(noise), parallelBlocks: parallelBlocks, layerStepScales: layerStepScales,
+                                                            stabilizesSteps: stableSteps)
+            dynamics.log = log
+            return dynamics
+        case .exactBlock:
+            var dynamics = ExactBlockDescent<Scalar>(steps: steps, tolerance: tolerance.map { Scalar($0) },
+                                                     overrelaxation: Scalar(overrelaxation ?? 1), parallelBlocks: parallelBlocks)
+            dynamics.log = log
+            return dynamics
+        }
     }
 }

@@ -129,13 +129,26 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
             try requireEnergy(.pc, "it backpropagates through the feed-forward network of prediction errors")
         case .tbp, .rbp:
             try require(dynamics.noise == 0, "dynamics.noise", "0 for rule \(rule) (it differentiates the dynamics, which must be deterministic)", dynamics.noise)
+            try require(dynamics.minimizer == .gradientDescent, "dynamics.minimizer",
+                        "gradient-descent for rule \(rule) (it differentiates through gradient-descent steps)", dynamics.minimizer.rawValue)
+        }
+        if dynamics.minimizer == .exactBlock, [.ep, .stdp].contains(name) {
+            try require(cost == .squaredError, "training.cost", "squared-error for rule \(rule) with the exact-block minimizer (the nudge β·C must "
+                        + "be quadratic in the output: the softmax's cross-entropy has no closed-form minimiser per layer)", cost.rawValue)
         }
     }
 
     /// The rule, for a network with `layerCount` layers, nudging with `cost`, its second phase run by
     /// `dynamics`.
-    public func make<Scalar: BLASScalar>(cost: any Cost<Scalar>, dynamics: ProjectedGradientDescent<Scalar>, layerCount: Int) -> any LearningRule<Scalar> {
-        switch self {
+    /// (`tbp` and `rbp` differentiate gradient-descent steps: validation refuses them any other dynamics.)
+    public func make<Scalar: BLASScalar>(cost: any Cost<Scalar>, dynamics: any Dynamics<Scalar>, layerCount: Int) -> any LearningRule<Scalar> {
+        func gradientDescent() -> ProjectedGradientDescent<Scalar> {
+            guard let steps = dynamics as? ProjectedGradientDescent<Scalar> else {
+                preconditionFailure("rule \(name.rawValue) differentiates gradient-descent steps (validate() refuses other dynamics)")
+            }
+            return steps
+        }
+        return switch self {
         case let .ep(beta, nudging): EquilibriumPropagation(beta: Scalar(beta), nudging: nudging, cost: cost, dynamics: dynamics)
         case let .stdp(beta, nudging, form): RateSTDP(beta: Scalar(beta), nudging: nudging, form: form, cost: cost, dynamics: dynamics)
         case let .chl(feedbackGain) where feedbackGain == 1: OutputClamping.contrastiveHebbian(dynamics: dynamics)
@@ -145,8 +158,8 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
         case let .pc(outputPrecision): OutputClamping.predictiveCoding(outputPrecision: Scalar(outputPrecision), dynamics: dynamics)
         case let .pcNudge(lambda): PCNudge(lambda: Scalar(lambda), cost: cost, dynamics: dynamics)
         case .bp: Backpropagation(cost: cost)
-        case .tbp: TruncatedBackpropagation(dynamics: dynamics, cost: cost)
-        case .rbp: RecurrentBackpropagation(dynamics: dynamics, cost: cost)
+        case .tbp: TruncatedBackpropagation(dynamics: gradientDescent(), cost: cost)
+        case .rbp: RecurrentBackpropagation(dynamics: gradientDescent(), cost: cost)
         }
     }
 }
