@@ -63,6 +63,14 @@ def train_exact_block():
         assert record["test_error"] < 0.4 and 1 <= record["free_steps"] < 100 and record["unsettled_fraction"] < 0.01, record
 
 
+def bench_relaxation():
+    report = json.loads(run("bench", "--relaxation", "--examples", "40", "--overrelaxations", "1", "--json").stdout)
+    assert report["examples"] == 40 and [m["minimizer"] for m in report["minimizers"]] == ["gradient descent, ε = 0.5", "exact-block"], report
+    descent, block = report["minimizers"]
+    assert block["mean_steps"] < descent["mean_steps"] and block["unsettled_fraction"] == 0, report
+    assert abs(block["mean_energy"] - descent["mean_energy"]) < 1e-2, report
+
+
 def gradcheck_survey_and_hypotheses():
     survey = json.loads(run("gradcheck", "--beta", "0.001", "--nudging", "centered", "--seeds", "1-20", "--json").stdout)
     summary = survey["summary"]
@@ -520,6 +528,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train --minimizer exact-block: relaxes to the tolerance, run.yaml records it", train_exact_block)
+        check("bench --relaxation: steps to the tolerance per minimizer, JSON", bench_relaxation)
         check("train: a diverging run is reported", divergence_is_reported)
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)

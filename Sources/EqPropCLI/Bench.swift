@@ -14,6 +14,11 @@ struct Bench: ParsableCommand {
             as in training): their sum is the time the epoch's products need at their own shapes, and the rest of the \
             epoch is element-wise work and overhead. The peak is the throughput of a 2048³ single-precision GEMM on \
             all threads.
+
+            With --relaxation it measures the free phase instead: the first --examples test images relaxed one by one \
+            from zero, to the run's tolerance (1e-4 without one) within --cap steps, by gradient descent with the run's \
+            ε (0.5 if it has none) and by the exact block minimizer with each --overrelaxation ω, with the run's initial \
+            weights or a trained --model's.
             """)
 
     @OptionGroup var settings: RunOptions
@@ -22,6 +27,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none).", valueName: "n"))
     var shapes: Int = 8
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var relaxation: RelaxationBenchOptions
 
     func validate() throws {
         if let epochs = settings.epochs, (Int(epochs) ?? 0) <= 0 { throw ValidationError("--epochs: expected a positive number of epochs to time, got \(epochs)") }
@@ -30,6 +36,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.configureBLAS()
+        if relaxation.relaxation { return try relaxation.run(settings: settings, data: data, json: json) }
         let (run, name) = try settings.resolved(dataset: data.dataset)
         // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
         let epochs = settings.epochs.flatMap { Int($0) } ?? 1

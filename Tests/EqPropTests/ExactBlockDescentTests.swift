@@ -151,6 +151,28 @@ struct ExactBlockDescentTests {
         }
     }
 
+    @Test("A relaxation survey counts each example's own steps; a batch takes its slowest example's")
+    func relaxationSurvey() throws {
+        let (energy, input, _) = network([10, 8, 6, 4], weightScale: 1.5, seed: 5)
+        let dynamics = ExactBlockDescent<Double>(steps: 10_000, tolerance: 1e-8)
+        let survey = try RelaxationSurvey(energy: energy, input: input, dynamics: dynamics)
+        var generator = SeededGenerator(seed: 0)
+        for row in 0..<input.rows {
+            var alone = NetworkState(input: input.rows(row..<(row + 1)), layerSizes: energy.layerSizes)
+            let relaxation = try dynamics.relax(&alone, under: ClampedEnergy(energy, clamping: [0], at: alone), using: &generator)
+            #expect(relaxation.steps == survey.steps[row])
+            for k in 1...3 { #expect(maxAbsDifference(alone.layers[k], survey.fixedPoints.layers[k].rows(row..<(row + 1))) == 0) }
+        }
+        var batch = NetworkState(input: input, layerSizes: energy.layerSizes)
+        let together = try dynamics.relax(&batch, under: ClampedEnergy(energy, clamping: [0], at: batch), using: &generator)
+        #expect(Double(together.steps) == survey.meanBatchSteps(batchSize: input.rows) && together.steps == survey.steps.max())
+        #expect(survey.meanBatchSteps(batchSize: 1) == Double(survey.steps.reduce(0, +)) / Double(survey.steps.count))
+        #expect(survey.stepQuantile(1) == survey.steps.max() && survey.stepQuantile(0) == survey.steps.min())
+        #expect(survey.unsettledExamples == 0 && survey.fractionDiffering(from: survey, by: 0) == 0)
+        let capped = try RelaxationSurvey(energy: energy, input: input, dynamics: ExactBlockDescent<Double>(steps: 1, tolerance: 1e-8))
+        #expect(capped.unsettledExamples == input.rows && capped.fractionDiffering(from: survey, by: 1e-3) > 0)
+    }
+
     @Test("A term that is not quadratic layer by layer is refused by name")
     func notLayerQuadratic() throws {
         let (energy, input, target) = network([6, 5, 4], weightScale: 1, seed: 2)

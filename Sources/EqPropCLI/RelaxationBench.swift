@@ -1,0 +1,111 @@
+import ArgumentParser
+import EnergyBasedLearning
+import Foundation
+import LinearAlgebra
+import TrainingRuns
+
+/// `eqprop bench --relaxation`: the free phase's steps to a tolerance, per minimizer, on the same
+/// examples and weights.
+struct RelaxationBenchOptions: ParsableArguments {
+    @Flag(help: "Measure the free phase's steps to a tolerance per minimizer instead of training.") var relaxation = false
+    @Option(parsing: .unconditional, help: "--relaxation: test images to relax.") var examples = 1000
+    @Option(parsing: .unconditional, help: "--relaxation: the most steps (sweeps) one relaxation may take.") var cap = 20_000
+    @Option(help: ArgumentHelp("--relaxation: the exact block minimizer's over-relaxation factors ω, e.g. 1,1.5.", valueName: "ω list"))
+    var overrelaxations = "1,1.5"
+    @Option(help: ArgumentHelp("--relaxation: a trained model's folder (`train --save-model`, or a run folder's model/); default: the run's initial weights.",
+                               valueName: "dir"))
+    var model: String?
+
+    func run(settings: RunOptions, data: DataOptions, json: Bool) throws {
+        guard examples > 0 else { throw ValidationError("--examples: expected a positive number, got \(examples)") }
+        guard cap > 0 else { throw ValidationError("--cap: expected a positive number of steps, got \(cap)") }
+        let omegas: [Double] = try parseList(overrelaxations, flag: "overrelaxations")
+        if let bad = omegas.first(where: { !($0 > 0 && $0 < 2) }) { throw ValidationError("--overrelaxations: expected factors ω in (0, 2), got \(bad)") }
+        var (run, name) = try settings.resolved(dataset: data.dataset)
+        var energy: LayeredEnergy<Float>
+        if let model {
+            (energy, run.specification) = try ModelArchive.load(from: URL(fileURLWithPath: model), as: Float.self)
+        } else {
+            var generator = SeededGenerator(seed: run.specification.learning.seed)
+            energy = run.specification.learning.makeEnergy(using: &generator)
+        }
+        let learning = run.specification.learning
+        guard learning.energy == .hopfield else {
+            throw ValidationError("--relaxation: the \(learning.energy.kind.rawValue) energy's free phase is the feed-forward pass, exact: there is nothing to relax")
+        }
+        let test = try data.load(run.specification.data).test
+        let input = test.inputs.rows(0..<min(examples, test.count))
+        let tolerance = Float(learning.dynamics.tolerance ?? 1e-4)
+        let epsilon = learning.dynamics.stepSize ?? 0.5
+        var minimizers: [(name: String, dynamics: any Dynamics<Float>)] = [
+            ("gradient descent, ε = \(epsilon)", ProjectedGradientDescent(stepSize: Float(epsilon), steps: cap, tolerance: tolerance,
+                                                                          layerStepScales: learning.layerStepScales())),
+        ]
+        for omega in omegas {
+            minimizers.append(("exact-block" + (omega == 1 ? "" : ", ω = \(omega)"), ExactBlockDescent(steps: cap, tolerance: tolerance, overrelaxation: Float(omega))))
+        }
+        let surveys = try minimizers.map { try RelaxationSurvey(energy: energy, input: input, dynamics: $0.dynamics) }
+        let rows = zip(minimizers, surveys).map { minimizer, survey in
+            RelaxationBenchRow(minimizer: minimizer.name, meanSteps: Double(survey.steps.reduce(0, +)) / Double(survey.steps.count),
+                               medianSteps: survey.stepQuantile(0.5), percentile90Steps: survey.stepQuantile(0.9), maximumSteps: survey.steps.max()!,
+                               meanBatchSteps: survey.meanBatchSteps(batchSize: learning.training.batchSize),
+                               unsettledFraction: Double(survey.unsettledExamples) / Double(survey.steps.count), seconds: survey.seconds,
+                               meanEnergy: survey.energies.reduce(0, +) / Double(survey.energies.count),
+                               fractionDifferingFromGradientDescent: survey.fractionDiffering(from: surveys[0], by: 0.1))
+        }
+        let weights = model.map { "trained weights (\($0))" } ?? "initial weights (seed \(learning.seed))"
+        if json {
+            try printJSON(RelaxationBenchReport(run: name, layers: learning.architecture.layerSizes, weights: weights, examples: input.rows,
+                                                tolerance: Double(tolerance), cap: cap, batchSize: learning.training.batchSize, minimizers: rows))
+            return
+        }
+        print("""
+            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-"))), \(weights): the free phase of \(input.rows) test \
+            images, from zero, to a tolerance of \(tolerance) within \(cap) steps
+            """)
+        print("  minimizer                        mean  median   90%     max  batch of \(learning.training.batchSize)  not settled  seconds  mean energy  ≠ GD's (>0.1)")
+        for row in rows {
+            print("  " + row.minimizer.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %6.1f %6d %6d %7d %11.1f %11.2f%% %8.2f %12.4f %12.1f%%", row.meanSteps, row.medianSteps,
+                         row.percentile90Steps, row.maximumSteps, row.meanBatchSteps, 100 * row.unsettledFraction, row.seconds, row.meanEnergy,
+                         100 * row.fractionDifferingFromGradientDescent))
+        }
+    }
+}
+
+struct RelaxationBenchRow: Encodable {
+    var minimizer: String
+    var meanSteps: Double
+    var medianSteps: Int
+    var percentile90Steps: Int
+    var maximumSteps: Int
+    var meanBatchSteps: Double
+    var unsettledFraction: Double
+    var seconds: Double
+    var meanEnergy: Double
+    /// Examples whose fixed point differs from gradient descent's by more than 0.1 in some unit: a
+    /// different minimum, not the tolerance's inaccuracy (the units lie in [0, 1]).
+    var fractionDifferingFromGradientDescent: Double
+
+    enum CodingKeys: String, CodingKey {
+        case minimizer, seconds
+        case meanSteps = "mean_steps", medianSteps = "median_steps", percentile90Steps = "percentile_90_steps", maximumSteps = "maximum_steps"
+        case meanBatchSteps = "mean_batch_steps", unsettledFraction = "unsettled_fraction", meanEnergy = "mean_energy"
+        case fractionDifferingFromGradientDescent = "fraction_differing_from_gradient_descent"
+    }
+}
+
+struct RelaxationBenchReport: Encodable {
+    var run: String
+    var layers: [Int]
+    var weights: String
+    var examples: Int
+    var tolerance: Double
+    var cap: Int
+    var batchSize: Int
+    var minimizers: [RelaxationBenchRow]
+
+    enum CodingKeys: String, CodingKey {
+        case run, layers, weights, examples, tolerance, cap, minimizers
+        case batchSize = "batch_size"
+    }
+}
