@@ -13,6 +13,15 @@ where RawSignificand: FixedWidthInteger {
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// An unsigned integer as wide as the type.
+    associatedtype MagnitudeBits: FixedWidthInteger & UnsignedInteger & Sendable
+    /// The bit pattern of `|x|`. Non-negative floats are ordered as their bit patterns are, so a
+    /// running maximum of `|x|` can be taken over these integers, which vectorises where a
+    /// floating-point maximum (with its NaN rules) does not.
+    var magnitudeBits: MagnitudeBits { get }
+    /// The non-negative value whose bit pattern is `magnitudeBits`.
+    init(magnitudeBits: MagnitudeBits)
 }
 
 @inline(__always)
@@ -21,6 +30,9 @@ private func cblasTranspose(_ flag: Bool) -> CBLAS_TRANSPOSE {
 }
 
 extension Float: BLASScalar {
+    public var magnitudeBits: UInt32 { bitPattern & 0x7fff_ffff }
+    public init(magnitudeBits: UInt32) { self.init(bitPattern: magnitudeBits) }
+
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -34,6 +46,9 @@ extension Float: BLASScalar {
 }
 
 extension Double: BLASScalar {
+    public var magnitudeBits: UInt64 { bitPattern & 0x7fff_ffff_ffff_ffff }
+    public init(magnitudeBits: UInt64) { self.init(bitPattern: magnitudeBits) }
+
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Double, a: UnsafePointer<Double>, lda: Int,

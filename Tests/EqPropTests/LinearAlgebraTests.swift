@@ -32,6 +32,16 @@ struct LinearAlgebraTests {
         for i in 0..<floatProduct.count { #expect(abs(Double(floatProduct.elements[i]) - expected.elements[i]) < 1e-5) }
     }
 
+    @Test("Magnitudes are ordered as their bit patterns are, and come back from them")
+    func magnitudeBits() {
+        var generator = SeededGenerator(seed: 4)
+        let values = (0..<1000).map { _ in Float.random(in: -1e3...1e3, using: &generator) } + [0, -0, 1e-40, .infinity, -.greatestFiniteMagnitude]
+        for (a, b) in zip(values, values.shuffled(using: &generator)) {
+            #expect((abs(a) < abs(b)) == (a.magnitudeBits < b.magnitudeBits), "\(a), \(b)")
+            #expect(Float(magnitudeBits: a.magnitudeBits) == abs(a) && Double(magnitudeBits: Double(a).magnitudeBits) == abs(Double(a)))
+        }
+    }
+
     @Test("isFinite detects NaN and infinities")
     func finiteness() {
         var m = Matrix<Float>(rows: 2, columns: 3, repeating: 1)

@@ -114,27 +114,27 @@ extension Matrix {
         let low = bounds?.lowerBound ?? -.infinity
         let high = bounds?.upperBound ?? .infinity
         let n = columns
-        let step = c > 0 ? omega / c : 0
         gradient.elements.withUnsafeBufferPointer { g in
             elements.withUnsafeMutableBufferPointer { s in
                 rowChanges.withUnsafeMutableBufferPointer { changes in
-                for r in 0..<rows {
-                    var change: Scalar = 0
-                    for i in (r * n)..<((r + 1) * n) {
-                        let updated: Scalar
+                    for r in 0..<rows {
+                        let row = (r * n)..<((r + 1) * n)
+                        var change: Scalar = 0
                         if c > 0 {
-                            updated = Swift.min(Swift.max(s[i] - step * g[i], low), high)
+                            change = projectedStep(s.baseAddress! + row.lowerBound, along: g.baseAddress! + row.lowerBound, count: n,
+                                                   stepSize: omega / c, low: low, high: high)
                         } else {
                             // Concave or linear: the lower of the two ends.
-                            let q = g[i] - c * s[i]
-                            let atLow = (c / 2 * low + q) * low, atHigh = (c / 2 * high + q) * high
-                            updated = atLow <= atHigh ? low : high
+                            for i in row {
+                                let q = g[i] - c * s[i]
+                                let atLow = (c / 2 * low + q) * low, atHigh = (c / 2 * high + q) * high
+                                let updated = atLow <= atHigh ? low : high
+                                change = Swift.max(change, abs(updated - s[i]))
+                                s[i] = updated
+                            }
                         }
-                        change = Swift.max(change, abs(updated - s[i]))
-                        s[i] = updated
+                        changes[r] = Swift.max(changes[r], change)
                     }
-                    changes[r] = Swift.max(changes[r], change)
-                }
                 }
             }
         }

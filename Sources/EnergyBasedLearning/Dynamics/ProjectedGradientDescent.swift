@@ -221,16 +221,29 @@ extension Matrix {
             elements.withUnsafeMutableBufferPointer { s in
                 rowChanges.withUnsafeMutableBufferPointer { changes in
                     for r in 0..<rows {
-                        var change = changes[r]
-                        for i in (r * n)..<((r + 1) * n) {
-                            let updated = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high)
-                            change = Swift.max(change, abs(updated - s[i]))
-                            s[i] = updated
-                        }
-                        changes[r] = change
+                        let change = projectedStep(s.baseAddress! + r * n, along: g.baseAddress! + r * n, count: n,
+                                                   stepSize: stepSize, low: low, high: high)
+                        changes[r] = Swift.max(changes[r], change)
                     }
                 }
             }
         }
     }
+}
+
+/// `s ← clip(s − ε·g, low, high)` on `count` elements; returns the largest `|Δs|`. Never inlined, so
+/// that generic callers (a relaxation behind `any Dynamics`) reach the specialisations.
+@inline(never)
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func projectedStep<Scalar: BLASScalar>(_ s: UnsafeMutablePointer<Scalar>, along g: UnsafePointer<Scalar>, count: Int,
+                                       stepSize: Scalar, low: Scalar, high: Scalar) -> Scalar {
+    // The largest |Δs| as an integer maximum of bit patterns: this loop vectorises.
+    var change: Scalar.MagnitudeBits = 0
+    for i in 0..<count {
+        let updated = Swift.min(Swift.max(s[i] - stepSize * g[i], low), high)
+        change = Swift.max(change, (updated - s[i]).magnitudeBits)
+        s[i] = updated
+    }
+    return Scalar(magnitudeBits: change)
 }
