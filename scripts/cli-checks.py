@@ -170,6 +170,14 @@ def run_folder_and_plot():
         run("plot", run_dir)
         curves = open(os.path.join(run_dir, "learning-curves.svg")).read()
         assert curves.count("<svg") == 5 and "energy" in curves and "exact gradient" in curves, "four stacked plots"
+        figure = os.path.join(folder, "figure.svg")
+        run("plot", run_dir, run_dir, "--labels", "first run,second run", "--svg", figure)
+        compared = open(figure).read()
+        assert compared.count("<svg") in (3, 4) and compared.count("first run") == compared.count("second run") >= 2, compared[:400]
+        process = run("plot", run_dir, run_dir, expect_success=False)
+        assert "--svg" in process.stderr, process.stderr
+        process = run("plot", run_dir, run_dir, "--labels", "one", "--svg", figure, expect_success=False)
+        assert "--labels: 2 names expected" in process.stderr, process.stderr
         blocked = os.path.join(run_dir, "metrics.csv", "inside")
         process = run("train", "--train-limit", "100", "--epochs", "1", "--output", blocked, expect_success=False)
         assert "--output: cannot create the run folder" in process.stderr and blocked in process.stderr, process.stderr
@@ -247,6 +255,17 @@ def bench_counts_products():
     assert report["rule"] == "pc" and report["layers"] == [784, 256, 256, 10] and report["examples"] == 640, report
     assert report["gflop_per_epoch"] > 0 and 0 < report["fraction_in_gemm"] < 1.5, report
     assert len(report["products"]) == 3 and report["products"][0]["calls_per_epoch"] > 0, report
+
+
+def bench_side_by_side():
+    """bench --variant times the run and its variants epoch by epoch in turn, with each phase's steps."""
+    report = json.loads(run("bench", "--train-limit", "400", "--epochs", "2", "--variant", "minimizer=exact-block tolerance=0.001",
+                            "--json").stdout)
+    given, fast = report["rows"]
+    assert given["label"] == "as given" and given["dynamics"] == "ε 0.5, 20/4 steps", given
+    assert fast["dynamics"] == "exact-block, 20/4 steps to 0.001" and len(fast["seconds_per_epoch"]) == 2, fast
+    assert given["free_steps_per_batch"] == [20, 20] and all(1 <= steps < 20 for steps in fast["free_steps_per_batch"]), report
+    assert given["gflop_per_epoch"] > 0 and all(0 <= error <= 1 for error in fast["train_error"]), report
 
 
 def output_files_get_their_folders():
@@ -515,6 +534,8 @@ with tempfile.TemporaryDirectory() as empty:
     check("sweep: --seed is refused (a sweep takes --seeds)", rejects(["sweep", "--seed", "3", "--output", empty], "--seed: a sweep takes its seeds"))
     check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
+    check("bench: a variant with a setting the run cannot take is refused by name",
+          rejects(["bench", "--variant", "minimizer=exact-block overrelaxation=2"], "variant 'minimizer=exact-block overrelaxation=2'", "overrelaxation"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden-activation", "softsign"], "--hidden-activation"))
@@ -533,6 +554,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
         check("bench: a PC epoch's products counted and timed by shape, JSON", bench_counts_products)
+        check("bench --variant: the run and its variants timed in turn, steps per phase, JSON", bench_side_by_side)
         check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
         check("sweep: every run of the grid in its folder, a summary over the seeds, finished runs skipped", sweep_runs_and_summarises)
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)

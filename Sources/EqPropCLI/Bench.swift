@@ -27,6 +27,10 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none).", valueName: "n"))
     var shapes: Int = 8
     @Flag(help: "Print JSON.") var json = false
+    @Option(name: .customLong("variant"),
+            help: ArgumentHelp("Time this variant of the run beside it, e.g. 'minimizer=exact-block tolerance=0.001' (repeat for more): "
+                               + "the runs' epochs alternate, so the machine's drift falls on each alike.", valueName: "settings"))
+    var variants: [String] = []
     @OptionGroup var relaxation: RelaxationBenchOptions
 
     func validate() throws {
@@ -37,6 +41,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         compute.configureBLAS()
         if relaxation.relaxation { return try relaxation.run(settings: settings, data: data, json: json) }
+        if !variants.isEmpty { return try runSideBySide() }
         let (run, name) = try settings.resolved(dataset: data.dataset)
         // The run's planned epochs set its schedule; the epochs timed are --epochs, else one.
         let epochs = settings.epochs.flatMap { Int($0) } ?? 1
@@ -93,6 +98,60 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The run and each `--variant` of it, trained epoch by epoch in turn: seconds per epoch, counted
+    /// GEMM work, and the steps each phase took.
+    private func runSideBySide() throws {
+        let (base, name) = try settings.settings(dataset: data.dataset)
+        let parsed = try variants.map { text in
+            do { return try Sweep.Variant(parsing: text) } catch let error as RunFileError { throw ValidationError(error.description) }
+        }
+        let runs = try [("as given", try RunFile(settings: base))] + parsed.map { ($0.label, try $0.runFile(over: base)) }
+        let epochs = settings.epochs.flatMap { Int($0) } ?? 1
+        var trainers: [Trainer<Float>] = []
+        var trainingSets: [ClassificationData<Float>] = []
+        var threads: [Int] = []
+        for (_, runFile) in runs {
+            let learning = runFile.specification.learning
+            let train = try data.load(runFile.specification.data).training
+            threads.append(compute.parallelBlocks(for: learning))
+            trainers.append(try learning.makeTrainer(trainingCount: train.count, parallelBlocks: threads.last!))
+            trainingSets.append(train)
+        }
+        var rows = runs.indices.map { index in
+            SideBySideReport.Row(label: runs[index].0, dynamics: Self.phases(runs[index].1.specification.learning.dynamics),
+                                 examples: trainingSets[index].count, threads: threads[index])
+        }
+        for _ in 0..<epochs {
+            for index in runs.indices {
+                let start = DispatchTime.now()
+                let (measurement, calls) = try GEMMCensus.recording { try trainers[index].trainEpoch(on: trainingSets[index]) }
+                rows[index].secondsPerEpoch.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+                rows[index].gflopPerEpoch = calls.map { Double($1) * $0.flops }.reduce(0, +) / 1e9
+                rows[index].freeSteps.append(measurement.freeSteps)
+                rows[index].secondPhaseSteps.append(measurement.secondPhaseSteps)
+                rows[index].trainError.append(measurement.error)
+            }
+        }
+        let report = SideBySideReport(run: name, blasKernel: BLAS.coreName, rows: rows)
+        if json { return try printJSON(report) }
+        print("\(name): \(epochs) epoch\(epochs == 1 ? "" : "s") of each run, in turn; BLAS kernel \(report.blasKernel)")
+        print("| run | dynamics | s / epoch | best | GFLOP / epoch | free steps / batch | second phase steps | train error | threads |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        func list(_ values: [Double], _ format: String) -> String { values.map { String(format: format, $0) }.joined(separator: ", ") }
+        for row in rows {
+            let secondPhase = row.secondPhaseSteps.map { $0.map { String(format: "%.1f", $0) } ?? "–" }.joined(separator: ", ")
+            print("| \(row.label) | \(row.dynamics) | \(list(row.secondsPerEpoch, "%.2f")) | \(String(format: "%.2f", row.secondsPerEpoch.min()!)) | "
+                  + "\(String(format: "%.1f", row.gflopPerEpoch)) | \(list(row.freeSteps, "%.1f")) | \(secondPhase) | "
+                  + "\(list(row.trainError.map { 100 * $0 }, "%.2f%%")) | \(row.threads) |")
+        }
+    }
+
+    /// `exact-block, 20/4 steps to 0.001`: the minimizer, the steps of the phases (caps with a tolerance).
+    private static func phases(_ dynamics: DynamicsSpecification) -> String {
+        "\(dynamics.minimizerSummary), \(dynamics.freeSteps.map(String.init) ?? "feed-forward")/\(dynamics.nudgedSteps) steps"
+            + (dynamics.tolerance.map { " to \($0)" } ?? "")
+    }
+
     /// The throughput of a 2048×2048×2048 SGEMM, in GFLOP/s.
     static func measuredPeakGFLOPS() -> Double {
         let shape = GEMMShape(m: 2048, n: 2048, k: 2048, transposeA: false, transposeB: false, scalarSize: MemoryLayout<Float>.size)
@@ -146,4 +205,34 @@ struct BenchReport: Encodable {
         case gemmSecondsPerEpoch = "gemm_seconds_per_epoch", fractionInGEMM = "fraction_in_gemm"
         case blasKernel = "blas_kernel"
     }
+}
+
+/// Runs timed side by side (`bench --variant`), epoch by epoch in turn.
+struct SideBySideReport: Encodable {
+    struct Row: Encodable {
+        var label: String
+        var dynamics: String
+        var examples: Int
+        var threads: Int
+        var secondsPerEpoch: [Double] = []
+        var gflopPerEpoch = 0.0
+        /// Mean steps of the free phase per batch, each epoch.
+        var freeSteps: [Double] = []
+        /// Mean steps per second-phase relaxation, each epoch (`nil` where not recorded).
+        var secondPhaseSteps: [Double?] = []
+        /// The error at the free fixed points during each epoch.
+        var trainError: [Double] = []
+
+        enum CodingKeys: String, CodingKey {
+            case label, dynamics, examples, threads
+            case secondsPerEpoch = "seconds_per_epoch", gflopPerEpoch = "gflop_per_epoch", freeSteps = "free_steps_per_batch"
+            case secondPhaseSteps = "second_phase_steps", trainError = "train_error"
+        }
+    }
+
+    var run: String
+    var blasKernel: String
+    var rows: [Row]
+
+    enum CodingKeys: String, CodingKey { case run, rows, blasKernel = "blas_kernel" }
 }

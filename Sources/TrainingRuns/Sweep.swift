@@ -47,6 +47,18 @@ public struct Sweep: Sendable {
             }
         }
 
+        /// The run `base` describes with this variant's settings, then `extra` (flag and text), over it;
+        /// an error names the variant.
+        public func runFile(over base: RunSettings, then extra: [(flag: String, text: String)] = []) throws -> RunFile {
+            var overrides = RunSettings(source: "--variant \(label)")
+            for setting in settings.map({ ($0.flag, $0.text) }) + extra { overrides.set(RunKey.flagged(setting.0)!, fromFlag: setting.1) }
+            do {
+                return try RunFile(settings: base.overriding(with: overrides))
+            } catch let error as RunFileError where !settings.isEmpty {
+                throw RunFileError(file: "variant '\(label)'", line: nil, message: error.description)
+            }
+        }
+
         /// The variants of a grid: every combination of one value per setting (`beta` → `0.1,0.01`).
         public static func grid(_ axes: [(flag: String, values: [String])]) -> [Variant] {
             axes.reduce([Variant(settings: [])]) { variants, axis in
@@ -81,16 +93,9 @@ public struct Sweep: Sendable {
     public func runs() throws -> [Run] {
         try variants.flatMap { variant in
             try seeds.map { seed in
-                var overrides = RunSettings(source: "--variant \(variant.label)")
-                for setting in variant.settings { overrides.set(RunKey.flagged(setting.flag)!, fromFlag: setting.text) }
-                overrides.set(RunKey.flagged("seed")!, fromFlag: "\(seed)")
                 let runFolder = folder.appendingPathComponent(variant.folderName).appendingPathComponent("seed-\(seed)")
-                overrides.set(RunKey.flagged("output")!, fromFlag: runFolder.path)
-                do {
-                    return Run(variant: variant, seed: seed, runFile: try RunFile(settings: base.overriding(with: overrides)), folder: runFolder)
-                } catch let error as RunFileError where !variant.settings.isEmpty {
-                    throw RunFileError(file: "variant '\(variant.label)'", line: nil, message: error.description)
-                }
+                let runFile = try variant.runFile(over: base, then: [("seed", "\(seed)"), ("output", runFolder.path)])
+                return Run(variant: variant, seed: seed, runFile: runFile, folder: runFolder)
             }
         }
     }
