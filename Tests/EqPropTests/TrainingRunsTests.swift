@@ -8,12 +8,44 @@ import TrainingRuns
 struct TrainingRunsTests {
     @Test("Every preset is a run file that reads back to itself")
     func presetsRoundTrip() throws {
-        #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "family-mlp", "family-mlp-fashion", "pcx-mlp", "pcx-mlp-fashion"])
+        #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "scellier2017-net1-fast",
+                                              "scellier2017-net2-fast", "scellier2017-net3-fast", "family-mlp", "family-mlp-fashion",
+                                              "pcx-mlp", "pcx-mlp-fashion"])
         for (name, preset) in RunFile.presets {
             var withOutput = preset
             withOutput.output = "runs/\(name) with spaces/\"quoted\""
             #expect(try RunFile(yaml: withOutput.yaml, file: name) == withOutput)
         }
+    }
+
+    @Test("The fast presets are the paper's networks relaxed by the exact block minimizer to a tolerance, with what their comments say changed")
+    func fastPresets() throws {
+        for net in 1...3 {
+            let paper = RunFile.presets["scellier2017-net\(net)"]!.specification
+            let fast = RunFile.presets["scellier2017-net\(net)-fast"]!.specification
+            let dynamics = fast.learning.dynamics
+            #expect(dynamics.minimizer == .exactBlock && dynamics.stepSize == nil && dynamics.tolerance != nil)
+            #expect(dynamics.freeSteps == paper.learning.dynamics.freeSteps, "the paper's free steps are the cap")
+            var comparable = fast
+            comparable.learning.dynamics = paper.learning.dynamics
+            if net == 1 {
+                // A negative β = −1 would cancel the output's curvature: positive nudging, the paper's rates.
+                #expect(fast.learning.rule == .ep(beta: 1, nudging: .positive) && paper.learning.rule == .ep(beta: 1, nudging: .random))
+                comparable.learning.rule = paper.learning.rule
+            } else {
+                // A quarter of the paper's rates, for phases relaxed to their fixed points.
+                #expect(zip(fast.learning.training.learningRates, paper.learning.training.learningRates).allSatisfy { abs($0 - $1 / 4) < 1e-12 })
+                comparable.learning.training.learningRates = paper.learning.training.learningRates
+            }
+            #expect(comparable == paper, "net\(net)-fast differs from the paper's preset only where its comment says")
+        }
+    }
+
+    @Test("A run relaxed to a tolerance is evaluated in batches of its training batch, so that a batch stops when its slowest example settles")
+    func evaluationBatches() throws {
+        let fast: Trainer<Float> = try RunFile.presets["scellier2017-net2-fast"]!.specification.learning.makeTrainer(trainingCount: 0)
+        let paper: Trainer<Float> = try RunFile.presets["scellier2017-net2"]!.specification.learning.makeTrainer(trainingCount: 0)
+        #expect(fast.evaluationBatchSize == 20 && paper.evaluationBatchSize == 1000)
     }
 
     @Test("Optional keys take their defaults")

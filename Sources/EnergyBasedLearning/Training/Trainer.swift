@@ -25,6 +25,9 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// The epochs trained so far (set when a run resumes from a checkpoint).
     public var epochsTrained = 0
     public var batchSize: Int
+    /// The rows relaxed at once by ``evaluate(on:batchSize:seed:)``: 1000, or the training batch
+    /// size for dynamics that stop at a tolerance (a batch stops when its slowest example settles).
+    public var evaluationBatchSize = 1000
     /// With persistent particles, each training example's last free fixed point (one `count × units`
     /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.
     public var particles: [Matrix<Scalar>]?
@@ -138,9 +141,11 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                            secondPhaseUnsettledFraction: secondPhase.flatMap { $0.relaxations > 0 ? $0.unsettledFraction : nil })
     }
 
-    /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows.
-    /// Noisy dynamics draw from a generator seeded with `seed`, so evaluation is reproducible.
-    public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int = 1000, seed: UInt64 = 0) throws -> Measurement {
+    /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows
+    /// (``evaluationBatchSize`` by default). Noisy dynamics draw from a generator seeded with `seed`,
+    /// so evaluation is reproducible.
+    public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int? = nil, seed: UInt64 = 0) throws -> Measurement {
+        let batchSize = batchSize ?? evaluationBatchSize
         var errors = 0, totalCost = 0.0, totalEnergy = 0.0, totalSteps = 0, unsettled = 0, batches = 0
         var generator = SeededGenerator(seed: seed)
         for start in stride(from: 0, to: data.count, by: batchSize) {
