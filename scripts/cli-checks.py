@@ -174,6 +174,8 @@ def run_folder_and_plot():
         run("plot", run_dir, run_dir, "--labels", "first run,second run", "--svg", figure)
         compared = open(figure).read()
         assert compared.count("<svg") in (3, 4) and compared.count("first run") == compared.count("second run") >= 2, compared[:400]
+        run("plot", run_dir, run_dir, "--max-error", "50", "--svg", figure)
+        assert "(above 50% not drawn)" in open(figure).read()
         process = run("plot", run_dir, run_dir, expect_success=False)
         assert "--svg" in process.stderr, process.stderr
         process = run("plot", run_dir, run_dir, "--labels", "one", "--svg", figure, expect_success=False)

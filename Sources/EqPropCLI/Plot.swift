@@ -13,10 +13,14 @@ struct Plot: ParsableCommand {
     @Option(help: ArgumentHelp("With several folders, the name of each run in the legend, comma-separated (default: the folders' names).",
                                valueName: "names"))
     var labels: String?
+    @Option(help: ArgumentHelp("With several folders, leave out errors above this many percent, so that the first epochs do not set the scale (the panels' titles say so).",
+                               valueName: "percent"))
+    var maxError: Double?
 
     func validate() throws {
         guard !folders.isEmpty else { throw ValidationError("give a run folder (eqprop train --output DIR)") }
         if folders.count > 1 && svg == nil { throw ValidationError("--svg: several run folders are drawn into one file, which must be named") }
+        if let maxError, !(maxError > 0) { throw ValidationError("--max-error: expected a positive percentage, got \(maxError)") }
         if let labels, labels.split(separator: ",", omittingEmptySubsequences: false).count != folders.count {
             throw ValidationError("--labels: \(folders.count) names expected, one per run folder, got '\(labels)'")
         }
@@ -65,9 +69,14 @@ struct Plot: ParsableCommand {
     private func drawComparison(of histories: [[EpochRecord]]) throws {
         let names = labels.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
             ?? folders.map { URL(fileURLWithPath: $0).lastPathComponent }
+        // Errors above --max-error become gaps in their lines (non-finite points are not drawn).
+        let limit = maxError ?? .infinity
+        let note = maxError.map { " (above \(String(format: "%g", $0))% not drawn)" } ?? ""
         func panel(_ title: String, _ value: @escaping (EpochRecord) -> Double?) -> LinePlot? {
-            let lines = zip(names, histories).flatMap { name, history in optionalSeries(name, history) { value($0).map { 100 * $0 } } }
-            return lines.isEmpty ? nil : LinePlot(title: title, xLabel: "epoch", yLabel: "error (%)", series: lines, showsZeroLines: false)
+            let lines = zip(names, histories).flatMap { name, history in
+                optionalSeries(name, history) { value($0).map { 100 * $0 <= limit ? 100 * $0 : .nan } }
+            }
+            return lines.isEmpty ? nil : LinePlot(title: title + note, xLabel: "epoch", yLabel: "error (%)", series: lines, showsZeroLines: false)
         }
         let plots = [
             panel("training error (during the epoch)") { $0.trainError },
