@@ -161,7 +161,7 @@ public struct TrainingRun {
                     alignment = measured
                 } else {
                     let reason = report.hypotheses.explanation ?? "the rule's estimate is not finite"
-                    try onEvent(.warning("epoch \(epoch): alignment undefined on the first \(alignmentExamples) test examples: \(reason)"))
+                    try onEvent(.warning("epoch \(epoch): alignment undefined on \(alignmentExamples) test examples: \(reason)"))
                 }
             } catch {
                 try onEvent(.warning("epoch \(epoch): alignment not measured: \(error)"))

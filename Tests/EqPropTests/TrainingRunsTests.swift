@@ -233,6 +233,26 @@ struct TrainingRunsTests {
         #expect(trainer.energy.parameters == before.0 && trainer.generator == before.1 && trainer.optimizer.memory == before.2)
     }
 
+    @Test("Alignment is measured on examples whose output is not all on its box's bounds: elsewhere the exact gradient is zero")
+    func alignmentRows() throws {
+        let run = try RunFile(yaml: """
+            seed: 1
+            architecture: {layers: [2, 2]}
+            dynamics: {epsilon: 0.5, free-steps: 60, nudged-steps: 4}
+            rule: {name: ep, beta: 0.5}
+            training: {epochs: 1, batch-size: 5, learning-rates: [0.1]}
+            """, file: "rows.yaml")
+        var trainer: Trainer<Float> = try run.specification.learning.makeTrainer(trainingCount: 0)
+        // Output = clip(2x): 1 (on the bound) for x = 1, 0.5 (inside the box) for x = 0.25.
+        for (index, term) in trainer.energy.terms.enumerated() where term.name == "W0-1" {
+            trainer.energy.terms[index].parameters = [Matrix(rows: 2, columns: 2, elements: [2, 0, 0, 2])]
+        }
+        let inputs = Matrix<Float>(rows: 5, columns: 2, elements: [1, 1, 1, 1, 0.25, 0.25, 1, 1, 0.25, 0.25])
+        let data = ClassificationData(inputs: inputs, labels: [0, 1, 0, 1, 0], classCount: 2)
+        #expect(try trainer.rowsWithGradient(in: data, count: 2) == [2, 4])
+        #expect(try trainer.rowsWithGradient(in: data, count: 3) == [0, 1, 2], "too few qualify: the first rows")
+    }
+
     @Test("A collapse is reported: the test error back above 50%, or the update pointing away from the gradient")
     func collapseWarnings() {
         func record(_ epoch: Int, _ testError: Double, _ cosine: Double?) -> EpochRecord {
