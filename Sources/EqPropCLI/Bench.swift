@@ -9,10 +9,11 @@ struct Bench: ParsableCommand {
         abstract: "Measure training speed: seconds per epoch, counted FLOPs, and how much of the time the matrix products take.",
         discussion: """
             Trains a run (a run file or a preset, default scellier2017-net1, with any of train's setting flags) on the \
-            real data set for --epochs epochs (default 1) and times each one. Every matrix product the epoch performs is \
+            real data set for --epochs epochs (default 1) and times each one. Every GEMM the epoch performs is \
             counted by shape, so the FLOPs are counted, not estimated. Each shape is then timed alone (one BLAS thread, \
-            as in training): their sum is the time the epoch's products need at their own shapes, and the rest of the \
-            epoch is element-wise work and overhead. The peak is the throughput of a 2048³ single-precision GEMM on \
+            as in training): their sum is the time the epoch's GEMMs need at their own shapes, and the rest of the \
+            epoch is element-wise work, overhead and the products that visit only a mostly zero input's nonzeros \
+            (the input's drive and its weight's update on MNIST). The peak is the throughput of a 2048³ single-precision GEMM on \
             all threads.
 
             With --relaxation it measures the free phase instead: the first --examples test images relaxed one by one \

@@ -111,6 +111,32 @@ struct EnergyTests {
             }
         }
     }
+
+    @Test("With a mostly zero input (an image's background) the input's drive and the fused step visit only its nonzeros, and agree with GEMM")
+    func sparseInput() {
+        var generator = SeededGenerator(seed: 11)
+        var input = Matrix<Double>.uniform(rows: 6, columns: 100, in: 0...1, using: &generator)
+        for i in input.elements.indices where Double.random(in: 0..<1, using: &generator) > 0.1 { input.elements[i] = 0 }
+        #expect(Matrix.productSkipsZeros(of: input, rowLength: 80))
+        let term = DenseInteraction(lower: 0, upper: 1, weight: Matrix<Double>.uniform(rows: 100, columns: 80, in: -1...1, using: &generator))
+        let energy = LayeredEnergy(layerSizes: [100, 80], terms: [term, QuadraticLeak(layer: 1)], stateBounds: [nil, 0...1])
+        var a = NetworkState(input: input, layerSizes: [100, 80])
+        a.layers[1] = Matrix.uniform(rows: 6, columns: 80, in: 0...1, using: &generator)
+        var b = a
+        b.layers[1] = Matrix.uniform(rows: 6, columns: 80, in: 0...1, using: &generator)
+
+        var gradient = a
+        ClampedEnergy(energy, clamping: [0], at: a).stateGradient(at: a, into: &gradient)
+        var expected = a.layers[1]
+        expected.multiplyAdd(input, term.weight, alpha: -1)
+        #expect(maxAbsDifference(gradient.layers[1], expected) < 1e-12)
+
+        var fused = term
+        fused.descendContrast(between: a, and: b, stepSize: 0.3)
+        var stepped = term.weight
+        stepped.add(term.parameterGradients(at: a)[0] - term.parameterGradients(at: b)[0], scaledBy: -0.3)
+        #expect(maxAbsDifference(stepped, fused.weight) < 1e-12)
+    }
 }
 
 @Suite("Dynamics")

@@ -32,6 +32,58 @@ struct LinearAlgebraTests {
         for i in 0..<floatProduct.count { #expect(abs(Double(floatProduct.elements[i]) - expected.elements[i]) < 1e-5) }
     }
 
+    /// A matrix with about `density` of its elements nonzero, an all-zero row and an all-zero column.
+    func sparseMatrix(rows: Int, columns: Int, density: Double, seed: UInt64) -> Matrix<Double> {
+        var generator = SeededGenerator(seed: seed)
+        var a = Matrix<Double>.uniform(rows: rows, columns: columns, in: -1...1, using: &generator)
+        for i in 0..<rows {
+            for j in 0..<columns where i == 1 || j == 2 || Double.random(in: 0..<1, using: &generator) >= density { a[i, j] = 0 }
+        }
+        return a
+    }
+
+    @Test("Products that visit only the nonzeros match GEMM: A·B into every row, Aᵀ·B into the occupied rows only",
+          arguments: [0.0, 0.1, 0.3, 1.0])
+    func sparseProducts(density: Double) {
+        var generator = SeededGenerator(seed: 7)
+        // 9 rows: columns of up to 8 nonzeros take the four-at-a-time path and its remainder.
+        let a = sparseMatrix(rows: 9, columns: 13, density: density, seed: 3)
+        let sparse = SparseColumns(a)
+        #expect(sparse.values.count == a.nonzeroCount())
+        #expect(!sparse.occupiedColumns.contains(2) && !sparse.rowIndices.contains(1))
+        let b = Matrix<Double>.uniform(rows: 13, columns: 70, in: -1...1, using: &generator)
+        var c = Matrix<Double>.uniform(rows: 9, columns: 70, in: -1...1, using: &generator)
+        var expected = naiveProduct(a, b, transposeA: false, transposeB: false)
+        expected.scale(by: -0.5)
+        expected.add(c)
+        var skipping = c
+        c.multiplyAdd(sparse, b, alpha: -0.5)
+        skipping.multiplyAddSkippingZeros(a, b, alpha: -0.5)
+        #expect(c.elements.indices.allSatisfy { abs(c.elements[$0] - expected.elements[$0]) < 1e-12 })
+        #expect(skipping.elements.indices.allSatisfy { abs(skipping.elements[$0] - expected.elements[$0]) < 1e-12 })
+
+        let d = Matrix<Double>.uniform(rows: 9, columns: 70, in: -1...1, using: &generator)
+        let w = Matrix<Double>.uniform(rows: 13, columns: 70, in: -1...1, using: &generator)
+        var updated = w, updatedSkipping = w
+        var expectedUpdate = naiveProduct(a, d, transposeA: true, transposeB: false)
+        expectedUpdate.scale(by: 0.25)
+        expectedUpdate.add(w)
+        updated.multiplyAdd(transposing: sparse, d, alpha: 0.25)
+        updatedSkipping.multiplyAddSkippingZeros(transposing: a, d, alpha: 0.25)
+        #expect(updated.elements.indices.allSatisfy { abs(updated.elements[$0] - expectedUpdate.elements[$0]) < 1e-12 })
+        #expect(updatedSkipping.elements.indices.allSatisfy { abs(updatedSkipping.elements[$0] - expectedUpdate.elements[$0]) < 1e-12 })
+        #expect(updated.elements[(2 * 70)..<(3 * 70)] == w.elements[(2 * 70)..<(3 * 70)], "the row of an empty column is not touched")
+    }
+
+    @Test("A product skips zeros below a quarter of nonzeros and on rows of at least 64, never on short rows")
+    func sparseProductPolicy() {
+        let images = sparseMatrix(rows: 20, columns: 784, density: 0.19, seed: 1)
+        let dense = sparseMatrix(rows: 20, columns: 784, density: 0.5, seed: 1)
+        #expect(Matrix.productSkipsZeros(of: images, rowLength: 500))
+        #expect(!Matrix.productSkipsZeros(of: images, rowLength: 10))
+        #expect(!Matrix.productSkipsZeros(of: dense, rowLength: 500))
+    }
+
     @Test("Magnitudes are ordered as their bit patterns are, and come back from them")
     func magnitudeBits() {
         var generator = SeededGenerator(seed: 4)

@@ -117,6 +117,10 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     public let lower: Int
     public let upper: Int
     public var weight: Matrix<Scalar>
+    /// Whether the relaxations this term serves clamp the lower layer (the input): its drive
+    /// `x·W` is then computed once per relaxation, visiting only the input's nonzeros when it is
+    /// mostly zeros (``Matrix/multiplyAddSkippingZeros(_:_:alpha:)``).
+    private var lowerIsClamped = false
 
     public init(lower: Int, upper: Int, weight: Matrix<Scalar>) {
         precondition(lower != upper, "an interaction connects two different layers")
@@ -162,9 +166,18 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     ) {
         if k == lower {
             product.multiplyAdd(direction.layers[upper], weight, transposeB: true, alpha: -1)
+        } else if lowerIsClamped {
+            product.multiplyAddSkippingZeros(direction.layers[lower], weight, alpha: -1)
         } else {
             product.multiplyAdd(direction.layers[lower], weight, alpha: -1)
         }
+    }
+
+    /// The same term, told whether its lower layer is clamped.
+    public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> {
+        var term = self
+        term.lowerIsClamped = clampedLayers.contains(lower)
+        return term
     }
 
     public var parameters: [Matrix<Scalar>] {
@@ -193,11 +206,15 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `W ← W + η (a_kᵀ a_l − b_kᵀ b_l)`, computed as `a_kᵀ(a_l − b_l) + (a_k − b_k)ᵀ b_l`: two
-    /// GEMMs into `W`, one when layer `k` is the same in both states (a clamped input).
+    /// GEMMs into `W`; one when layer `k` is the same in both states (a clamped input), which
+    /// visits only the input's nonzeros when it is mostly zeros (an image's background: the rows of
+    /// `W` of pixels no example lights are not touched).
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         let (aLower, bLower) = (a.layers[lower], b.layers[lower])
-        weight.multiplyAdd(aLower, a.layers[upper] - b.layers[upper], transposeA: true, alpha: stepSize)
-        if aLower != bLower {
+        if aLower == bLower {
+            weight.multiplyAddSkippingZeros(transposing: aLower, a.layers[upper] - b.layers[upper], alpha: stepSize)
+        } else {
+            weight.multiplyAdd(aLower, a.layers[upper] - b.layers[upper], transposeA: true, alpha: stepSize)
             weight.multiplyAdd(aLower - bLower, b.layers[upper], transposeA: true, alpha: stepSize)
         }
     }
