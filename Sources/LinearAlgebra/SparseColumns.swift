@@ -20,34 +20,47 @@ public struct SparseColumns<Scalar: BLASScalar>: Sendable {
     public let rowIndices: [Int]
     public let values: [Scalar]
 
-    /// The nonzeros of `matrix`: each row's nonzeros are gathered without a branch (every element
-    /// is written, the write position advancing past nonzeros only), counted by column, then filed
-    /// by column in row order.
+    /// The nonzeros of `matrix`.
+    public init(_ matrix: Matrix<Scalar>) {
+        self.init(matrix, nonzeroCount: matrix.nonzeroCount())
+    }
+
+    /// The nonzeros of `matrix` if fewer than `maximumDensity` of its elements are nonzero, else `nil`
+    /// (decided by a count, before anything is built).
+    public init?(_ matrix: Matrix<Scalar>, ifDensityBelow maximumDensity: Double) {
+        let nonzeros = matrix.nonzeroCount()
+        guard Double(nonzeros) < maximumDensity * Double(matrix.count) else { return nil }
+        self.init(matrix, nonzeroCount: nonzeros)
+    }
+
+    /// Each row's nonzeros are gathered without a branch (every element is written, the write
+    /// position advancing past nonzeros only, so `nonzeroCount + 1` slots suffice), counted by
+    /// column, then filed by column in row order.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     @inline(never)
-    public init(_ matrix: Matrix<Scalar>) {
+    private init(_ matrix: Matrix<Scalar>, nonzeroCount: Int) {
         let (m, k) = (matrix.rows, matrix.columns)
         rows = m
         columns = k
-        var rowColumns = [Int](repeating: 0, count: m * k + 1)
-        var rowValues = [Scalar](repeating: 0, count: m * k + 1)
+        var gatheredColumns = [Int32](repeating: 0, count: nonzeroCount + 1)
+        var gatheredValues = [Scalar](repeating: 0, count: nonzeroCount + 1)
         var rowEnds = [Int](repeating: 0, count: m)
         var counts = [Int](repeating: 0, count: k)
         matrix.elements.withUnsafeBufferPointer { a in
-            rowColumns.withUnsafeMutableBufferPointer { rowColumns in
-                rowValues.withUnsafeMutableBufferPointer { rowValues in
+            gatheredColumns.withUnsafeMutableBufferPointer { gatheredColumns in
+                gatheredValues.withUnsafeMutableBufferPointer { gatheredValues in
                     var p = 0
                     for i in 0..<m {
                         for j in 0..<k {
                             let x = a[i * k + j]
-                            rowColumns[p] = j
-                            rowValues[p] = x
-                            p &+= x != 0 ? 1 : 0
+                            gatheredColumns[p] = Int32(truncatingIfNeeded: j)
+                            gatheredValues[p] = x
+                            p &+= x.nonzeroIndicator
                         }
                         rowEnds[i] = p
                     }
-                    for q in 0..<p { counts[rowColumns[q]] += 1 }
+                    for q in 0..<p { counts[Int(gatheredColumns[q])] += 1 }
                 }
             }
         }
@@ -59,14 +72,14 @@ public struct SparseColumns<Scalar: BLASScalar>: Sendable {
             next[j] = starts[starts.count - 1]
             starts.append(next[j] + counts[j])
         }
-        var indices = [Int](repeating: 0, count: starts[starts.count - 1])
-        var nonzeros = [Scalar](repeating: 0, count: indices.count)
+        var indices = [Int](repeating: 0, count: nonzeroCount)
+        var nonzeros = [Scalar](repeating: 0, count: nonzeroCount)
         var q = 0
         for i in 0..<m {
             while q < rowEnds[i] {
-                let j = rowColumns[q]
+                let j = Int(gatheredColumns[q])
                 indices[next[j]] = i
-                nonzeros[next[j]] = rowValues[q]
+                nonzeros[next[j]] = gatheredValues[q]
                 next[j] += 1
                 q += 1
             }
@@ -79,16 +92,12 @@ public struct SparseColumns<Scalar: BLASScalar>: Sendable {
 }
 
 extension Matrix {
-    /// When a product `A·B` (or `Aᵀ·B`) visits only `A`'s nonzeros (``SparseColumns``) rather than
-    /// calling GEMM: fewer than a quarter of `A`'s elements are nonzero, and the product's rows are
-    /// at least 64 long. Each nonzero then costs one axpy along a row, which vectorises; on short
-    /// rows (a 10-unit output layer) GEMM wins whatever the density. For a batch of 20 MNIST images
-    /// (19% nonzero) times a 784×500 weight, the sparse product with its index takes about half the
-    /// GEMM's time (see the README's speed section for the epochs this saves).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public static func productSkipsZeros(of a: Matrix, rowLength: Int) -> Bool {
-        rowLength >= 64 && 4 * a.nonzeroCount() < a.count
+    /// `a`'s nonzeros when a product `A·B` (or `Aᵀ·B`) whose rows are `rowLength` long should visit
+    /// only them rather than call GEMM, else `nil`: when fewer than a quarter of `a`'s elements are
+    /// nonzero and the rows are at least 64 long. Each nonzero then costs one axpy along a row,
+    /// which vectorises; on short rows (a 10-unit output layer) GEMM wins whatever the density.
+    public static func sparseFactor(_ a: Matrix, rowLength: Int) -> SparseColumns<Scalar>? {
+        rowLength >= 64 ? SparseColumns(a, ifDensityBelow: 0.25) : nil
     }
 
     /// The number of nonzero elements (one pass that vectorises).
@@ -97,31 +106,31 @@ extension Matrix {
     public func nonzeroCount() -> Int {
         elements.withUnsafeBufferPointer { buffer in
             var count = 0
-            for value in buffer { count &+= value != 0 ? 1 : 0 }
+            for value in buffer { count &+= value.nonzeroIndicator }
             return count
         }
     }
 
     /// `self ← self + α·a·b`, as ``multiplyAdd(_:_:transposeA:transposeB:alpha:beta:)`` computes
-    /// it, visiting only `a`'s nonzeros when ``productSkipsZeros(of:rowLength:)``.
+    /// it, visiting only `a`'s nonzeros when ``sparseFactor(_:rowLength:)`` says so.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public mutating func multiplyAddSkippingZeros(_ a: Matrix, _ b: Matrix, alpha: Scalar) {
-        if Self.productSkipsZeros(of: a, rowLength: b.columns) {
-            multiplyAdd(SparseColumns(a), b, alpha: alpha)
+        if let sparse = Self.sparseFactor(a, rowLength: b.columns) {
+            multiplyAdd(sparse, b, alpha: alpha)
         } else {
             multiplyAdd(a, b, alpha: alpha)
         }
     }
 
     /// `self ← self + α·aᵀ·b`, as ``multiplyAdd(_:_:transposeA:transposeB:alpha:beta:)`` computes
-    /// it, visiting only `a`'s nonzeros when ``productSkipsZeros(of:rowLength:)``: the rows of
-    /// `self` of `a`'s empty columns are not touched.
+    /// it, visiting only `a`'s nonzeros when ``sparseFactor(_:rowLength:)`` says so: the rows of
+    /// `self` of `a`'s empty columns are then not touched.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public mutating func multiplyAddSkippingZeros(transposing a: Matrix, _ b: Matrix, alpha: Scalar) {
-        if Self.productSkipsZeros(of: a, rowLength: b.columns) {
-            multiplyAdd(transposing: SparseColumns(a), b, alpha: alpha)
+        if let sparse = Self.sparseFactor(a, rowLength: b.columns) {
+            multiplyAdd(transposing: sparse, b, alpha: alpha)
         } else {
             multiplyAdd(a, b, transposeA: true, alpha: alpha)
         }
@@ -168,7 +177,14 @@ extension Matrix {
                         let (s0, s1, s2, s3) = (pb.baseAddress! + a.rowIndices[p] * n, pb.baseAddress! + a.rowIndices[p + 1] * n,
                                                 pb.baseAddress! + a.rowIndices[p + 2] * n, pb.baseAddress! + a.rowIndices[p + 3] * n)
                         let (f0, f1, f2, f3) = (alpha * a.values[p], alpha * a.values[p + 1], alpha * a.values[p + 2], alpha * a.values[p + 3])
-                        for t in 0..<n { target[t] += f0 * s0[t] + f1 * s1[t] + f2 * s2[t] + f3 * s3[t] }
+                        for t in 0..<n {
+                            var sum = target[t]
+                            sum.addProduct(f0, s0[t])
+                            sum.addProduct(f1, s1[t])
+                            sum.addProduct(f2, s2[t])
+                            sum.addProduct(f3, s3[t])
+                            target[t] = sum
+                        }
                         p += 4
                     }
                     for q in p..<end {
@@ -180,9 +196,20 @@ extension Matrix {
     }
 }
 
-/// `target[t] += factor · source[t]` for `t < count` (an axpy; the two rows do not overlap).
+extension BLASScalar {
+    /// 1 if the value is not ±0 (a NaN counts as nonzero), else 0, from its bits without a branch: a
+    /// comparison of floats compiles to a jump, mispredicted on every pixel of a stroke's edge.
+    @inlinable
+    var nonzeroIndicator: Int {
+        let bits = magnitudeBits
+        return Int(truncatingIfNeeded: (bits | (0 &- bits)) >> (MagnitudeBits.bitWidth - 1))
+    }
+}
+
+/// `target[t] += factor · source[t]` for `t < count`, fused multiply-adds (an axpy; the two rows do
+/// not overlap).
 @inline(__always)
 private func scaledAdd<Scalar: BLASScalar>(_ source: UnsafePointer<Scalar>, times factor: Scalar,
                                            into target: UnsafeMutablePointer<Scalar>, count: Int) {
-    for t in 0..<count { target[t] += factor * source[t] }
+    for t in 0..<count { target[t].addProduct(factor, source[t]) }
 }
