@@ -249,8 +249,10 @@ struct TrainingRunsTests {
         }
         let inputs = Matrix<Float>(rows: 5, columns: 2, elements: [1, 1, 1, 1, 0.25, 0.25, 1, 1, 0.25, 0.25])
         let data = ClassificationData(inputs: inputs, labels: [0, 1, 0, 1, 0], classCount: 2)
-        #expect(try trainer.rowsWithGradient(in: data, count: 2) == [2, 4])
-        #expect(try trainer.rowsWithGradient(in: data, count: 3) == [0, 1, 2], "too few qualify: the first rows")
+        #expect(try trainer.rowsWithGradient(in: data, count: 2, specification: run.specification.learning) == [2, 4])
+        #expect(try trainer.rowsWithGradient(in: data, count: 3, specification: run.specification.learning) == [2, 4], "too few qualify: those that do")
+        let saturated = ClassificationData(inputs: Matrix<Float>(rows: 3, columns: 2, repeating: 1), labels: [0, 1, 0], classCount: 2)
+        #expect(try trainer.rowsWithGradient(in: saturated, count: 2, specification: run.specification.learning) == [0, 1], "none qualifies: the first rows")
     }
 
     @Test("A collapse is reported: the test error back above 50%, or the update pointing away from the gradient")
