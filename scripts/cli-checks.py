@@ -63,6 +63,34 @@ def train_exact_block():
         assert record["test_error"] < 0.4 and 1 <= record["free_steps"] < 100 and record["unsettled_fraction"] < 0.01, record
 
 
+def train_convolutional():
+    """A convolutional Hopfield network trains from flags; its run.yaml replays it; bad shapes are refused by key."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = os.path.join(folder, "run")
+        process = run("train", "--layers", "1x28x28,8x14x14,10", "--interactions", "conv4/s2/p1,dense", "--learning-rates", "0.1,0.05",
+                      "--train-limit", "3000", "--validation", "1000", "--epochs", "2", "--output", output)
+        assert "1×28×28-8×14×14-10 (convolution 0-1 (kernel 4, stride 2, padding 1))" in process.stdout, process.stdout
+        written = open(os.path.join(output, "run.yaml")).read()
+        assert "layers: [1x28x28, 8x14x14, 10]" in written and "interactions: [conv4/s2/p1, dense]" in written, written
+        records = [json.loads(line) for line in open(os.path.join(output, "metrics.jsonl"))]
+        # 2,000 images, two epochs: measured 16% validation error; chance is 90%.
+        assert records[-1]["validation_error"] < 0.3 and records[-1]["alignment_cosine"] > 0.5, records
+        replay = os.path.join(folder, "replay")
+        run("train", os.path.join(output, "run.yaml"), "--train-limit", "3000", "--output", replay, "--quiet")
+        assert [json.loads(line)["test_error"] for line in open(os.path.join(replay, "metrics.jsonl"))] == [r["test_error"] for r in records]
+    refusals = [
+        (["--layers", "1x28x28,8x13x13,10", "--interactions", "conv4/s2/p1,dense"], "--interactions", "8×14×14"),
+        (["--layers", "1x28x28,8x14x14,10", "--interactions", "conv31/p1,dense"], "--interactions", "larger than the padded"),
+        (["--layers", "784,500,10", "--interactions", "conv4,dense"], "--interactions", "[C, H, W]"),
+        (["--layers", "1x28x28,8x14x14,10", "--interactions", "conv4/q2,dense"], "--interactions", "convK[/sS][/pP]"),
+        (["--layers", "1x28x28,8x14x14,10", "--interactions", "dense"], "--interactions", "expected 2 interactions"),
+        (["--layers", "28x28,500,10"], "--layers", "CxHxW"),
+    ]
+    for flags, key, words in refusals:
+        process = run("train", *flags, "--learning-rates", "0.1,0.05", "--train-limit", "100", "--epochs", "1", expect_success=False)
+        assert key in process.stderr and words in process.stderr, (flags, process.stderr)
+
+
 def bench_relaxation():
     report = json.loads(run("bench", "--relaxation", "--examples", "40", "--overrelaxations", "1", "--json").stdout)
     assert report["examples"] == 40 and [m["minimizer"] for m in report["minimizers"]] == ["gradient descent, ε = 0.5", "exact-block"], report
@@ -552,6 +580,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train --minimizer exact-block: relaxes to the tolerance, run.yaml records it", train_exact_block)
+        check("train --layers 1x28x28,… --interactions conv…: a convolutional network trains and replays; bad shapes refused", train_convolutional)
         check("bench --relaxation: steps to the tolerance per minimizer, JSON", bench_relaxation)
         check("train: a diverging run is reported", divergence_is_reported)
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)

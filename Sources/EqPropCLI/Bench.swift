@@ -79,7 +79,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("""
-            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-")), rule \(learning.rule.summary)) on \(train.count) \
+            \(name) (\(learning.architecture.summary), rule \(learning.rule.summary)) on \(train.count) \
             \(report.dataset) examples, BLAS kernel \(report.blasKernel), \(threads) thread\(threads == 1 ? "" : "s")
             seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
             samples per second: \(Int(report.samplesPerSecond))

@@ -60,7 +60,7 @@ struct RelaxationBenchOptions: ParsableArguments {
             return
         }
         print("""
-            \(name) (\(learning.architecture.layerSizes.map(String.init).joined(separator: "-"))), \(weights): the free phase of \(input.rows) test \
+            \(name) (\(learning.architecture.summary)), \(weights): the free phase of \(input.rows) test \
             images, from zero, to a tolerance of \(tolerance) within \(cap) steps
             """)
         print("  minimizer                        mean  median   90%     max  batch of \(learning.training.batchSize)  not settled  seconds  mean energy  ≠ GD's (>0.1)")

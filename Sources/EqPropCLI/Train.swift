@@ -130,7 +130,7 @@ struct Train: ParsableCommand {
     private func summary(_ name: String, _ run: RunSpecification, training: Int, validation: Int, test: Int) -> String {
         let l = run.learning
         let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
-        return "eqprop train: \(name) \(l.architecture.layerSizes.map(String.init).joined(separator: "-")) on \(run.data.dataset.rawValue) "
+        return "eqprop train: \(name) \(l.architecture.summary) on \(run.data.dataset.rawValue) "
             + "(\(training) train, \(validation) validation, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
             + "rule \(l.rule.summary), \(l.dynamics.minimizerSummary), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
             + "\(l.training.learningRates), seed \(l.seed), BLAS kernel \(BLAS.coreName)"

@@ -209,6 +209,73 @@ extension Array: RunValue where Element: RunValue {
     static var expectation: String { "a list such as [1, 2], each \(Element.expectation)" }
 }
 
+/// A layer's shape: a number of units (`784`) or channels, height and width (`1x28x28`).
+extension LayerShape: RunValue {
+    init?(_ value: SettingValue) {
+        guard let text = value.plainText else { return nil }
+        let parts = text.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard [1, 3].contains(parts.count), let dimensions = parts as? [Int] else { return nil }
+        self.init(dimensions: dimensions)
+    }
+    static var expectation: String { "a number of units or a shape CxHxW such as 1x28x28" }
+
+    /// As a run file writes it: `784`, `1x28x28`.
+    var runFileText: String { dimensions.map(String.init).joined(separator: "x") }
+}
+
+/// How a layer meets the one below, as a run file writes it: `dense`, or `convK[/sS][/pP]`.
+struct InteractionForm: RunValue, Equatable {
+    /// `nil` for dense.
+    var convolution: (kernel: Int, stride: Int, padding: Int)?
+
+    init(convolution: (kernel: Int, stride: Int, padding: Int)?) { self.convolution = convolution }
+
+    init?(_ value: SettingValue) {
+        guard let text = value.plainText else { return nil }
+        if text == "dense" {
+            convolution = nil
+            return
+        }
+        var parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts[0].hasPrefix("conv"), let kernel = Int(parts.removeFirst().dropFirst(4)) else { return nil }
+        var (stride, padding) = (1, 0)
+        for part in parts {
+            switch (part.first, Int(part.dropFirst())) {
+            case let ("s", value?): stride = value
+            case let ("p", value?): padding = value
+            default: return nil
+            }
+        }
+        convolution = (kernel, stride, padding)
+    }
+
+    static var expectation: String { "dense, or convK[/sS][/pP] such as conv5/p2 (a 5×5 convolution, stride 1, padding 2)" }
+
+    static func == (a: InteractionForm, b: InteractionForm) -> Bool {
+        a.convolution?.kernel == b.convolution?.kernel && a.convolution?.stride == b.convolution?.stride
+            && a.convolution?.padding == b.convolution?.padding
+    }
+
+    /// The interaction between layers `lower` and `lower + 1`.
+    func interaction(lower: Int) -> InteractionSpecification {
+        guard let (kernel, stride, padding) = convolution else { return .dense(lower: lower, upper: lower + 1) }
+        return .convolution(lower: lower, upper: lower + 1, kernel: kernel, stride: stride, padding: padding)
+    }
+
+    /// The form of `interaction`.
+    init(_ interaction: InteractionSpecification) {
+        switch interaction {
+        case .dense: convolution = nil
+        case let .convolution(_, _, kernel, stride, padding): convolution = (kernel, stride, padding)
+        }
+    }
+
+    var runFileText: String {
+        guard let (kernel, stride, padding) = convolution else { return "dense" }
+        return "conv\(kernel)" + (stride == 1 ? "" : "/s\(stride)") + (padding == 0 ? "" : "/p\(padding)")
+    }
+}
+
 /// Names from a fixed set (rules, energies, activations, …).
 protocol NamedRunValue: RunValue, RawRepresentable<String>, CaseIterable {}
 

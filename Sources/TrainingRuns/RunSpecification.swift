@@ -21,7 +21,13 @@ public struct RunSpecification: Codable, Sendable, Equatable {
                                  validation: try settings.optional("validation") ?? 0)
         if data.validation < 0 { throw settings.error("validation", "expected 0 or a positive number of examples held out, got \(data.validation)") }
         let seed: UInt64 = try settings.required("seed")
-        let architecture = ArchitectureSpecification(layerSizes: try settings.required("architecture.layers"))
+        let layers: [LayerShape] = try settings.required("architecture.layers")
+        let forms: [InteractionForm] = try settings.optional("architecture.interactions")
+            ?? Array(repeating: InteractionForm(convolution: nil), count: Swift.max(layers.count - 1, 0))
+        if layers.count >= 2, forms.count != layers.count - 1 {
+            throw settings.error("architecture.interactions", "expected \(layers.count - 1) interactions (one per layer after the input), got \(forms.count)")
+        }
+        let architecture = ArchitectureSpecification(layers: layers, interactions: forms.prefix(Swift.max(layers.count - 1, 0)).enumerated().map { $1.interaction(lower: $0) })
         let energy = try Self.energy(settings)
         let dynamics = DynamicsSpecification(
             minimizer: try settings.optional("dynamics.minimizer") ?? .gradientDescent,
@@ -73,7 +79,9 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         var lines = ["dataset: \(data.dataset.rawValue)", "pixels: \(data.pixels.rawValue)", "validation: \(data.validation)", "seed: \(l.seed)"]
         // A JSON string is a double-quoted YAML scalar.
         if let output, let quoted = try? JSONEncoder.withoutEscapingSlashes.encode(output) { lines.append("output: \(String(decoding: quoted, as: UTF8.self))") }
-        lines += ["architecture:", "  layers: \(list(l.architecture.layerSizes))", "energy:", "  kind: \(l.energy.kind.rawValue)"]
+        lines += ["architecture:", "  layers: \(list(l.architecture.layers.map(\.runFileText)))"]
+        if l.architecture.hasConvolution { lines.append("  interactions: \(list(l.architecture.interactions.map { InteractionForm($0).runFileText }))") }
+        lines += ["energy:", "  kind: \(l.energy.kind.rawValue)"]
         if case let .predictiveCoding(hidden, output) = l.energy {
             lines += ["  hidden-activation: \(hidden.rawValue)", "  output-activation: \(output.rawValue)"]
         }

@@ -84,6 +84,55 @@ struct LinearAlgebraTests {
         #expect(Matrix.sparseFactor(dense, rowLength: 500) == nil)
     }
 
+    @Test("Convolution matches its definition, and its transpose is its adjoint", arguments: [
+        ConvolutionGeometry(inputChannels: 2, height: 5, width: 6, outputChannels: 3, kernel: 3, stride: 1, padding: 1),
+        ConvolutionGeometry(inputChannels: 1, height: 7, width: 5, outputChannels: 2, kernel: 3, stride: 2, padding: 0),
+        ConvolutionGeometry(inputChannels: 3, height: 4, width: 4, outputChannels: 2, kernel: 2, stride: 2, padding: 1),
+    ])
+    func convolution(geometry g: ConvolutionGeometry) {
+        var generator = SeededGenerator(seed: 5)
+        let x = Matrix<Double>.uniform(rows: 2, columns: g.inputUnits, in: -1...1, using: &generator)
+        let w = Matrix<Double>.uniform(rows: g.outputChannels, columns: g.patchSize, in: -1...1, using: &generator)
+        var y = Matrix<Double>(rows: 2, columns: g.outputUnits)
+        y.addConvolution(of: x, by: w, geometry: g)
+        // The definition: y[b, o, i, j] = Σ_{c,u,v} w[o, c, u, v] · x[b, c, i·s + u − p, j·s + v − p].
+        for b in 0..<2 {
+            for o in 0..<g.outputChannels {
+                for i in 0..<g.outputHeight {
+                    for j in 0..<g.outputWidth {
+                        var sum = 0.0
+                        for c in 0..<g.inputChannels {
+                            for u in 0..<g.kernel {
+                                for v in 0..<g.kernel {
+                                    let (row, column) = (i * g.stride + u - g.padding, j * g.stride + v - g.padding)
+                                    guard (0..<g.height).contains(row), (0..<g.width).contains(column) else { continue }
+                                    sum += w[o, (c * g.kernel + u) * g.kernel + v] * x[b, (c * g.height + row) * g.width + column]
+                                }
+                            }
+                        }
+                        #expect(abs(y[b, (o * g.outputHeight + i) * g.outputWidth + j] - sum) < 1e-12)
+                    }
+                }
+            }
+        }
+        let u = Matrix<Double>.uniform(rows: 2, columns: g.outputUnits, in: -1...1, using: &generator)
+        var back = Matrix<Double>(rows: 2, columns: g.inputUnits)
+        back.addTransposedConvolution(of: u, by: w, geometry: g)
+        #expect(abs(u.dot(y) - back.dot(x)) < 1e-10, "⟨u, conv x⟩ = ⟨convᵀ u, x⟩")
+        // ⟨u, conv(x; W)⟩ is linear in W: its gradient G gives ⟨G, W⟩ = ⟨u, conv(x; W)⟩.
+        var gradient = Matrix<Double>(rows: g.outputChannels, columns: g.patchSize)
+        gradient.addConvolutionWeightGradient(output: u, input: x, geometry: g)
+        #expect(abs(gradient.dot(w) - u.dot(y)) < 1e-10)
+    }
+
+    @Test("A convolution that does not fit its input says why")
+    func convolutionProblems() {
+        #expect(ConvolutionGeometry(inputChannels: 1, height: 4, width: 4, outputChannels: 1, kernel: 7, padding: 1).problem?.contains("larger than the padded 6×6 input") == true)
+        #expect(ConvolutionGeometry(inputChannels: 1, height: 4, width: 4, outputChannels: 1, kernel: 3, padding: 3).problem?.contains("padding") == true)
+        #expect(ConvolutionGeometry(inputChannels: 1, height: 4, width: 4, outputChannels: 0, kernel: 3).problem != nil)
+        #expect(ConvolutionGeometry(inputChannels: 1, height: 4, width: 4, outputChannels: 2, kernel: 3, padding: 1).problem == nil)
+    }
+
     @Test("Magnitudes are ordered as their bit patterns are, and come back from them")
     func magnitudeBits() {
         var generator = SeededGenerator(seed: 4)

@@ -53,6 +53,8 @@ struct SmallProblem: Sendable, CustomTestStringConvertible {
         .predictiveCoding(hidden: .gelu, output: .tanh),
         SmallProblem(name: "weak-feedback Hopfield (γ = 0.3)",
                      check: .weakFeedback(layerSizes: [6, 5, 4, 3], feedbackGain: 0.3, batchSize: 3, seed: 7)),
+        SmallProblem(name: "convolutional Hopfield (kernels 3 stride 2 padding 1, then 2 stride 1)",
+                     check: GradientCheck(architecture: .convolutional, batchSize: 3, seed: 7)),
     ]
 
     var testDescription: String { name }
@@ -95,4 +97,14 @@ func fittedOrder(nudges: [Double], error: (Double) throws -> Double) rethrows ->
     let covariance = points.map { ($0.0 - meanX) * ($0.1 - meanY) }.reduce(0, +)
     let variance = points.map { ($0.0 - meanX) * ($0.0 - meanX) }.reduce(0, +)
     return covariance / variance
+}
+
+extension ArchitectureSpecification {
+    /// A small convolutional Hopfield network: 2×5×5 → (kernel 3, stride 2, padding 1) → 3×3×3 →
+    /// (kernel 2) → 2×2×2 → dense → 3 units.
+    static let convolutional = ArchitectureSpecification(
+        layers: [[2, 5, 5], [3, 3, 3], [2, 2, 2], [3]].map(LayerShape.init(dimensions:)),
+        interactions: [.convolution(lower: 0, upper: 1, kernel: 3, stride: 2, padding: 1),
+                       .convolution(lower: 1, upper: 2, kernel: 2, stride: 1, padding: 0),
+                       .dense(lower: 2, upper: 3)])
 }

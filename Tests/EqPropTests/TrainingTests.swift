@@ -40,12 +40,29 @@ struct TrainingTests {
             change(&specification)
             return specification
         }
+        /// A convolution (kernel 4, stride 2, padding 1 unless told) from the first layer to the second,
+        /// then a dense interaction.
+        func convolutional(_ shapes: [[Int]], kernel: Int = 4) -> ArchitectureSpecification {
+            ArchitectureSpecification(layers: shapes.map(LayerShape.init(dimensions:)),
+                                      interactions: [.convolution(lower: 0, upper: 1, kernel: kernel, stride: 2, padding: 1), .dense(lower: 1, upper: 2)])
+        }
         func onPredictiveCoding(_ rule: RuleSpecification) -> (inout LearningSpecification) -> Void {
             { $0.energy = .predictiveCoding(hidden: .relu, output: .identity); $0.dynamics.freeSteps = nil; $0.rule = rule }
         }
         return [
             ("architecture.layers", changed { $0.architecture = ArchitectureSpecification(layerSizes: [784]) }),
             ("architecture.layers", changed { $0.architecture = ArchitectureSpecification(layerSizes: [784, 0, 10]) }),
+            ("architecture.layers", changed { $0.architecture = convolutional([[28, 28], [4, 14, 14], [10]]) }),
+            ("architecture.interactions", changed { $0.architecture = convolutional([[1, 28, 28], [4, 13, 13], [10]]) }),
+            ("architecture.interactions", changed { $0.architecture = convolutional([[1, 28, 28], [4, 14, 14], [10]], kernel: 31) }),
+            ("architecture.interactions", changed { $0.architecture = convolutional([[784], [784], [10]]) }),
+            ("architecture.interactions", changed {
+                $0.architecture.interactions = [.dense(lower: 0, upper: 2), .dense(lower: 1, upper: 2)]
+            }),
+            ("architecture.interactions", changed {
+                $0.architecture = convolutional([[1, 28, 28], [4, 14, 14], [10]])
+                onPredictiveCoding(.pcNudge(lambda: 0.1))(&$0)
+            }),
             ("dynamics.epsilon", changed { $0.dynamics.stepSize = -0.5 }),
             ("dynamics.free-steps", changed { $0.dynamics.freeSteps = 0 }),
             ("dynamics.free-steps", changed { $0.energy = .predictiveCoding(hidden: .relu, output: .identity); $0.rule = .bp }),

@@ -8,12 +8,34 @@ extension LayeredEnergy {
     /// with the hard sigmoid `ρ(s) = clip(s, 0, 1)` and every non-input state kept in `[0, 1]`.
     /// Weights are Glorot-uniform, biases zero, as in the paper's code.
     public static func hopfield<G: RandomNumberGenerator>(layerSizes: [Int], using generator: inout G) -> LayeredEnergy {
+        hopfield(architecture: ArchitectureSpecification(layerSizes: layerSizes), using: &generator)
+    }
+
+    /// The Hopfield energy on any layered architecture (validated, see
+    /// ``ArchitectureSpecification/validate()``): each dense interaction a ``DenseInteraction``
+    /// between the layers' units, each convolution a ``ConvolutionInteraction``, every non-input
+    /// layer with its leak and a bias per unit. Weights are Glorot-uniform, `U(±√(6/(fan-in + fan-out)))`,
+    /// a convolution's fans being `C_in·k·k` and `C_out·k·k` (as PyTorch and Keras count them); biases
+    /// zero.
+    public static func hopfield<G: RandomNumberGenerator>(architecture: ArchitectureSpecification, using generator: inout G) -> LayeredEnergy {
+        let layerSizes = architecture.layerSizes
         precondition(layerSizes.count >= 2, "a network needs an input and an output layer")
         var terms: [any EnergyTerm<Scalar>] = []
-        for k in 0..<(layerSizes.count - 1) {
-            terms.append(DenseInteraction(
-                lower: k, upper: k + 1,
-                weight: .glorotUniform(fanIn: layerSizes[k], fanOut: layerSizes[k + 1], using: &generator)))
+        for interaction in architecture.interactions {
+            switch interaction {
+            case let .dense(lower, upper):
+                terms.append(DenseInteraction(
+                    lower: lower, upper: upper,
+                    weight: .glorotUniform(fanIn: layerSizes[lower], fanOut: layerSizes[upper], using: &generator)))
+            case let .convolution(lower, upper, kernel, _, _):
+                guard let geometry = try? architecture.convolutionGeometry(of: interaction) else {
+                    preconditionFailure("\(interaction) does not fit its layers: validate the architecture first")
+                }
+                let limit = Scalar(Double.sqrt(6 / Double((geometry.inputChannels + geometry.outputChannels) * kernel * kernel)))
+                terms.append(ConvolutionInteraction(
+                    lower: lower, upper: upper, geometry: geometry,
+                    weight: .uniform(rows: geometry.outputChannels, columns: geometry.patchSize, in: -limit...limit, using: &generator)))
+            }
         }
         for k in 1..<layerSizes.count {
             terms.append(QuadraticLeak(layer: k))
@@ -32,8 +54,14 @@ extension LayeredEnergy {
     /// plus feedback scaled by `γ`. Its dynamics need a step `ε·γ^{−k}` for layer `k`
     /// (``ProjectedGradientDescent/layerStepScales``, ``feedbackStepScales(layerCount:feedbackGain:)``).
     public static func hopfield<G: RandomNumberGenerator>(layerSizes: [Int], feedbackGain: Scalar, using generator: inout G) -> LayeredEnergy {
+        hopfield(architecture: ArchitectureSpecification(layerSizes: layerSizes), feedbackGain: feedbackGain, using: &generator)
+    }
+
+    /// ``hopfield(architecture:using:)`` with feedback gain `γ`, as above.
+    public static func hopfield<G: RandomNumberGenerator>(architecture: ArchitectureSpecification, feedbackGain: Scalar,
+                                                          using generator: inout G) -> LayeredEnergy {
         precondition(feedbackGain > 0 && feedbackGain <= 1, "the feedback gain γ is in (0, 1]")
-        var energy = hopfield(layerSizes: layerSizes, using: &generator)
+        var energy = hopfield(architecture: architecture, using: &generator)
         energy.terms = energy.terms.map { term in
             ScaledTerm(term, by: Scalar.pow(feedbackGain, term.layers.max() ?? 0))
         }

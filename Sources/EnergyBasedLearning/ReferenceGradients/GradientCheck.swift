@@ -19,8 +19,16 @@ public struct GradientCheck: Sendable {
     /// The Hopfield energy of Scellier & Bengio (2017) on `layerSizes`.
     public init(layerSizes: [Int], batchSize: Int, seed: UInt64, stepSize: Double = 0.5,
                 tolerance: Double = 1e-14, maximumSteps: Int = 200_000) {
+        self.init(architecture: ArchitectureSpecification(layerSizes: layerSizes), batchSize: batchSize, seed: seed,
+                  stepSize: stepSize, tolerance: tolerance, maximumSteps: maximumSteps)
+    }
+
+    /// The Hopfield energy on a (validated) `architecture`, dense or convolutional.
+    public init(architecture: ArchitectureSpecification, batchSize: Int, seed: UInt64, stepSize: Double = 0.5,
+                tolerance: Double = 1e-14, maximumSteps: Int = 200_000) {
         var generator = SeededGenerator(seed: seed)
-        let energy = LayeredEnergy<Double>.hopfield(layerSizes: layerSizes, using: &generator)
+        let energy = LayeredEnergy<Double>.hopfield(architecture: architecture, using: &generator)
+        let layerSizes = architecture.layerSizes
         let (input, target) = Self.batch(layerSizes: layerSizes, batchSize: batchSize, using: &generator)
         self.init(energy: energy, input: input, target: target, initialState: NetworkState(input: input, layerSizes: layerSizes),
                   dynamics: ProjectedGradientDescent(stepSize: stepSize, steps: maximumSteps, tolerance: tolerance))

@@ -1,3 +1,5 @@
+import LinearAlgebra
+
 /// The layers of a network, each with its shape, and the interactions between them (the run
 /// file's `architecture` section). An energy (``EnergySpecification``) turns each interaction into
 /// its terms; each interaction has its own learning rate.
@@ -21,16 +23,58 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
     /// Units per layer.
     public var layerSizes: [Int] { layers.map(\.units) }
 
-    /// Throws a ``SpecificationError`` (key `architecture.layers`) unless there are at least two
-    /// layers of positive size and each layer interacts densely with the next, and with no other.
+    /// The layers for a summary line: `784-500-10`, or with convolutions
+    /// `1×28×28-8×14×14-10 (convolution 0-1 (kernel 4, stride 2, padding 1))`.
+    public var summary: String {
+        let convolutions = interactions.filter { if case .convolution = $0 { true } else { false } }
+        return layers.map(\.description).joined(separator: "-")
+            + (convolutions.isEmpty ? "" : " (" + convolutions.map(\.description).joined(separator: ", ") + ")")
+    }
+
+    /// Whether some interaction is a convolution.
+    public var hasConvolution: Bool {
+        interactions.contains { if case .convolution = $0 { true } else { false } }
+    }
+
+    /// Throws a ``SpecificationError`` (key `architecture.layers` or `architecture.interactions`)
+    /// unless there are at least two layers of positive size and each layer interacts with the next,
+    /// and with no other: densely (any shapes, a `C×H×W` layer flattened), or by a convolution from a
+    /// `C×H×W` layer onto the `C'×H'×W'` layer its geometry gives.
     public func validate() throws {
         let listed = layers.map(\.description).joined(separator: ", ")
         try require(layers.count >= 2 && layers.allSatisfy { !$0.dimensions.isEmpty && $0.dimensions.allSatisfy { $0 > 0 } },
                     "architecture.layers", "at least two layers of positive size", "[\(listed)]")
-        try require(layers.allSatisfy { $0.dimensions.count == 1 }, "architecture.layers",
-                    "layers of units (convolutional layers C×H×W are not implemented)", "[\(listed)]")
-        try require(interactions == ArchitectureSpecification(layerSizes: layerSizes).interactions, "architecture.interactions",
-                    "a dense interaction from each layer to the next", interactions.map(\.description).joined(separator: ", "))
+        try require(layers.allSatisfy { [1, 3].contains($0.dimensions.count) }, "architecture.layers",
+                    "layers of units [n] or of channels and pixels [C, H, W]", "[\(listed)]")
+        let chain = interactions.map { ($0.lower, $0.upper) }
+        try require(chain.elementsEqual(layers.indices.dropFirst().map { ($0 - 1, $0) }, by: ==), "architecture.interactions",
+                    "one interaction from each layer to the next", interactions.map(\.description).joined(separator: ", "))
+        for interaction in interactions {
+            if case .convolution = interaction {
+                _ = try convolutionGeometry(of: interaction)
+            }
+        }
+    }
+
+    /// The geometry of a convolutional interaction between its layers' shapes, or a
+    /// ``SpecificationError`` (key `architecture.interactions`) saying why the shapes do not chain.
+    public func convolutionGeometry(of interaction: InteractionSpecification) throws -> ConvolutionGeometry {
+        guard case let .convolution(lower, upper, kernel, stride, padding) = interaction else {
+            throw SpecificationError(key: "architecture.interactions", expected: "a convolution", value: interaction.description)
+        }
+        let (input, output) = (layers[lower].dimensions, layers[upper].dimensions)
+        try require(input.count == 3 && output.count == 3, "architecture.interactions",
+                    "a convolution between two layers of shape [C, H, W]", "\(interaction) between \(layers[lower]) and \(layers[upper])")
+        let geometry = ConvolutionGeometry(inputChannels: input[0], height: input[1], width: input[2], outputChannels: output[0],
+                                           kernel: kernel, stride: stride, padding: padding)
+        if let problem = geometry.problem {
+            throw SpecificationError(key: "architecture.interactions", expected: "a convolution that fits its input",
+                                     value: "\(interaction) on \(layers[lower]): \(problem)")
+        }
+        try require([geometry.outputHeight, geometry.outputWidth] == Array(output[1...]), "architecture.interactions",
+                    "the output shape the convolution gives, \(output[0])×\(geometry.outputHeight)×\(geometry.outputWidth)",
+                    "\(interaction) onto \(layers[upper])")
+        return geometry
     }
 }
 
@@ -60,10 +104,27 @@ public struct LayerShape: Codable, Sendable, Equatable, CustomStringConvertible 
 public enum InteractionSpecification: Codable, Sendable, Equatable, CustomStringConvertible {
     /// Every unit of `lower` with every unit of `upper`, through a `size(lower) × size(upper)` weight.
     case dense(lower: Int, upper: Int)
+    /// A convolution of the `C×H×W` layer `lower` by `C'` kernels of `kernel × kernel`, with a stride
+    /// and a zero padding, onto the `C'×H'×W'` layer `upper` (``ConvolutionInteraction``).
+    case convolution(lower: Int, upper: Int, kernel: Int, stride: Int, padding: Int)
+
+    public var lower: Int {
+        switch self {
+        case let .dense(lower, _), let .convolution(lower, _, _, _, _): lower
+        }
+    }
+
+    public var upper: Int {
+        switch self {
+        case let .dense(_, upper), let .convolution(_, upper, _, _, _): upper
+        }
+    }
 
     public var description: String {
         switch self {
         case let .dense(lower, upper): "dense \(lower)-\(upper)"
+        case let .convolution(lower, upper, kernel, stride, padding):
+            "convolution \(lower)-\(upper) (kernel \(kernel), stride \(stride), padding \(padding))"
         }
     }
 }

@@ -37,10 +37,11 @@ public enum EnergySpecification: Codable, Sendable, Equatable {
         let sizes = architecture.layerSizes
         switch self {
         case .hopfield where feedbackGain == 1:
-            return .hopfield(layerSizes: sizes, using: &generator)
+            return .hopfield(architecture: architecture, using: &generator)
         case .hopfield:
-            return .hopfield(layerSizes: sizes, feedbackGain: Scalar(feedbackGain), using: &generator)
+            return .hopfield(architecture: architecture, feedbackGain: Scalar(feedbackGain), using: &generator)
         case let .predictiveCoding(hidden, output):
+            precondition(!architecture.hasConvolution, "the predictive-coding energy has no convolution yet: validate the specification first")
             var precisions = [Scalar](repeating: 1, count: sizes.count - 1)
             precisions[precisions.count - 1] = Scalar(outputPrecision)
             return .predictiveCoding(layerSizes: sizes, hidden: hidden, output: output, precisions: precisions, using: &generator)

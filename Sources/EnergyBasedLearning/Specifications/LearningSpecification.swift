@@ -25,6 +25,9 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
     /// run file's sections.
     public func validate() throws {
         try architecture.validate()
+        try require(!(architecture.hasConvolution && energy.kind == .pc), "architecture.interactions",
+                    "dense interactions with the pc energy (its convolution is not implemented yet)",
+                    architecture.interactions.map(\.description).joined(separator: ", "))
         try dynamics.validate(energy: energy)
         try rule.validate(energy: energy, dynamics: dynamics, cost: training.cost)
         try training.validate(architecture: architecture)

@@ -1,0 +1,191 @@
+/// The geometry of a two-dimensional convolution: an input of `C_in × H × W` channels and pixels,
+/// `C_out` kernels of `k × k`, a stride `s` and a zero padding `p` on every side, giving an output of
+/// `C_out × H' × W'` with `H' = ⌊(H + 2p − k)/s⌋ + 1` (and `W'` alike).
+///
+/// A batch of such layers is a matrix with one example per row, each row channel-major: element
+/// `(c, y, x)` of an example is at column `(c·H + y)·W + x`. The weight is the matrix
+/// `C_out × (C_in·k·k)`, kernel `o`'s element `(c, u, v)` at column `(c·k + u)·k + v`. With `X_b` the
+/// example's patches unfolded (``unfold(_:into:)``, `C_in·k·k × H'·W'`), the convolution is the
+/// product
+///
+///     conv(x; W)_b = W · X_b                         (C_out × H'·W', the output's row)
+///
+/// so that its adjoint (`⟨u, conv(x; W)⟩ = ⟨convᵀ(u; W), x⟩`) folds `Wᵀ · u_b` back onto the input's
+/// pixels (``fold(_:into:)``), and the derivative of `⟨u, conv(x; W)⟩` in `W` is `Σ_b u_b · X_bᵀ`.
+/// Each example's product is one GEMM, reported to ``GEMMCensus``.
+public struct ConvolutionGeometry: Sendable, Equatable, Hashable, Codable {
+    public var inputChannels: Int
+    public var height: Int
+    public var width: Int
+    public var outputChannels: Int
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
+
+    public init(inputChannels: Int, height: Int, width: Int, outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.inputChannels = inputChannels
+        self.height = height
+        self.width = width
+        self.outputChannels = outputChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// Why this geometry is not a convolution (a dimension not positive, a kernel larger than the
+    /// padded input, a padding as large as the kernel), or `nil`.
+    public var problem: String? {
+        if [inputChannels, height, width, outputChannels, kernel, stride].contains(where: { $0 <= 0 }) || padding < 0 {
+            return "channels, sizes, kernel and stride must be positive and the padding not negative"
+        }
+        if kernel > height + 2 * padding || kernel > width + 2 * padding {
+            return "the \(kernel)×\(kernel) kernel is larger than the padded \(height + 2 * padding)×\(width + 2 * padding) input"
+        }
+        if padding >= kernel { return "a padding of \(padding) is not smaller than the \(kernel)×\(kernel) kernel: some outputs would see only padding" }
+        return nil
+    }
+
+    public var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
+    public var outputWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+    /// `H'·W'`, the output's pixels per channel.
+    public var outputPixels: Int { outputHeight * outputWidth }
+    /// `C_in·H·W`.
+    public var inputUnits: Int { inputChannels * height * width }
+    /// `C_out·H'·W'`.
+    public var outputUnits: Int { outputChannels * outputPixels }
+    /// `C_in·k·k`, the columns of the weight.
+    public var patchSize: Int { inputChannels * kernel * kernel }
+
+    /// `patches ← X`, the `patchSize × outputPixels` unfolding of one example `x` (`inputUnits`
+    /// long): `X[(c·k + u)·k + v, y'·W' + x'] = x[c, y'·s + u − p, x'·s + v − p]`, zero in the padding.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func unfold<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, into patches: UnsafeMutablePointer<Scalar>) {
+        let (outH, outW) = (outputHeight, outputWidth)
+        for c in 0..<inputChannels {
+            for u in 0..<kernel {
+                for v in 0..<kernel {
+                    let row = patches + ((c * kernel + u) * kernel + v) * outH * outW
+                    for oy in 0..<outH {
+                        let y = oy * stride + u - padding
+                        let target = row + oy * outW
+                        guard y >= 0 && y < height else {
+                            target.update(repeating: 0, count: outW)
+                            continue
+                        }
+                        let source = x + (c * height + y) * width
+                        for ox in 0..<outW {
+                            let column = ox * stride + v - padding
+                            target[ox] = column >= 0 && column < width ? source[column] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `x += fold(patches)`, the adjoint of ``unfold(_:into:)``: every entry of the patches is added
+    /// back onto the input pixel it was read from (entries from the padding are dropped).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func fold<Scalar: BLASScalar>(_ patches: UnsafePointer<Scalar>, into x: UnsafeMutablePointer<Scalar>) {
+        let (outH, outW) = (outputHeight, outputWidth)
+        for c in 0..<inputChannels {
+            for u in 0..<kernel {
+                for v in 0..<kernel {
+                    let row = patches + ((c * kernel + u) * kernel + v) * outH * outW
+                    for oy in 0..<outH {
+                        let y = oy * stride + u - padding
+                        guard y >= 0 && y < height else { continue }
+                        let target = x + (c * height + y) * width
+                        let source = row + oy * outW
+                        for ox in 0..<outW {
+                            let column = ox * stride + v - padding
+                            if column >= 0 && column < width { target[column] += source[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Matrix {
+    /// `self ← self + α·conv(x; weight)`: `x` is `batch × inputUnits`, `weight` is
+    /// `outputChannels × patchSize`, `self` is `batch × outputUnits`; one GEMM per example.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func addConvolution(of x: Matrix, by weight: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
+        precondition(x.columns == g.inputUnits && columns == g.outputUnits && x.rows == rows
+                     && weight.rows == g.outputChannels && weight.columns == g.patchSize, "convolution shape mismatch")
+        var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
+        x.elements.withUnsafeBufferPointer { px in
+            weight.elements.withUnsafeBufferPointer { pw in
+                elements.withUnsafeMutableBufferPointer { pc in
+                    patches.withUnsafeMutableBufferPointer { pp in
+                        for b in 0..<rows {
+                            g.unfold(px.baseAddress! + b * g.inputUnits, into: pp.baseAddress!)
+                            GEMMCensus.note(m: g.outputChannels, n: g.outputPixels, k: g.patchSize, transposeA: false, transposeB: false,
+                                            scalarSize: MemoryLayout<Scalar>.size)
+                            Scalar.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
+                                        alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pp.baseAddress!, ldb: g.outputPixels,
+                                        beta: 1, c: pc.baseAddress! + b * g.outputUnits, ldc: g.outputPixels)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `self ← self + α·convᵀ(u; weight)`, the adjoint of the convolution: `u` is
+    /// `batch × outputUnits`, `self` is `batch × inputUnits`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func addTransposedConvolution(of u: Matrix, by weight: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
+        precondition(u.columns == g.outputUnits && columns == g.inputUnits && u.rows == rows
+                     && weight.rows == g.outputChannels && weight.columns == g.patchSize, "transposed convolution shape mismatch")
+        var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
+        u.elements.withUnsafeBufferPointer { pu in
+            weight.elements.withUnsafeBufferPointer { pw in
+                elements.withUnsafeMutableBufferPointer { pc in
+                    patches.withUnsafeMutableBufferPointer { pp in
+                        for b in 0..<rows {
+                            GEMMCensus.note(m: g.patchSize, n: g.outputPixels, k: g.outputChannels, transposeA: true, transposeB: false,
+                                            scalarSize: MemoryLayout<Scalar>.size)
+                            Scalar.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
+                                        alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pu.baseAddress! + b * g.outputUnits,
+                                        ldb: g.outputPixels, beta: 0, c: pp.baseAddress!, ldc: g.outputPixels)
+                            g.fold(pp.baseAddress!, into: pc.baseAddress! + b * g.inputUnits)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `self ← self + α·Σ_b u_b · X_bᵀ`, the derivative of `⟨u, conv(x; W)⟩` in `W` (`self` is
+    /// `outputChannels × patchSize`).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func addConvolutionWeightGradient(output u: Matrix, input x: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
+        precondition(u.columns == g.outputUnits && x.columns == g.inputUnits && u.rows == x.rows
+                     && rows == g.outputChannels && columns == g.patchSize, "convolution weight gradient shape mismatch")
+        var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
+        x.elements.withUnsafeBufferPointer { px in
+            u.elements.withUnsafeBufferPointer { pu in
+                elements.withUnsafeMutableBufferPointer { pc in
+                    patches.withUnsafeMutableBufferPointer { pp in
+                        for b in 0..<x.rows {
+                            g.unfold(px.baseAddress! + b * g.inputUnits, into: pp.baseAddress!)
+                            GEMMCensus.note(m: g.outputChannels, n: g.patchSize, k: g.outputPixels, transposeA: false, transposeB: true,
+                                            scalarSize: MemoryLayout<Scalar>.size)
+                            Scalar.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
+                                        alpha: alpha, a: pu.baseAddress! + b * g.outputUnits, lda: g.outputPixels,
+                                        b: pp.baseAddress!, ldb: g.outputPixels, beta: 1, c: pc.baseAddress!, ldc: g.patchSize)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
