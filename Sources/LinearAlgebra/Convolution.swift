@@ -118,22 +118,13 @@ extension Matrix {
     public mutating func addConvolution(of x: Matrix, by weight: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
         precondition(x.columns == g.inputUnits && columns == g.outputUnits && x.rows == rows
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "convolution shape mismatch")
-        var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
-        x.elements.withUnsafeBufferPointer { px in
-            weight.elements.withUnsafeBufferPointer { pw in
-                elements.withUnsafeMutableBufferPointer { pc in
-                    patches.withUnsafeMutableBufferPointer { pp in
-                        for b in 0..<rows {
-                            g.unfold(px.baseAddress! + b * g.inputUnits, into: pp.baseAddress!)
-                            GEMMCensus.note(m: g.outputChannels, n: g.outputPixels, k: g.patchSize, transposeA: false, transposeB: false,
-                                            scalarSize: MemoryLayout<Scalar>.size)
-                            Scalar.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
-                                        alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pp.baseAddress!, ldb: g.outputPixels,
-                                        beta: 1, c: pc.baseAddress! + b * g.outputUnits, ldc: g.outputPixels)
-                        }
-                    }
-                }
-            }
+        forEachExample(of: x, weight, geometry: g) { b, px, pw, pc, patches in
+            g.unfold(px + b * g.inputUnits, into: patches)
+            GEMMCensus.note(m: g.outputChannels, n: g.outputPixels, k: g.patchSize, transposeA: false, transposeB: false,
+                            scalarSize: MemoryLayout<Scalar>.size)
+            Scalar.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
+                        alpha: alpha, a: pw, lda: g.patchSize, b: patches, ldb: g.outputPixels,
+                        beta: 1, c: pc + b * g.outputUnits, ldc: g.outputPixels)
         }
     }
 
@@ -144,22 +135,13 @@ extension Matrix {
     public mutating func addTransposedConvolution(of u: Matrix, by weight: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
         precondition(u.columns == g.outputUnits && columns == g.inputUnits && u.rows == rows
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "transposed convolution shape mismatch")
-        var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
-        u.elements.withUnsafeBufferPointer { pu in
-            weight.elements.withUnsafeBufferPointer { pw in
-                elements.withUnsafeMutableBufferPointer { pc in
-                    patches.withUnsafeMutableBufferPointer { pp in
-                        for b in 0..<rows {
-                            GEMMCensus.note(m: g.patchSize, n: g.outputPixels, k: g.outputChannels, transposeA: true, transposeB: false,
-                                            scalarSize: MemoryLayout<Scalar>.size)
-                            Scalar.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
-                                        alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pu.baseAddress! + b * g.outputUnits,
-                                        ldb: g.outputPixels, beta: 0, c: pp.baseAddress!, ldc: g.outputPixels)
-                            g.fold(pp.baseAddress!, into: pc.baseAddress! + b * g.inputUnits)
-                        }
-                    }
-                }
-            }
+        forEachExample(of: u, weight, geometry: g) { b, pu, pw, pc, patches in
+            GEMMCensus.note(m: g.patchSize, n: g.outputPixels, k: g.outputChannels, transposeA: true, transposeB: false,
+                            scalarSize: MemoryLayout<Scalar>.size)
+            Scalar.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
+                        alpha: alpha, a: pw, lda: g.patchSize, b: pu + b * g.outputUnits,
+                        ldb: g.outputPixels, beta: 0, c: patches, ldc: g.outputPixels)
+            g.fold(patches, into: pc + b * g.inputUnits)
         }
     }
 
@@ -170,19 +152,28 @@ extension Matrix {
     public mutating func addConvolutionWeightGradient(output u: Matrix, input x: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
         precondition(u.columns == g.outputUnits && x.columns == g.inputUnits && u.rows == x.rows
                      && rows == g.outputChannels && columns == g.patchSize, "convolution weight gradient shape mismatch")
+        forEachExample(of: x, u, geometry: g) { b, px, pu, pc, patches in
+            g.unfold(px + b * g.inputUnits, into: patches)
+            GEMMCensus.note(m: g.outputChannels, n: g.patchSize, k: g.outputPixels, transposeA: false, transposeB: true,
+                            scalarSize: MemoryLayout<Scalar>.size)
+            Scalar.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
+                        alpha: alpha, a: pu + b * g.outputUnits, lda: g.outputPixels,
+                        b: patches, ldb: g.outputPixels, beta: 1, c: pc, ldc: g.patchSize)
+        }
+    }
+
+    /// `body(b, a, b, self, patches)` for each example (row) `b` of `first`, with the elements of
+    /// `first`, `second` and `self` and one scratch buffer of an example's patches.
+    private mutating func forEachExample(
+        of first: Matrix, _ second: Matrix, geometry g: ConvolutionGeometry,
+        _ body: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    ) {
         var patches = [Scalar](repeating: 0, count: g.patchSize * g.outputPixels)
-        x.elements.withUnsafeBufferPointer { px in
-            u.elements.withUnsafeBufferPointer { pu in
+        first.elements.withUnsafeBufferPointer { p1 in
+            second.elements.withUnsafeBufferPointer { p2 in
                 elements.withUnsafeMutableBufferPointer { pc in
                     patches.withUnsafeMutableBufferPointer { pp in
-                        for b in 0..<x.rows {
-                            g.unfold(px.baseAddress! + b * g.inputUnits, into: pp.baseAddress!)
-                            GEMMCensus.note(m: g.outputChannels, n: g.patchSize, k: g.outputPixels, transposeA: false, transposeB: true,
-                                            scalarSize: MemoryLayout<Scalar>.size)
-                            Scalar.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
-                                        alpha: alpha, a: pu.baseAddress! + b * g.outputUnits, lda: g.outputPixels,
-                                        b: pp.baseAddress!, ldb: g.outputPixels, beta: 1, c: pc.baseAddress!, ldc: g.patchSize)
-                        }
+                        for b in 0..<first.rows { body(b, p1.baseAddress!, p2.baseAddress!, pc.baseAddress!, pp.baseAddress!) }
                     }
                 }
             }
