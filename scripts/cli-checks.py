@@ -75,6 +75,12 @@ def train_convolutional():
         records = [json.loads(line) for line in open(os.path.join(output, "metrics.jsonl"))]
         # 2,000 images, two epochs: measured 16% validation error; chance is 90%.
         assert records[-1]["validation_error"] < 0.3 and records[-1]["alignment_cosine"] > 0.5, records
+        # NumPy reads the convolution's weight with its shape, [C_out, C_in, k, k], from the model and the checkpoint.
+        shapes = subprocess.run([sys.executable, "-c", "import numpy, sys; "
+                                 "print(numpy.load(sys.argv[1]).shape, numpy.load(sys.argv[2])['C0-1'].shape, numpy.load(sys.argv[2])['W1-2'].shape)",
+                                 os.path.join(output, "model", "C0-1.npy"), os.path.join(output, "checkpoints", "epoch-0002.npz")],
+                                capture_output=True, text=True)
+        assert shapes.stdout.strip() == "(8, 1, 4, 4) (8, 1, 4, 4) (1568, 10)", shapes.stdout + shapes.stderr
         replay = os.path.join(folder, "replay")
         run("train", os.path.join(output, "run.yaml"), "--train-limit", "3000", "--output", replay, "--quiet")
         assert [json.loads(line)["test_error"] for line in open(os.path.join(replay, "metrics.jsonl"))] == [r["test_error"] for r in records]

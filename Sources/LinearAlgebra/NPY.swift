@@ -17,9 +17,12 @@ public enum NPY {
         Scalar.self == Double.self ? "<f8" : "<f4"
     }
 
-    /// The `.npy` bytes of `matrix`.
-    public static func encode<Scalar: BLASScalar>(_ matrix: Matrix<Scalar>) -> Data {
-        var header = "{'descr': '\(descriptor(Scalar.self))', 'fortran_order': False, 'shape': (\(matrix.rows), \(matrix.columns)), }"
+    /// The `.npy` bytes of `matrix`, as an array of `shape` (its rows and columns by default; any
+    /// shape of as many elements in C order, such as a convolution's `[C_out, C_in, k, k]`).
+    public static func encode<Scalar: BLASScalar>(_ matrix: Matrix<Scalar>, shape: [Int]? = nil) -> Data {
+        let shape = shape ?? [matrix.rows, matrix.columns]
+        precondition(shape.count >= 2 && shape.reduce(1, *) == matrix.count, "the shape \(shape) does not hold \(matrix.count) elements")
+        var header = "{'descr': '\(descriptor(Scalar.self))', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
@@ -30,7 +33,8 @@ public enum NPY {
         return data
     }
 
-    /// A matrix from `.npy` bytes holding a 2-D little-endian array of `Scalar` in C order.
+    /// A matrix from `.npy` bytes holding a little-endian array of `Scalar` in C order, of two or more
+    /// dimensions: its first dimension gives the rows, the others together the columns.
     public static func decode<Scalar: BLASScalar>(_ data: Data, as _: Scalar.Type = Scalar.self, file: String) throws -> Matrix<Scalar> {
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
@@ -48,11 +52,14 @@ public enum NPY {
             throw Failure.malformed(file: file, reason: "no shape in header")
         }
         let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard shape.count == 2, shape.allSatisfy({ $0 >= 0 }) else {
-            throw Failure.malformed(file: file, reason: "expected a 2-D shape, got (\(header[open.upperBound..<close]))")
+        guard shape.count >= 2, shape.allSatisfy({ $0 >= 0 }) else {
+            throw Failure.malformed(file: file, reason: "expected a shape of 2 or more dimensions, got (\(header[open.upperBound..<close]))")
         }
         let payload = bytes.count - 10 - headerLength
-        let (count, overflow) = shape[0].multipliedReportingOverflow(by: shape[1])
+        var (columns, overflow) = (1, false)
+        for dimension in shape.dropFirst() where !overflow { (columns, overflow) = columns.multipliedReportingOverflow(by: dimension) }
+        var count = 0
+        if !overflow { (count, overflow) = shape[0].multipliedReportingOverflow(by: columns) }
         guard !overflow, payload == count * MemoryLayout<Scalar>.size else {
             throw Failure.malformed(file: file, reason: "shape \(shape) needs \(count * MemoryLayout<Scalar>.size) bytes of data, found \(payload)")
         }
@@ -62,6 +69,6 @@ public enum NPY {
                 target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[(10 + headerLength)...]))
             }
         }
-        return Matrix(rows: shape[0], columns: shape[1], elements: elements)
+        return Matrix(rows: shape[0], columns: columns, elements: elements)
     }
 }

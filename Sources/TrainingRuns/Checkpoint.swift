@@ -40,6 +40,9 @@ public struct Checkpoint: Sendable {
     public var metadata: Metadata
     /// Every array by name: parameters (`W0-1`), optimizer slots (`optimizer/m/W0-1`), particles (`particles/1`).
     public var arrays: [String: Matrix<Float>]
+    /// The shape an array is written with when it is not its matrix's (a convolution's weight and its
+    /// optimizer slots: `[C_out, C_in, k, k]`, see ``EnergyTerm/parameterShapes``).
+    public var shapes: [String: [Int]] = [:]
 
     public static let format = 2
 
@@ -48,16 +51,22 @@ public struct Checkpoint: Sendable {
         metadata = Metadata(format: Self.format, run: run?.yaml, trainLimit: trainLimit, epoch: trainer.epochsTrained,
                             generator: trainer.generator, optimizerSteps: trainer.optimizer.memory.steps, history: history)
         let names = trainer.energy.parameterNames
+        let parameterShapes = trainer.energy.terms.map(\.parameterShapes)
         var arrays: [String: Matrix<Float>] = [:]
+        var shapes: [String: [Int]] = [:]
         func add(_ matrices: [[Matrix<Float>]], prefix: String) {
-            for (termNames, termMatrices) in zip(names, matrices) {
-                for (name, matrix) in zip(termNames, termMatrices) { arrays[prefix + name] = matrix }
+            for (termNames, (termMatrices, termShapes)) in zip(names, zip(matrices, parameterShapes)) {
+                for (name, (matrix, shape)) in zip(termNames, zip(termMatrices, termShapes)) {
+                    arrays[prefix + name] = matrix
+                    if shape != [matrix.rows, matrix.columns] { shapes[prefix + name] = shape }
+                }
             }
         }
         add(trainer.energy.parameters, prefix: "")
         for (slot, matrices) in trainer.optimizer.memory.slots { add(matrices, prefix: "optimizer/\(slot)/") }
         for (k, matrix) in (trainer.particles ?? []).enumerated() { arrays["particles/\(k + 1)"] = matrix }
         self.arrays = arrays
+        self.shapes = shapes
     }
 
     /// The run this checkpoint belongs to, if it was described by a run file.
@@ -110,7 +119,7 @@ public struct Checkpoint: Sendable {
             try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), modificationDate: Date(timeIntervalSince1970: 0),
                                  provider: { position, size in data.subdata(in: Int(position)..<Int(position) + size) })
         }
-        for (name, matrix) in arrays.sorted(by: { $0.key < $1.key }) { try add("\(name).npy", NPY.encode(matrix)) }
+        for (name, matrix) in arrays.sorted(by: { $0.key < $1.key }) { try add("\(name).npy", NPY.encode(matrix, shape: shapes[name])) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try add("metadata.json", try encoder.encode(metadata))

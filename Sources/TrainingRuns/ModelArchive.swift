@@ -35,7 +35,9 @@ public struct ModelArchive: Codable, Sendable, Equatable {
     public static func save<Scalar: BLASScalar>(_ energy: LayeredEnergy<Scalar>, run: RunSpecification? = nil, to folder: URL) throws {
         let files = energy.parameterNames.map { $0.map { "\($0).npy" } }
         for (term, names) in zip(energy.terms, files) {
-            for (name, parameter) in zip(names, term.parameters) { try AtomicFile.write(NPY.encode(parameter), to: folder.appendingPathComponent(name)) }
+            for (name, (parameter, shape)) in zip(names, zip(term.parameters, term.parameterShapes)) {
+                try AtomicFile.write(NPY.encode(parameter, shape: shape), to: folder.appendingPathComponent(name))
+            }
         }
         try AtomicFile.write(prettyJSON(ModelArchive(format: format, run: run, parameterFiles: files)), to: folder.appendingPathComponent("model.json"))
     }

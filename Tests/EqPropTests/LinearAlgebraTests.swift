@@ -160,6 +160,10 @@ struct LinearAlgebraTests {
         let data = NPY.encode(m)
         #expect((10 + Int(data[8]) + Int(data[9]) * 256) % 64 == 0, "header must be padded to 64 bytes")
         #expect(try NPY.decode(data, as: Float.self, file: "m.npy") == m)
+        // A convolution's weight, 3 kernels of 1×7: written 4-D, read back as its 3×7 matrix.
+        let fourD = NPY.encode(m, shape: [3, 1, 7, 1])
+        #expect(String(decoding: fourD[10..<80], as: UTF8.self).contains("'shape': (3, 1, 7, 1), "))
+        #expect(try NPY.decode(fourD, as: Float.self, file: "w.npy") == m)
     }
 
     @Test("Malformed NPY data is refused with the file name")

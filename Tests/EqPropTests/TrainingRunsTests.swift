@@ -167,6 +167,29 @@ struct TrainingRunsTests {
         #expect(original.generator == restored.generator && original.epochsTrained == 4)
     }
 
+    @Test("A convolutional run's checkpoint writes its weights as [C_out, C_in, k, k] and restores the run bit for bit")
+    func convolutionalCheckpoint() throws {
+        var run = RunFile.presets["scellier2017-net1"]!
+        run.specification.learning.architecture = ArchitectureSpecification(
+            layers: [[1, 2, 3], [2, 1, 2], [3]].map(LayerShape.init(dimensions:)),
+            interactions: [.convolution(lower: 0, upper: 1, kernel: 2, stride: 1, padding: 0), .dense(lower: 1, upper: 2)])
+        run.specification.learning.training.optimizer = .adam
+        run.specification.learning.training.batchSize = 4
+        run.specification.learning.training.learningRates = [0.01, 0.01]
+        try run.specification.learning.validate()
+        let (_, data) = smallRun()
+        var original: Trainer<Float> = try run.specification.learning.makeTrainer(trainingCount: data.count)
+        _ = try original.trainEpoch(on: data)
+        let written = Checkpoint(trainer: original, run: run, trainLimit: 24, history: [])
+        #expect(written.shapes == ["C0-1": [2, 1, 2, 2], "optimizer/m/C0-1": [2, 1, 2, 2], "optimizer/v/C0-1": [2, 1, 2, 2]])
+        let checkpoint = try reading(written.npz())
+        #expect(checkpoint.arrays["C0-1"] == original.energy.parameters[0][0])
+        var restored: Trainer<Float> = try #require(try checkpoint.runFile(file: "epoch-0001.npz")).specification.learning.makeTrainer(trainingCount: data.count)
+        try checkpoint.restore(into: &restored, file: "epoch-0001.npz")
+        #expect(try original.trainEpoch(on: data) == restored.trainEpoch(on: data))
+        #expect(original.energy.parameters == restored.energy.parameters)
+    }
+
     @Test("Truncated or corrupted checkpoints are refused with a reason")
     func damagedCheckpoints() throws {
         let (trainer, run, _) = try trainedTrainer()

@@ -93,6 +93,11 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
         set { weight = newValue[0] }
     }
 
+    /// The weight as PyTorch lays out a convolution's: `[C_out, C_in, k, k]`.
+    public var parameterShapes: [[Int]] {
+        [[geometry.outputChannels, geometry.inputChannels, geometry.kernel, geometry.kernel]]
+    }
+
     /// `∂E/∂W = −Σ_batch s_l · unfold(s_k)ᵀ`.
     public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
         var gradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)

@@ -59,6 +59,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// with `-i` appended when it owns several).
     var parameterNames: [String] { get }
 
+    /// The shape each parameter has in saved models and checkpoints, whose product is its number of
+    /// elements (the default: its matrix's `[rows, columns]`; a convolution's `[C_out, C_in, k, k]`).
+    var parameterShapes: [[Int]] { get }
+
     /// `∂E_term/∂θ`, summed over the batch, one matrix per parameter.
     func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>]
 
@@ -112,6 +116,8 @@ extension EnergyTerm {
     public var parameterNames: [String] {
         parameters.count == 1 ? [name] : parameters.indices.map { "\(name)-\($0)" }
     }
+
+    public var parameterShapes: [[Int]] { parameters.map { [$0.rows, $0.columns] } }
 
     public func accumulateStateGradients(ofLayers layers: [Int], at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
         for k in layers { accumulateStateGradient(ofLayer: k, at: state, into: &gradient.layers[k]) }

@@ -15,6 +15,8 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
 
     public var name: String { term.name }
     public var parameterNames: [String] { term.parameterNames }
+
+    public var parameterShapes: [[Int]] { term.parameterShapes }
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         term.curvatureBounds(freeLayers: freeLayers)?.map { CurvatureBound(row: $0.row, column: $0.column, norm: Double(factor) * $0.norm) }
     }
