@@ -73,7 +73,7 @@ def train_convolutional():
         written = open(os.path.join(output, "run.yaml")).read()
         assert "layers: [1x28x28, 8x14x14, 10]" in written and "interactions: [conv4/s2/p1, dense]" in written, written
         records = [json.loads(line) for line in open(os.path.join(output, "metrics.jsonl"))]
-        # 2,000 images, two epochs: measured 16% validation error; chance is 90%.
+        # 2,000 images, two epochs: measured 11.8% validation error (cosine 0.91); chance is 90%.
         assert records[-1]["validation_error"] < 0.3 and records[-1]["alignment_cosine"] > 0.5, records
         # NumPy reads the convolution's weight with its shape, [C_out, C_in, k, k], from the model and the checkpoint.
         shapes = subprocess.run([sys.executable, "-c", "import numpy, sys; "
