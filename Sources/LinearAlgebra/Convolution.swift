@@ -61,25 +61,15 @@ public struct ConvolutionGeometry: Sendable, Equatable, Hashable, Codable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func unfold<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, into patches: UnsafeMutablePointer<Scalar>) {
-        let (outH, outW) = (outputHeight, outputWidth)
-        for c in 0..<inputChannels {
-            for u in 0..<kernel {
-                for v in 0..<kernel {
-                    let row = patches + ((c * kernel + u) * kernel + v) * outH * outW
-                    for oy in 0..<outH {
-                        let y = oy * stride + u - padding
-                        let target = row + oy * outW
-                        guard y >= 0 && y < height else {
-                            target.update(repeating: 0, count: outW)
-                            continue
-                        }
-                        let source = x + (c * height + y) * width
-                        for ox in 0..<outW {
-                            let column = ox * stride + v - padding
-                            target[ox] = column >= 0 && column < width ? source[column] : 0
-                        }
-                    }
-                }
+        forEachPatchRow { patchRow, inputRow, v in
+            let target = patches + patchRow
+            guard let inputRow else {
+                target.update(repeating: 0, count: outputWidth)
+                return
+            }
+            for ox in 0..<outputWidth {
+                let column = ox * stride + v - padding
+                target[ox] = column >= 0 && column < width ? x[inputRow + column] : 0
             }
         }
     }
@@ -89,20 +79,26 @@ public struct ConvolutionGeometry: Sendable, Equatable, Hashable, Codable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func fold<Scalar: BLASScalar>(_ patches: UnsafePointer<Scalar>, into x: UnsafeMutablePointer<Scalar>) {
-        let (outH, outW) = (outputHeight, outputWidth)
+        forEachPatchRow { patchRow, inputRow, v in
+            guard let inputRow else { return }
+            for ox in 0..<outputWidth {
+                let column = ox * stride + v - padding
+                if column >= 0 && column < width { x[inputRow + column] += patches[patchRow + ox] }
+            }
+        }
+    }
+
+    /// `body(patchRow, inputRow, v)` for each kernel offset `(c, u, v)` and output row `y'`: where the
+    /// `W'` patch entries of that row start, where input row `y'·s + u − p` of channel `c` starts (`nil`
+    /// when it lies in the padding), and the column offset `v`.
+    @inline(__always)
+    private func forEachPatchRow(_ body: (Int, Int?, Int) -> Void) {
         for c in 0..<inputChannels {
             for u in 0..<kernel {
                 for v in 0..<kernel {
-                    let row = patches + ((c * kernel + u) * kernel + v) * outH * outW
-                    for oy in 0..<outH {
+                    for oy in 0..<outputHeight {
                         let y = oy * stride + u - padding
-                        guard y >= 0 && y < height else { continue }
-                        let target = x + (c * height + y) * width
-                        let source = row + oy * outW
-                        for ox in 0..<outW {
-                            let column = ox * stride + v - padding
-                            if column >= 0 && column < width { target[column] += source[ox] }
-                        }
+                        body((((c * kernel + u) * kernel + v) * outputHeight + oy) * outputWidth, y >= 0 && y < height ? (c * height + y) * width : nil, v)
                     }
                 }
             }

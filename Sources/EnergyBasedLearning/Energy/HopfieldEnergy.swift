@@ -14,8 +14,8 @@ extension LayeredEnergy {
     /// The Hopfield energy on any layered architecture (validated, see
     /// ``ArchitectureSpecification/validate()``): each dense interaction a ``DenseInteraction``
     /// between the layers' units, each convolution a ``ConvolutionInteraction``, every non-input
-    /// layer with its leak and a bias: per unit for a layer of units, per channel
-    /// (``ChannelBias``) for a `C×H×W` layer. Weights are Glorot-uniform, `U(±√(6/(fan-in + fan-out)))`,
+    /// layer with its leak and a bias: per unit for a layer of units, per channel (shared by its
+    /// pixels, ``Bias/pixels``) for a `C×H×W` layer. Weights are Glorot-uniform, `U(±√(6/(fan-in + fan-out)))`,
     /// a convolution's fans being `C_in·k·k` and `C_out·k·k` (as PyTorch and Keras count them); biases
     /// zero.
     public static func hopfield<G: RandomNumberGenerator>(architecture: ArchitectureSpecification, using generator: inout G) -> LayeredEnergy {
@@ -41,8 +41,8 @@ extension LayeredEnergy {
         for (k, shape) in architecture.layers.enumerated().dropFirst() {
             terms.append(QuadraticLeak(layer: k))
             if shape.dimensions.count == 3 {
-                terms.append(ChannelBias(layer: k, pixels: shape.dimensions[1] * shape.dimensions[2],
-                                         bias: Matrix(rows: 1, columns: shape.dimensions[0])))
+                terms.append(Bias(layer: k, bias: Matrix(rows: 1, columns: shape.dimensions[0]),
+                                  pixels: shape.dimensions[1] * shape.dimensions[2]))
             } else {
                 terms.append(Bias(layer: k, bias: Matrix(rows: 1, columns: layerSizes[k])))
             }

@@ -52,21 +52,28 @@ public struct QuadraticLeak<Scalar: BLASScalar>: EnergyTerm {
 }
 
 /// A layer's bias: `E_k = −b_k · s_k`, summed over the batch (the paper's `−b_k·ρ(s_k)` on the box).
+///
+/// A `C × H × W` layer has one bias per channel, shared by its `H·W` pixels as a convolution's
+/// kernels are: `E_k = −Σ_batch Σ_c b_c Σ_pixels s_k[c, ·]` (`pixels` > 1; a layer of units is the case
+/// of one pixel per channel).
 public struct Bias<Scalar: BLASScalar>: EnergyTerm {
     public let layer: Int
-    /// The bias `b_k`, a `1 × size` row.
+    /// The units that share each bias: `H·W` for a channel, 1 for a layer of units.
+    public let pixels: Int
+    /// The bias `b_k`, a `1 × size` row (`1 × C` for a layer of channels).
     public var bias: Matrix<Scalar>
 
-    public init(layer: Int, bias: Matrix<Scalar>) {
-        precondition(bias.rows == 1, "a bias is a 1×n row")
+    public init(layer: Int, bias: Matrix<Scalar>, pixels: Int = 1) {
+        precondition(bias.rows == 1 && pixels > 0, "a bias is a 1×n row, each shared by at least one unit")
         self.layer = layer
+        self.pixels = pixels
         self.bias = bias
     }
 
     public var name: String { "b\(layer)" }
 
-    /// In the zero-feedback limit, the bias of layer `k`'s pre-activation.
-    public var feedForwardPart: FeedForwardPart<Scalar>? { .bias(layer: layer, bias) }
+    /// In the zero-feedback limit, the bias of layer `k`'s pre-activation (a layer of units).
+    public var feedForwardPart: FeedForwardPart<Scalar>? { pixels == 1 ? .bias(layer: layer, bias) : nil }
 
     /// Linear in the state: no curvature.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? { [] }
@@ -80,11 +87,14 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [] }
 
     public func energy(at state: NetworkState<Scalar>) -> Double {
-        -state.layers[layer].columnSums().dot(bias)
+        -sharedSums(of: state.layers[layer]).dot(bias)
     }
 
+    /// `∂E_k/∂s_k[c, p] = −b_c`.
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
-        gradient.addToEveryRow(bias, scaledBy: -1)
+        let perUnit = pixels == 1 ? bias : Matrix(rows: 1, columns: bias.columns * pixels,
+                                                  elements: bias.elements.flatMap { Array(repeating: $0, count: pixels) })
+        gradient.addToEveryRow(perUnit, scaledBy: -1)
     }
 
     /// The energy is linear in the state: no curvature.
@@ -98,16 +108,24 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
         set { bias = newValue[0] }
     }
 
-    /// `∂E_k/∂b_k = −Σ_batch s_k`.
+    /// `∂E_k/∂b_c = −Σ_batch Σ_pixels s_k[c, ·]`.
     public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {
-        var gradient = state.layers[layer].columnSums()
+        var gradient = sharedSums(of: state.layers[layer])
         gradient.scale(by: -1)
         return [gradient]
     }
 
-    /// `(∂²E_k/∂b_k∂s_k)·v = −Σ_batch v_k`.
+    /// `(∂²E_k/∂b_k∂s_k)·v = −Σ_batch Σ_pixels v_k`.
     public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] {
         parameterGradients(at: direction)
+    }
+
+    /// `Σ_batch Σ_pixels s[c, ·]` for each bias `c`, a `1 × bias.columns` row.
+    private func sharedSums(of state: Matrix<Scalar>) -> Matrix<Scalar> {
+        let perUnit = state.columnSums()
+        guard pixels > 1 else { return perUnit }
+        return Matrix(rows: 1, columns: bias.columns,
+                      elements: (0..<bias.columns).map { c in perUnit.elements[(c * pixels)..<((c + 1) * pixels)].reduce(0, +) })
     }
 }
 
