@@ -213,8 +213,9 @@ extension Array: RunValue where Element: RunValue {
 extension LayerShape: RunValue {
     init?(_ value: SettingValue) {
         guard let text = value.plainText else { return nil }
-        let parts = text.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-        guard [1, 3].contains(parts.count), let dimensions = parts as? [Int] else { return nil }
+        let parts = text.split(separator: "x", omittingEmptySubsequences: false)
+        let dimensions = parts.compactMap { Int($0) }
+        guard [1, 3].contains(parts.count), dimensions.count == parts.count else { return nil }
         self.init(dimensions: dimensions)
     }
     static var expectation: String { "a number of units or a shape CxHxW such as 1x28x28" }
@@ -224,16 +225,14 @@ extension LayerShape: RunValue {
 }
 
 /// How a layer meets the one below, as a run file writes it: `dense`, or `convK[/sS][/pP]`.
-struct InteractionForm: RunValue, Equatable {
-    /// `nil` for dense.
-    var convolution: (kernel: Int, stride: Int, padding: Int)?
-
-    init(convolution: (kernel: Int, stride: Int, padding: Int)?) { self.convolution = convolution }
+enum InteractionForm: RunValue {
+    case dense
+    case convolution(kernel: Int, stride: Int, padding: Int)
 
     init?(_ value: SettingValue) {
         guard let text = value.plainText else { return nil }
         if text == "dense" {
-            convolution = nil
+            self = .dense
             return
         }
         var parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -246,33 +245,32 @@ struct InteractionForm: RunValue, Equatable {
             default: return nil
             }
         }
-        convolution = (kernel, stride, padding)
+        self = .convolution(kernel: kernel, stride: stride, padding: padding)
     }
 
     static var expectation: String { "dense, or convK[/sS][/pP] such as conv5/p2 (a 5×5 convolution, stride 1, padding 2)" }
 
-    static func == (a: InteractionForm, b: InteractionForm) -> Bool {
-        a.convolution?.kernel == b.convolution?.kernel && a.convolution?.stride == b.convolution?.stride
-            && a.convolution?.padding == b.convolution?.padding
+    /// The form of `interaction`.
+    init(_ interaction: InteractionSpecification) {
+        switch interaction {
+        case .dense: self = .dense
+        case let .convolution(_, _, kernel, stride, padding): self = .convolution(kernel: kernel, stride: stride, padding: padding)
+        }
     }
 
     /// The interaction between layers `lower` and `lower + 1`.
     func interaction(lower: Int) -> InteractionSpecification {
-        guard let (kernel, stride, padding) = convolution else { return .dense(lower: lower, upper: lower + 1) }
-        return .convolution(lower: lower, upper: lower + 1, kernel: kernel, stride: stride, padding: padding)
-    }
-
-    /// The form of `interaction`.
-    init(_ interaction: InteractionSpecification) {
-        switch interaction {
-        case .dense: convolution = nil
-        case let .convolution(_, _, kernel, stride, padding): convolution = (kernel, stride, padding)
+        switch self {
+        case .dense: .dense(lower: lower, upper: lower + 1)
+        case let .convolution(kernel, stride, padding): .convolution(lower: lower, upper: lower + 1, kernel: kernel, stride: stride, padding: padding)
         }
     }
 
     var runFileText: String {
-        guard let (kernel, stride, padding) = convolution else { return "dense" }
-        return "conv\(kernel)" + (stride == 1 ? "" : "/s\(stride)") + (padding == 0 ? "" : "/p\(padding)")
+        switch self {
+        case .dense: "dense"
+        case let .convolution(kernel, stride, padding): "conv\(kernel)" + (stride == 1 ? "" : "/s\(stride)") + (padding == 0 ? "" : "/p\(padding)")
+        }
     }
 }
 

@@ -23,7 +23,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let seed: UInt64 = try settings.required("seed")
         let layers: [LayerShape] = try settings.required("architecture.layers")
         let forms: [InteractionForm] = try settings.optional("architecture.interactions")
-            ?? Array(repeating: InteractionForm(convolution: nil), count: Swift.max(layers.count - 1, 0))
+            ?? Array(repeating: .dense, count: Swift.max(layers.count - 1, 0))
         if layers.count >= 2, forms.count != layers.count - 1 {
             throw settings.error("architecture.interactions", "expected \(layers.count - 1) interactions (one per layer after the input), got \(forms.count)")
         }

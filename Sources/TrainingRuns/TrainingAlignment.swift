@@ -3,7 +3,7 @@ import LinearAlgebra
 
 extension Trainer where Scalar == Float {
     /// How well the rule's update for the current parameters points along the exact gradient
-    /// `dL/dθ`, measured in Double on `examples` rows of `data` (``rowsWithGradient(in:count:)``): the rule as
+    /// `dL/dθ`, measured in Double on `examples` rows of `data` (``rowsWithGradient(in:count:specification:)``): the rule as
     /// `specification` sets it (its nudge and second phase) from the free fixed point, against
     /// implicit differentiation at that fixed point (Hopfield energy) or backprop through the
     /// feed-forward network (predictive-coding energy). The trainer's own state and generator are

@@ -26,15 +26,13 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
     /// The layers for a summary line: `784-500-10`, or with convolutions
     /// `1×28×28-8×14×14-10 (convolution 0-1 (kernel 4, stride 2, padding 1))`.
     public var summary: String {
-        let convolutions = interactions.filter { if case .convolution = $0 { true } else { false } }
+        let convolutions = interactions.filter(\.isConvolution)
         return layers.map(\.description).joined(separator: "-")
             + (convolutions.isEmpty ? "" : " (" + convolutions.map(\.description).joined(separator: ", ") + ")")
     }
 
     /// Whether some interaction is a convolution.
-    public var hasConvolution: Bool {
-        interactions.contains { if case .convolution = $0 { true } else { false } }
-    }
+    public var hasConvolution: Bool { interactions.contains(where: \.isConvolution) }
 
     /// Throws a ``SpecificationError`` (key `architecture.layers` or `architecture.interactions`)
     /// unless there are at least two layers of positive size and each layer interacts with the next,
@@ -49,10 +47,8 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
         let chain = interactions.map { ($0.lower, $0.upper) }
         try require(chain.elementsEqual(layers.indices.dropFirst().map { ($0 - 1, $0) }, by: ==), "architecture.interactions",
                     "one interaction from each layer to the next", interactions.map(\.description).joined(separator: ", "))
-        for interaction in interactions {
-            if case .convolution = interaction {
-                _ = try convolutionGeometry(of: interaction)
-            }
+        for interaction in interactions where interaction.isConvolution {
+            _ = try convolutionGeometry(of: interaction)
         }
     }
 
@@ -118,6 +114,10 @@ public enum InteractionSpecification: Codable, Sendable, Equatable, CustomString
         switch self {
         case let .dense(_, upper), let .convolution(_, upper, _, _, _): upper
         }
+    }
+
+    public var isConvolution: Bool {
+        if case .convolution = self { true } else { false }
     }
 
     public var description: String {
