@@ -52,6 +52,26 @@ def gradcheck_exact_block():
     assert abs(over["cosine"] - report["cosine"]) < 1e-9, (over, report)
 
 
+CONVOLUTIONAL = ["--layers", "2x5x5,3x5x5,2x3x3,3", "--interactions", "conv3/p1,conv3,dense"]
+
+
+def gradcheck_convolutional():
+    def survey(*args):
+        document = json.loads(run("gradcheck", *CONVOLUTIONAL, "--seeds", "1-3", *args, "--json").stdout)
+        assert document["summary"]["valid"] >= 2, document["summary"]
+        return document["summary"]
+    symmetric = [survey("--beta", beta, "--nudging", "centered") for beta in ("0.001", "0.0001")]
+    assert symmetric[0]["minimum_cosine"] >= 0.999, symmetric
+    ratio = symmetric[0]["median_relative_error"] / symmetric[1]["median_relative_error"]
+    assert 50 < ratio < 200, f"a tenth of a centered β should give a hundredth of the error, ratio {ratio}"
+    blocks = survey("--beta", "0.001", "--nudging", "centered", "--minimizer", "exact-block")
+    assert abs(blocks["median_cosine"] - symmetric[0]["median_cosine"]) < 1e-9, (blocks, symmetric)
+    one_sided = [json.loads(run("gradcheck", *CONVOLUTIONAL, "--seed", "3", "--beta", beta, "--json").stdout)["relative_error"] for beta in ("0.002", "0.001")]
+    assert 1.7 < one_sided[0] / one_sided[1] < 2.3, f"halving β should halve the one-sided error, {one_sided}"
+    text = run("gradcheck", *CONVOLUTIONAL).stdout
+    assert "2×5×5-3×5×5-2×3×3-3 (convolution 0-1 (kernel 3, stride 1, padding 1)" in text, text
+
+
 def train_exact_block():
     with tempfile.TemporaryDirectory() as folder:
         output = os.path.join(folder, "run")
@@ -526,6 +546,11 @@ with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
     check("gradcheck: a survey over seeds states each case's hypotheses; an undefined cosine exits 3", gradcheck_survey_and_hypotheses)
     check("gradcheck: --layers with --random-shapes is refused", rejects(["gradcheck", "--random-shapes", "--layers", "4,3,2"], "--layers", "--random-shapes"))
+    check("gradcheck on a convolutional network: centered EP matches implicit differentiation, error O(β²); one-sided O(β)", gradcheck_convolutional)
+    check("gradcheck: a convolution that does not give the next layer's shape is refused",
+          rejects(["gradcheck", "--layers", "1x6x6,2x3x3,4", "--interactions", "conv4/s2,dense"], "--interactions", "2×2×2"))
+    check("gradcheck: a convolution on the pc energy is refused",
+          rejects(["gradcheck", "--layers", "1x6x6,2x3x3,4", "--interactions", "conv2/s2,dense", "--rule", "pc"], "--interactions", "pc energy"))
     check("gradcheck --minimizer exact-block: centered EP matches the exact gradient, with and without over-relaxation", gradcheck_exact_block)
     check("train: --epsilon with the exact-block minimizer is refused",
           rejects(["train", "--minimizer", "exact-block", "--epsilon", "0.5"], "--epsilon: expected no step size with the exact-block minimizer"))

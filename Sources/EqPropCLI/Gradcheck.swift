@@ -31,7 +31,10 @@ struct Gradcheck: ParsableCommand {
     var nudgedSteps: Int?
     @Option(parsing: .unconditional, help: "Langevin noise level σ of the second phase (with a fixed number of steps).") var noise: Double = 0
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
-    @Option(help: ArgumentHelp("Layer sizes, input first (default: 12,10,8,4).", valueName: "sizes")) var layers: String?
+    @Option(help: ArgumentHelp("Layers, input first: sizes, or shapes CxHxW for convolutional layers (default: 12,10,8,4).", valueName: "layers"))
+    var layers: String?
+    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP] (the Hopfield energy), e.g. conv3/p1,dense (default: all dense).", valueName: "list"))
+    var interactions: String?
     @Flag(help: "Draw each seed's layer sizes from the seed too: 4–24 inputs, one to three hidden layers of 4–32 units, 2–10 outputs.")
     var randomShapes = false
     @Option(parsing: .unconditional) var batchSize: Int = 5
@@ -61,10 +64,8 @@ struct Gradcheck: ParsableCommand {
 
     func run() throws {
         if randomShapes, let layers { throw ValidationError("--layers: give either --layers \(layers) or --random-shapes") }
-        let givenSizes: [Int] = try parseList(layers ?? "12,10,8,4", flag: "layers")
-        guard givenSizes.count >= 2, givenSizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--layers: expected at least two positive sizes, got \(layers ?? "")")
-        }
+        if randomShapes, let interactions { throw ValidationError("--interactions: random shapes are dense; give --layers with --interactions \(interactions)") }
+        let givenArchitecture = try architecture()
         let requested = ruleOptions.rule.flatMap(RuleName.init(rawValue:))
         let energy = energy ?? ([.pc, .pcNudge, .bp].contains(requested) ? .pc : .hopfield)
         // The default nudge; CHL on the predictive-coding energy has none (plain CHL).
@@ -87,12 +88,17 @@ struct Gradcheck: ParsableCommand {
         let properties = rule.energyProperties
         let weakFeedback = properties.feedbackGain != 1
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
+        if givenArchitecture.hasConvolution, energy == .pc || weakFeedback {
+            throw ValidationError("--interactions: a convolution is implemented on the plain Hopfield energy only, not on "
+                                  + (energy == .pc ? "the pc energy" : "the weak-feedback energy of \(rule.name.rawValue)"))
+        }
         func check(seed: UInt64) throws -> GradcheckReport {
-            let sizes = randomShapes ? GradientCheck.randomLayerSizes(seed: seed) : givenSizes
+            let architecture = randomShapes ? ArchitectureSpecification(layerSizes: GradientCheck.randomLayerSizes(seed: seed)) : givenArchitecture
+            let sizes = architecture.layerSizes
             var check = switch energy {
             case .hopfield where weakFeedback:
                 GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
-            case .hopfield: GradientCheck(layerSizes: sizes, batchSize: batchSize, seed: seed, stepSize: epsilon)
+            case .hopfield: GradientCheck(architecture: architecture, batchSize: batchSize, seed: seed, stepSize: epsilon)
             case .pc: try GradientCheck.predictiveCoding(
                 layerSizes: sizes, hidden: hidden, output: output,
                 precisions: Array(repeating: 1, count: sizes.count - 2) + [properties.outputPrecision],
@@ -110,12 +116,12 @@ struct Gradcheck: ParsableCommand {
             }
             let report = try check.report(rule.make(cost: check.cost, dynamics: secondPhase, layerCount: sizes.count), samples: samples, reference: reference)
             return GradcheckReport(rule: rule.name.rawValue, description: rule.summary, energy: energy.rawValue, reference: reference.rawValue,
-                                   nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, batchSize: batchSize, seed: seed,
+                                   nudge: rule.nudge, noise: noise, samples: samples, layers: sizes, architecture: architecture.summary, batchSize: batchSize, seed: seed,
                                    hypotheses: report.hypotheses, comparison: report.comparison)
         }
         let seedList = try parseSeeds(seeds, flag: "seeds")
         let noisy = noise > 0 ? ", σ = \(noise), \(samples) samples" : ""
-        let shape = randomShapes ? "random shapes" : givenSizes.map(String.init).joined(separator: "-")
+        let shape = randomShapes ? "random shapes" : givenArchitecture.summary
         let relaxed = exactBlock ? ", relaxed by the exact-block minimizer" + (overrelaxation.map { " (ω \($0))" } ?? "") : ""
         let heading = "\(rule.summary)\(noisy)\(relaxed) on the \(energy.rawValue) energy \(shape), batch \(batchSize), against \(reference.rawValue)"
         if seedList.count == 1 {
@@ -229,6 +235,8 @@ struct GradcheckReport: Encodable {
     var noise: Double
     var samples: Int
     var layers: [Int]
+    /// The layers' shapes and the convolutions, `1×6×6-2×3×3-4 (convolution 0-1 (kernel 2, stride 2, padding 0))`.
+    var architecture: String
     var batchSize: Int
     var seed: UInt64
     var hypotheses: GradientCheck.Hypotheses
@@ -243,7 +251,7 @@ struct GradcheckReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case rule, description, energy, reference, nudge, noise, samples, layers, batchSize = "batch_size", seed, cosine, status, hypotheses
+        case rule, description, energy, reference, nudge, noise, samples, layers, architecture, batchSize = "batch_size", seed, cosine, status, hypotheses
         case relativeError = "relative_error", parts = "per_layer"
     }
     struct Part: Encodable {
@@ -281,6 +289,7 @@ struct GradcheckReport: Encodable {
         try container.encode(noise, forKey: .noise)
         try container.encode(samples, forKey: .samples)
         try container.encode(layers, forKey: .layers)
+        try container.encode(architecture, forKey: .architecture)
         try container.encode(batchSize, forKey: .batchSize)
         try container.encode(seed, forKey: .seed)
         try container.encode(hypotheses.status, forKey: .status)
@@ -289,6 +298,20 @@ struct GradcheckReport: Encodable {
         try container.encode(comparison.flatMap { $0.cosine.isFinite ? $0.cosine : nil }, forKey: .cosine)
         try container.encode(comparison.flatMap { $0.relativeError.isFinite ? $0.relativeError : nil }, forKey: .relativeError)
         try container.encode(comparison?.parts.map(Part.init), forKey: .parts)
+    }
+}
+
+extension Gradcheck {
+    /// The network of `--layers` and `--interactions`, validated.
+    func architecture() throws -> ArchitectureSpecification {
+        var settings = RunSettings(source: "eqprop gradcheck")
+        settings.set(RunKey.named("architecture.layers")!, fromFlag: layers ?? "12,10,8,4")
+        if let interactions { settings.set(RunKey.named("architecture.interactions")!, fromFlag: interactions) }
+        do {
+            return try ArchitectureSpecification(settings: settings)
+        } catch let error as RunFileError {
+            throw ValidationError(error.description)
+        }
     }
 }
 

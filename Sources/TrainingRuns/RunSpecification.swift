@@ -21,13 +21,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
                                  validation: try settings.optional("validation") ?? 0)
         if data.validation < 0 { throw settings.error("validation", "expected 0 or a positive number of examples held out, got \(data.validation)") }
         let seed: UInt64 = try settings.required("seed")
-        let layers: [LayerShape] = try settings.required("architecture.layers")
-        let forms: [InteractionForm] = try settings.optional("architecture.interactions")
-            ?? Array(repeating: .dense, count: Swift.max(layers.count - 1, 0))
-        if layers.count >= 2, forms.count != layers.count - 1 {
-            throw settings.error("architecture.interactions", "expected \(layers.count - 1) interactions (one per layer after the input), got \(forms.count)")
-        }
-        let architecture = ArchitectureSpecification(layers: layers, interactions: forms.prefix(Swift.max(layers.count - 1, 0)).enumerated().map { $1.interaction(lower: $0) })
+        let architecture = try ArchitectureSpecification(settings: settings)
         let energy = try Self.energy(settings)
         let dynamics = DynamicsSpecification(
             minimizer: try settings.optional("dynamics.minimizer") ?? .gradientDescent,
