@@ -6,6 +6,7 @@ Usage: cli-checks.py PATH/TO/eqprop   (reads the data from $EQPROP_DATA)
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -291,9 +292,9 @@ def train_and_evaluate():
         assert metrics["dataset"] == "fashion-mnist" and abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
         manifest = os.path.join(fashion, "model.json")
         description = json.load(open(manifest))
-        description["run"]["data"]["dataset"] = "cifar-10"
+        description["run"]["data"]["dataset"] = "svhn"
         json.dump(description, open(manifest, "w"))
-        rejects(["evaluate", "--model", fashion], "model.json", "run.data.dataset", "cifar-10")()
+        rejects(["evaluate", "--model", fashion], "model.json", "run.data.dataset", "svhn")()
 
 
 def train_predictive_coding():
@@ -541,6 +542,54 @@ def data_download():
             bad_server.shutdown()
 
 
+def cifar_download_and_train():
+    """CIFAR-10's binary archive, made here and served on 127.0.0.1: refused by the published MD5, extracted with
+    its own, read end to end by a convolutional run; a truncated archive is refused by name."""
+    import hashlib
+    import tarfile
+    with tempfile.TemporaryDirectory() as folder:
+        served, target = os.path.join(folder, "served"), os.path.join(folder, "data")
+        batches = os.path.join(folder, "cifar-10-batches-bin")
+        os.makedirs(served)
+        os.makedirs(batches)
+        generator = random.Random(1)
+        names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+        for name in names:
+            records = b"".join(bytes([generator.randrange(10)]) + generator.randbytes(3072) for _ in range(4))
+            open(os.path.join(batches, name), "wb").write(records)
+        open(os.path.join(batches, "batches.meta.txt"), "w").write("airplane\n")
+        archive = os.path.join(served, "cifar-10-binary.tar.gz")
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(batches, arcname="cifar-10-batches-bin")
+        md5 = hashlib.md5(open(archive, "rb").read()).hexdigest()
+        server, url = serve(served)
+        try:
+            process = run("data", "download", "cifar-10", "--data-dir", target, "--mirror", url, expect_success=False)
+            assert "cifar-10-binary.tar.gz: MD5 is " + md5 + ", expected c32a1d4ab5d03f1284b67883e8d87530" in process.stderr, process.stderr
+            assert os.listdir(os.path.join(target, "cifar-10")) == [], os.listdir(os.path.join(target, "cifar-10"))
+            output = run("data", "download", "cifar-10", "--data-dir", target, "--mirror", url, "--archive-md5", md5).stdout
+            assert "test_batch.bin: extracted from the archive, its MD5 verified" in output, output
+            for name in names:
+                assert open(os.path.join(target, "cifar-10", name), "rb").read() == open(os.path.join(batches, name), "rb").read(), name
+            assert sorted(os.listdir(os.path.join(target, "cifar-10"))) == sorted(names), os.listdir(os.path.join(target, "cifar-10"))
+            assert "data_batch_1.bin: present, 4 records" in run("data", "download", "cifar-10", "--data-dir", target, "--mirror", url).stdout
+            cut = open(archive, "rb").read()
+            open(archive, "wb").write(cut[: len(cut) // 2])
+            cut_md5 = hashlib.md5(cut[: len(cut) // 2]).hexdigest()
+            process = run("data", "download", "cifar-10", "--data-dir", os.path.join(folder, "other"), "--mirror", url, "--archive-md5", cut_md5, expect_success=False)
+            assert "cifar-10-binary.tar.gz" in process.stderr and "truncated" in process.stderr, process.stderr
+        finally:
+            server.shutdown()
+        metrics_path = os.path.join(folder, "metrics.json")
+        run("train", "--dataset", "cifar-10", "--data-dir", target, "--offline", "--validation", "4", "--batch-size", "4",
+            "--layers", "3x32x32,4x16x16,10", "--interactions", "conv4/s2/p1,dense", "--learning-rates", "0.1,0.05",
+            "--epochs", "1", "--metrics-json", metrics_path)
+        metrics = json.load(open(metrics_path))
+        assert metrics["dataset"] == "cifar-10" and metrics["epochs"] == 1, metrics
+        rejects(["train", "--dataset", "cifar-10", "--data-dir", target, "--offline", "--validation", "4", "--layers", "784,10",
+                 "--learning-rates", "0.1"], "--layers", "3072 inputs")()
+
+
 with tempfile.TemporaryDirectory() as empty:
     check("gradcheck: symmetric EP matches the exact gradient", gradcheck_symmetric)
     check("gradcheck: one-sided error is O(β)", gradcheck_one_sided_error_shrinks_like_beta)
@@ -623,6 +672,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)
         check("train --resume: SIGKILL mid-epoch then resume equals an uninterrupted run; NumPy opens the .npz; a truncated checkpoint is refused", resume_after_sigkill)
         check("data download: a local server's files verified, a partial download resumed, a corrupted file rejected", data_download)
+    check("data download cifar-10: an archive served on 127.0.0.1 checked by MD5, extracted, trained on; a truncated one refused", cifar_download_and_train)
 
 failed = sum(1 for _, error in results if error)
 print(f"cli-checks: {len(results) - failed} passed, {failed} failed")

@@ -9,7 +9,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case sizeMismatch(file: String, expectedBytes: Int, actualBytes: Int)
     case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
     case labelOutOfRange(file: String, index: Int, label: Int, classes: Int)
-    case checksumMismatch(file: String, expected: String, actual: String)
+    case checksumMismatch(file: String, algorithm: String, expected: String, actual: String)
+    case corruptArchive(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -30,8 +31,10 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(images) holds \(imageCount) images but \(labels) holds \(labelCount) labels"
         case let .labelOutOfRange(file, index, label, classes):
             return "\(file): label \(label) at index \(index) is outside 0..<\(classes)"
-        case let .checksumMismatch(file, expected, actual):
-            return "\(file): SHA-256 of the decompressed content is \(actual), expected \(expected)"
+        case let .checksumMismatch(file, algorithm, expected, actual):
+            return "\(file): \(algorithm) is \(actual), expected \(expected)"
+        case let .corruptArchive(file, reason):
+            return "\(file): not the expected tar archive: \(reason)"
         }
     }
 }
