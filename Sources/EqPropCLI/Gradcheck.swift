@@ -33,7 +33,7 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layers, input first: sizes, or shapes CxHxW for convolutional layers (default: 12,10,8,4).", valueName: "layers"))
     var layers: String?
-    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP] (the Hopfield energy), e.g. conv3/p1,dense (default: all dense).", valueName: "list"))
+    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP][/poolM] (the Hopfield energy), e.g. conv3/p1/pool2,dense (default: all dense).", valueName: "list"))
     var interactions: String?
     @Flag(help: "Draw each seed's layer sizes from the seed too: 4–24 inputs, one to three hidden layers of 4–32 units, 2–10 outputs.")
     var randomShapes = false
@@ -66,6 +66,9 @@ struct Gradcheck: ParsableCommand {
         if randomShapes, let layers { throw ValidationError("--layers: give either --layers \(layers) or --random-shapes") }
         if randomShapes, let interactions { throw ValidationError("--interactions: random shapes are dense; give --layers with --interactions \(interactions)") }
         let givenArchitecture = try architecture()
+        if givenArchitecture.hasPooling, minimizer == .exactBlock {
+            throw ValidationError("--minimizer: exact-block does not apply with max pooling (the energy is concave in the layer below a pooled convolution); use gradient-descent")
+        }
         let requested = ruleOptions.rule.flatMap(RuleName.init(rawValue:))
         let energy = energy ?? ([.pc, .pcNudge, .bp].contains(requested) ? .pc : .hopfield)
         // The default nudge; CHL on the predictive-coding energy has none (plain CHL).

@@ -227,7 +227,7 @@ extension LayerShape: RunValue {
 /// How a layer meets the one below, as a run file writes it: `dense`, or `convK[/sS][/pP]`.
 enum InteractionForm: RunValue {
     case dense
-    case convolution(kernel: Int, stride: Int, padding: Int)
+    case convolution(kernel: Int, stride: Int, padding: Int, pooling: Int?)
 
     init?(_ value: SettingValue) {
         guard let text = value.plainText else { return nil }
@@ -237,24 +237,29 @@ enum InteractionForm: RunValue {
         }
         var parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts[0].hasPrefix("conv"), let kernel = Int(parts.removeFirst().dropFirst(4)) else { return nil }
-        var (stride, padding) = (1, 0)
+        var (stride, padding, pooling): (Int, Int, Int?) = (1, 0, nil)
         for part in parts {
+            if part.hasPrefix("pool") {
+                guard let window = Int(part.dropFirst(4)) else { return nil }
+                pooling = window
+                continue
+            }
             switch (part.first, Int(part.dropFirst())) {
             case let ("s", value?): stride = value
             case let ("p", value?): padding = value
             default: return nil
             }
         }
-        self = .convolution(kernel: kernel, stride: stride, padding: padding)
+        self = .convolution(kernel: kernel, stride: stride, padding: padding, pooling: pooling)
     }
 
-    static var expectation: String { "dense, or convK[/sS][/pP] such as conv5/p2 (a 5×5 convolution, stride 1, padding 2)" }
+    static var expectation: String { "dense, or convK[/sS][/pP][/poolM] such as conv5/p2/pool2 (a 5×5 convolution, stride 1, padding 2, then 2×2 max pooling)" }
 
     /// The form of `interaction`.
     init(_ interaction: InteractionSpecification) {
         switch interaction {
         case .dense: self = .dense
-        case let .convolution(_, _, kernel, stride, padding): self = .convolution(kernel: kernel, stride: stride, padding: padding)
+        case let .convolution(_, _, kernel, stride, padding, pooling): self = .convolution(kernel: kernel, stride: stride, padding: padding, pooling: pooling)
         }
     }
 
@@ -262,14 +267,15 @@ enum InteractionForm: RunValue {
     func interaction(lower: Int) -> InteractionSpecification {
         switch self {
         case .dense: .dense(lower: lower, upper: lower + 1)
-        case let .convolution(kernel, stride, padding): .convolution(lower: lower, upper: lower + 1, kernel: kernel, stride: stride, padding: padding)
+        case let .convolution(kernel, stride, padding, pooling): .convolution(lower: lower, upper: lower + 1, kernel: kernel, stride: stride, padding: padding, pooling: pooling)
         }
     }
 
     var runFileText: String {
         switch self {
         case .dense: "dense"
-        case let .convolution(kernel, stride, padding): "conv\(kernel)" + (stride == 1 ? "" : "/s\(stride)") + (padding == 0 ? "" : "/p\(padding)")
+        case let .convolution(kernel, stride, padding, pooling):
+            "conv\(kernel)" + (stride == 1 ? "" : "/s\(stride)") + (padding == 0 ? "" : "/p\(padding)") + (pooling.map { "/pool\($0)" } ?? "")
         }
     }
 }

@@ -54,6 +54,24 @@ struct EnergyTests {
         }
     }
 
+    @Test("The pooled problem's finite differences cross no kink: every window's two largest entries are 10⁻³ apart or more")
+    func pooledProblemAwayFromKinks() throws {
+        let problem = SmallProblem.pooled, state = problem.interiorState()
+        var smallestGap = Double.infinity
+        for case let term as ConvolutionInteraction<Double> in problem.energy.terms {
+            let pooling = try #require(term.pooling)
+            var convolved = Matrix<Double>(rows: state.batchSize, columns: term.geometry.outputUnits)
+            convolved.addConvolution(of: state.layers[term.lower], by: term.weight, geometry: term.geometry)
+            for example in 0..<state.batchSize {
+                for window in pooling.windows {
+                    let entries = window.map { convolved[example, $0] }.sorted(by: >)
+                    smallestGap = min(smallestGap, entries[0] - entries[1])
+                }
+            }
+        }
+        #expect(smallestGap > 1e-3, "smallest gap \(smallestGap)")
+    }
+
     @Test("∂E/∂θ equals the finite difference of E in every parameter", arguments: SmallProblem.energies)
     func parameterGradient(problem: SmallProblem) {
         let state = problem.interiorState()

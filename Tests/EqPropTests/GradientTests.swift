@@ -45,11 +45,12 @@ struct GradientTests {
         }
     }
 
-    @Test("On convolutional Hopfield networks, EP's estimate converges to the exact gradient: cosine ≥ 0.999 at symmetric β = 10⁻³, error O(β²)")
-    func convolutionalCosine() throws {
+    @Test("On convolutional Hopfield networks, with and without max pooling, EP's estimate converges to the exact gradient: cosine ≥ 0.999 at symmetric β = 10⁻³, error O(β²)",
+          arguments: [ArchitectureSpecification.convolutional, .pooled])
+    func convolutionalCosine(architecture: ArchitectureSpecification) throws {
         var valid = 0, convolutionsChecked = 0
         for seed: UInt64 in 1...12 {
-            let convolutional = GradientCheck(architecture: .convolutional, batchSize: 4, seed: seed)
+            let convolutional = GradientCheck(architecture: architecture, batchSize: 4, seed: seed)
             let report = try convolutional.report(EquilibriumPropagation(beta: 1e-3, nudging: .centered, dynamics: convolutional.dynamics))
             // Some seeds saturate every output (a zero gradient) or leave a unit on its box's edge: the theorem does not apply there.
             guard let comparison = report.comparison else { continue }
@@ -66,6 +67,23 @@ struct GradientTests {
             #expect(comparison.relativeError < larger / 50, "seed \(seed): \(comparison.relativeError) at β = 10⁻³ against \(larger) at 10⁻²")
         }
         #expect(valid >= 4 && convolutionsChecked >= 4, "\(valid) of 12 seeds where the theorem applies, \(convolutionsChecked) convolutions with a gradient")
+    }
+
+    @Test("A tied max-pooling window makes the energy not differentiable: counted when the layer below is free, or when the tied patches differ; the exact block minimizer refuses the pooled layer")
+    func poolingKinks() throws {
+        let check = GradientCheck(architecture: .pooled, batchSize: 2, seed: 3)
+        let pooled = try #require(check.energy.terms.first { $0.name == "C1-2" })
+        var state = NetworkState(input: check.input, layerSizes: check.energy.layerSizes)
+        for k in 1..<state.layers.count { state.layers[k] = Matrix(rows: 2, columns: check.energy.layerSizes[k], repeating: 0.5) }
+        #expect(pooled.kinks(at: state, freeLayers: [1, 2, 3]) == 2 * 2, "equal patches everywhere: every window of both examples tied")
+        #expect(pooled.kinks(at: state, freeLayers: [2, 3]) == 0, "the same, the layer below clamped: equal patches leave the energy smooth")
+        var generator = SeededGenerator(seed: 1)
+        state.layers[1] = .uniform(rows: 2, columns: 27, in: 0.1...0.9, using: &generator)
+        #expect(pooled.kinks(at: state, freeLayers: [1, 2, 3]) == 0)
+        var relaxed = state, generator2 = SeededGenerator(seed: 0)
+        #expect(throws: NotLayerQuadratic(term: "C1-2", layer: 1)) {
+            try ExactBlockDescent<Double>(steps: 10).relax(&relaxed, under: ClampedEnergy(check.energy, clamping: [0], at: state), using: &generator2)
+        }
     }
 
     /// The slope of log(relative error) against log(β) over a range of β small enough that no unit

@@ -125,6 +125,27 @@ struct LinearAlgebraTests {
         #expect(abs(gradient.dot(w) - u.dot(y)) < 1e-10)
     }
 
+    @Test("Max pooling takes each window's largest entry; its selection's transpose is its adjoint; windows that do not tile are refused")
+    func maxPooling() {
+        let pooling = MaxPooling(channels: 2, height: 4, width: 6, window: 2)
+        var generator = SeededGenerator(seed: 5)
+        let u = Matrix<Double>.uniform(rows: 3, columns: pooling.inputUnits, in: -1...1, using: &generator)
+        let (pooled, choice) = pooling.pool(u)
+        #expect(pooled.columns == 12)
+        for example in 0..<3 {
+            for (unit, window) in pooling.windows.enumerated() {
+                let largest = window.map { u[example, $0] }.max()!
+                #expect(pooled[example, unit] == largest)
+                #expect(u[example, Int(choice.columns[example * 12 + unit])] == largest)
+            }
+        }
+        #expect(pooling.select(u, at: choice) == pooled)
+        let y = Matrix<Double>.uniform(rows: 3, columns: 12, in: -1...1, using: &generator)
+        let v = Matrix<Double>.uniform(rows: 3, columns: pooling.inputUnits, in: -1...1, using: &generator)
+        #expect(abs(pooling.route(y, to: choice).dot(v) - y.dot(pooling.select(v, at: choice))) < 1e-12)
+        #expect(MaxPooling(channels: 1, height: 5, width: 4, window: 2).problem?.contains("do not tile the 5×4") == true)
+    }
+
     @Test("A convolution that does not fit its input says why")
     func convolutionProblems() {
         #expect(ConvolutionGeometry(inputChannels: 1, height: 4, width: 4, outputChannels: 1, kernel: 7, padding: 1).problem?.contains("larger than the padded 6×6 input") == true)

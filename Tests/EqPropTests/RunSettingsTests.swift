@@ -27,22 +27,23 @@ struct RunSettingsTests {
         }
     }
 
-    @Test("A convolutional network in a run file: shapes CxHxW and convK/sS/pP interactions, written back as read")
+    @Test("A convolutional network in a run file: shapes CxHxW and convK/sS/pP/poolM interactions, written back as read")
     func convolutionalRunFile() throws {
         let run = try RunFile(yaml: """
             seed: 1
             architecture:
-              layers: [1x28x28, 8x14x14, 4x14x14, 10]
-              interactions: [conv4/s2/p1, conv3/p1, dense]
+              layers: [1x28x28, 8x14x14, 4x14x14, 4x7x7, 10]
+              interactions: [conv4/s2/p1, conv3/p1, conv3/p1/pool2, dense]
             dynamics: {epsilon: 0.5, free-steps: 20, nudged-steps: 4}
             rule: {name: ep, beta: 0.5}
-            training: {epochs: 1, batch-size: 20, learning-rates: [0.1, 0.1, 0.05]}
+            training: {epochs: 1, batch-size: 20, learning-rates: [0.1, 0.1, 0.1, 0.05]}
             """, file: "conv.yaml")
         let architecture = run.specification.learning.architecture
-        #expect(architecture.layers.map(\.dimensions) == [[1, 28, 28], [8, 14, 14], [4, 14, 14], [10]])
+        #expect(architecture.layers.map(\.dimensions) == [[1, 28, 28], [8, 14, 14], [4, 14, 14], [4, 7, 7], [10]])
         #expect(architecture.interactions == [.convolution(lower: 0, upper: 1, kernel: 4, stride: 2, padding: 1),
-                                              .convolution(lower: 1, upper: 2, kernel: 3, stride: 1, padding: 1), .dense(lower: 2, upper: 3)])
-        #expect(run.yaml.contains("interactions: [conv4/s2/p1, conv3/p1, dense]"))
+                                              .convolution(lower: 1, upper: 2, kernel: 3, stride: 1, padding: 1),
+                                              .convolution(lower: 2, upper: 3, kernel: 3, stride: 1, padding: 1, pooling: 2), .dense(lower: 3, upper: 4)])
+        #expect(run.yaml.contains("interactions: [conv4/s2/p1, conv3/p1, conv3/p1/pool2, dense]"))
         #expect(try RunFile(yaml: run.yaml, file: "written.yaml") == run)
         let dense = try #require(RunFile.presets["scellier2017-net1"])
         #expect(!dense.yaml.contains("interactions"), "a dense network's run file stays as it was")

@@ -55,7 +55,15 @@ struct SmallProblem: Sendable, CustomTestStringConvertible {
                      check: .weakFeedback(layerSizes: [6, 5, 4, 3], feedbackGain: 0.3, batchSize: 3, seed: 7)),
         SmallProblem(name: "convolutional Hopfield (kernels 3 stride 2 padding 1, then 2 stride 1)",
                      check: GradientCheck(architecture: .convolutional, batchSize: 3, seed: 7)),
+        SmallProblem.pooled,
     ]
+
+    /// Max pooling makes the energy piecewise smooth: a finite difference is its derivative only if
+    /// its step moves no window's largest entry. Seed 10 puts the two largest entries of every window
+    /// at least 5·10⁻³ apart at ``interiorState(seed:)`` (checked by a test), far beyond what a step
+    /// of 10⁻⁴ in one weight or state can change (seed 7's smallest gap is 5·10⁻⁶).
+    static let pooled = SmallProblem(name: "convolutional Hopfield with 2×2 max pooling in both convolutions",
+                                     check: GradientCheck(architecture: .pooled, batchSize: 3, seed: 10))
 
     var testDescription: String { name }
 
@@ -106,5 +114,13 @@ extension ArchitectureSpecification {
         layers: [[2, 5, 5], [3, 3, 3], [2, 2, 2], [3]].map(LayerShape.init(dimensions:)),
         interactions: [.convolution(lower: 0, upper: 1, kernel: 3, stride: 2, padding: 1),
                        .convolution(lower: 1, upper: 2, kernel: 2, stride: 1, padding: 0),
+                       .dense(lower: 2, upper: 3)])
+
+    /// Convolutions with max pooling inside: 2×6×6 → (kernel 3, padding 1, 2×2 pooling) → 3×3×3 →
+    /// (kernel 2, 2×2 pooling) → 2×1×1 → dense → 3 units.
+    static let pooled = ArchitectureSpecification(
+        layers: [[2, 6, 6], [3, 3, 3], [2, 1, 1], [3]].map(LayerShape.init(dimensions:)),
+        interactions: [.convolution(lower: 0, upper: 1, kernel: 3, stride: 1, padding: 1, pooling: 2),
+                       .convolution(lower: 1, upper: 2, kernel: 2, stride: 1, padding: 0, pooling: 2),
                        .dense(lower: 2, upper: 3)])
 }

@@ -210,6 +210,6 @@ public struct NotLayerQuadratic: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "the term \(term) is not quadratic with a constant curvature in the state of layer \(layer), so that layer has no exact minimiser in closed form: the exact block minimizer needs the Hopfield energy (and the squared error for a nudge); use gradient descent"
+        "the term \(term) is not quadratic with a constant curvature in the state of layer \(layer), so that layer has no exact minimiser in closed form: the exact block minimizer needs the Hopfield energy without max pooling (and the squared error for a nudge); use gradient descent"
     }
 }

@@ -91,6 +91,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// zero-feedback limit of a Hopfield energy, see ``FeedForwardChain/limit(of:)``): a weight from
     /// one layer to the next, or a layer's bias; `nil` for a term with no such part (the default).
     var feedForwardPart: FeedForwardPart<Scalar>? { get }
+
+    /// How many places make this term not differentiable at `state` (with `freeLayers` free): a
+    /// max-pooling window whose largest entry is tied, say; 0 for a smooth term (the default).
+    func kinks(at state: NetworkState<Scalar>, freeLayers: Set<Int>) -> Int
 }
 
 /// A bound on the spectral norm of one block `∂²E/∂s_row∂s_column` of an energy's Hessian.
@@ -112,6 +116,8 @@ extension EnergyTerm {
     public func layerCurvature(ofLayer k: Int) -> Double? { nil }
 
     public var feedForwardPart: FeedForwardPart<Scalar>? { nil }
+
+    public func kinks(at state: NetworkState<Scalar>, freeLayers: Set<Int>) -> Int { 0 }
 
     public var parameterNames: [String] {
         parameters.count == 1 ? [name] : parameters.indices.map { "\(name)-\($0)" }

@@ -28,13 +28,13 @@ extension LayeredEnergy {
                 terms.append(DenseInteraction(
                     lower: lower, upper: upper,
                     weight: .glorotUniform(fanIn: layerSizes[lower], fanOut: layerSizes[upper], using: &generator)))
-            case let .convolution(lower, upper, kernel, _, _):
-                guard let geometry = try? architecture.convolutionGeometry(of: interaction) else {
+            case let .convolution(lower, upper, kernel, _, _, _):
+                guard let (geometry, pooling) = try? architecture.convolution(of: interaction) else {
                     preconditionFailure("\(interaction) does not fit its layers: validate the architecture first")
                 }
                 let limit = Scalar(Double.sqrt(6 / Double((geometry.inputChannels + geometry.outputChannels) * kernel * kernel)))
                 terms.append(ConvolutionInteraction(
-                    lower: lower, upper: upper, geometry: geometry,
+                    lower: lower, upper: upper, geometry: geometry, pooling: pooling,
                     weight: .uniform(rows: geometry.outputChannels, columns: geometry.patchSize, in: -limit...limit, using: &generator)))
             }
         }

@@ -3,8 +3,9 @@ import LinearAlgebra
 extension GradientCheck {
     /// Whether the theorem a comparison rests on holds at the free fixed point: a rule's estimate tends
     /// to `dL/dθ` when the free state is a strict minimum of the energy (its Hessian on the free units
-    /// inside their box positive definite), the loss is differentiable there (no free unit at a bound
-    /// of its box without a force holding it there), and `dL/dθ` is not zero (else the cosine is 0/0).
+    /// inside their box positive definite), the energy is differentiable there (no max-pooling window
+    /// with a tied largest entry), the loss is differentiable there (no free unit at a bound of its
+    /// box without a force holding it there), and `dL/dθ` is not zero (else the cosine is 0/0).
     public struct Hypotheses: Sendable, Codable, Equatable {
         public enum Status: String, Sendable, Codable, CaseIterable {
             /// Every hypothesis holds: the comparison is meaningful.
@@ -15,6 +16,9 @@ extension GradientCheck {
             /// most 1e-8 of its largest): the free state is a saddle or lies in a flat valley, its
             /// response to a nudge is undefined, and the nudged phase may settle anywhere.
             case notAMinimum = "not-a-minimum"
+            /// The energy is not differentiable at the free fixed point (``EnergyTerm/kinks(at:freeLayers:)``:
+            /// a max-pooling window whose largest entry is tied): its gradient, and so the theorem's, is undefined.
+            case notDifferentiable = "not-differentiable"
             /// A free unit sits at a bound of its box with no force holding it there (`|D·∂E/∂s| ≤ 1e-9`):
             /// the fixed point, and so the loss, is not differentiable in the parameters.
             case onTheBoundary = "on-the-boundary"
@@ -27,6 +31,8 @@ extension GradientCheck {
         public var residual: Double
         /// The free units at a bound of their box with no force holding them there.
         public var marginalUnits: Int
+        /// The places where the energy is not differentiable (tied pooling windows).
+        public var kinks: Int = 0
         /// The free units strictly inside their box.
         public var interiorUnits: Int
         /// The extreme eigenvalues of the Hessian on the interior units, in the metric of the
@@ -45,7 +51,7 @@ extension GradientCheck {
         public var nudgeRange: Double?
 
         enum CodingKeys: String, CodingKey {
-            case status, residual, marginalUnits = "marginal_units", interiorUnits = "interior_units"
+            case status, residual, marginalUnits = "marginal_units", kinks, interiorUnits = "interior_units"
             case smallestCurvature = "smallest_curvature", largestCurvature = "largest_curvature", referenceNorm = "reference_norm"
             case nudgeRange = "nudge_range"
         }
@@ -57,6 +63,8 @@ extension GradientCheck {
             case .notConverged: "the free phase did not reach a fixed point (projected-gradient residual \(residual))"
             case .notAMinimum:
                 "the free fixed point is not a strict minimum: the smallest curvature on its \(interiorUnits) interior units is \(smallestCurvature ?? .nan) (largest \(largestCurvature ?? .nan)): its response to a nudge is undefined"
+            case .notDifferentiable:
+                "the energy is not differentiable at the free fixed point: \(kinks) max-pooling window\(kinks == 1 ? " has its" : "s have their") largest entry tied"
             case .onTheBoundary:
                 "\(marginalUnits) free unit\(marginalUnits == 1 ? " sits" : "s sit") at a bound of the box with no force holding \(marginalUnits == 1 ? "it" : "them") there: the loss is not differentiable at this fixed point"
             case .zeroGradient: "the exact gradient is zero (every output unit at a bound of its box, where the loss does not change): the cosine is undefined"
@@ -100,13 +108,15 @@ extension GradientCheck {
             return interior.map { root[$0.layer] * product.layers[$0.layer].elements[$0.index] }
         }
         let norm = reference.joined().reduce(0) { $0 + $1.dot($1) }.squareRoot()
+        let kinks = clamped.energy.terms.reduce(0) { $0 + $1.kinks(at: state, freeLayers: Set(clamped.freeLayers)) }
         let status: Hypotheses.Status =
             if residual > 1e-10 { .notConverged }
+            else if kinks > 0 { .notDifferentiable }
             else if let curvature, curvature.smallest <= 1e-8 * abs(curvature.largest) { .notAMinimum }
             else if marginal > 0 { .onTheBoundary }
             else if norm == 0 { .zeroGradient }
             else { .valid }
-        return Hypotheses(status: status, residual: residual, marginalUnits: marginal, interiorUnits: interior.count,
+        return Hypotheses(status: status, residual: residual, marginalUnits: marginal, kinks: kinks, interiorUnits: interior.count,
                           smallestCurvature: curvature?.smallest, largestCurvature: curvature?.largest, referenceNorm: norm,
                           nudgeRange: status == .valid ? nudgeRange(clamped: clamped, state: state, force: gradient, scales: scales) : nil)
     }

@@ -34,6 +34,11 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
     /// Whether some interaction is a convolution.
     public var hasConvolution: Bool { interactions.contains(where: \.isConvolution) }
 
+    /// Whether some convolution is max-pooled.
+    public var hasPooling: Bool {
+        interactions.contains { if case .convolution(_, _, _, _, _, _?) = $0 { true } else { false } }
+    }
+
     /// Throws a ``SpecificationError`` (key `architecture.layers` or `architecture.interactions`)
     /// unless there are at least two layers of positive size and each layer interacts with the next,
     /// and with no other: densely (any shapes, a `C×H×W` layer flattened), or by a convolution from a
@@ -48,14 +53,14 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
         try require(chain.elementsEqual(layers.indices.dropFirst().map { ($0 - 1, $0) }, by: ==), "architecture.interactions",
                     "one interaction from each layer to the next", interactions.map(\.description).joined(separator: ", "))
         for interaction in interactions where interaction.isConvolution {
-            _ = try convolutionGeometry(of: interaction)
+            _ = try convolution(of: interaction)
         }
     }
 
-    /// The geometry of a convolutional interaction between its layers' shapes, or a
+    /// The geometry of a convolutional interaction between its layers' shapes, and its pooling, or a
     /// ``SpecificationError`` (key `architecture.interactions`) saying why the shapes do not chain.
-    public func convolutionGeometry(of interaction: InteractionSpecification) throws -> ConvolutionGeometry {
-        guard case let .convolution(lower, upper, kernel, stride, padding) = interaction else {
+    public func convolution(of interaction: InteractionSpecification) throws -> (geometry: ConvolutionGeometry, pooling: MaxPooling?) {
+        guard case let .convolution(lower, upper, kernel, stride, padding, window) = interaction else {
             throw SpecificationError(key: "architecture.interactions", expected: "a convolution", value: interaction.description)
         }
         let (input, output) = (layers[lower].dimensions, layers[upper].dimensions)
@@ -67,10 +72,22 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
             throw SpecificationError(key: "architecture.interactions", expected: "a convolution that fits its input",
                                      value: "\(interaction) on \(layers[lower]): \(problem)")
         }
-        try require([geometry.outputHeight, geometry.outputWidth] == Array(output[1...]), "architecture.interactions",
-                    "the output shape the convolution gives, \(output[0])×\(geometry.outputHeight)×\(geometry.outputWidth)",
+        guard let window else {
+            try require([geometry.outputHeight, geometry.outputWidth] == Array(output[1...]), "architecture.interactions",
+                        "the output shape the convolution gives, \(output[0])×\(geometry.outputHeight)×\(geometry.outputWidth)",
+                        "\(interaction) onto \(layers[upper])")
+            return (geometry, nil)
+        }
+        let pooling = MaxPooling(channels: output[0], height: geometry.outputHeight, width: geometry.outputWidth, window: window)
+        try require(window >= 2, "architecture.interactions", "a pooling window of at least 2", "\(interaction)")
+        if let problem = pooling.problem {
+            throw SpecificationError(key: "architecture.interactions", expected: "pooling windows that tile the convolution's output",
+                                     value: "\(interaction) on \(layers[lower]): \(problem)")
+        }
+        try require([pooling.pooledHeight, pooling.pooledWidth] == Array(output[1...]), "architecture.interactions",
+                    "the output shape the pooled convolution gives, \(output[0])×\(pooling.pooledHeight)×\(pooling.pooledWidth)",
                     "\(interaction) onto \(layers[upper])")
-        return geometry
+        return (geometry, pooling)
     }
 }
 
@@ -101,18 +118,19 @@ public enum InteractionSpecification: Codable, Sendable, Equatable, CustomString
     /// Every unit of `lower` with every unit of `upper`, through a `size(lower) × size(upper)` weight.
     case dense(lower: Int, upper: Int)
     /// A convolution of the `C×H×W` layer `lower` by `C'` kernels of `kernel × kernel`, with a stride
-    /// and a zero padding, onto the `C'×H'×W'` layer `upper` (``ConvolutionInteraction``).
-    case convolution(lower: Int, upper: Int, kernel: Int, stride: Int, padding: Int)
+    /// and a zero padding, onto the `C'×H'×W'` layer `upper` (``ConvolutionInteraction``); with
+    /// `pooling` (a window of 2 or more), max-pooled over non-overlapping windows of that size first.
+    case convolution(lower: Int, upper: Int, kernel: Int, stride: Int, padding: Int, pooling: Int? = nil)
 
     public var lower: Int {
         switch self {
-        case let .dense(lower, _), let .convolution(lower, _, _, _, _): lower
+        case let .dense(lower, _), let .convolution(lower, _, _, _, _, _): lower
         }
     }
 
     public var upper: Int {
         switch self {
-        case let .dense(_, upper), let .convolution(_, upper, _, _, _): upper
+        case let .dense(_, upper), let .convolution(_, upper, _, _, _, _): upper
         }
     }
 
@@ -123,8 +141,8 @@ public enum InteractionSpecification: Codable, Sendable, Equatable, CustomString
     public var description: String {
         switch self {
         case let .dense(lower, upper): "dense \(lower)-\(upper)"
-        case let .convolution(lower, upper, kernel, stride, padding):
-            "convolution \(lower)-\(upper) (kernel \(kernel), stride \(stride), padding \(padding))"
+        case let .convolution(lower, upper, kernel, stride, padding, pooling):
+            "convolution \(lower)-\(upper) (kernel \(kernel), stride \(stride), padding \(padding)\(pooling.map { ", max pooling \($0)×\($0)" } ?? ""))"
         }
     }
 }

@@ -29,6 +29,9 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
                     "dense interactions with the pc energy (its convolution is not implemented yet)",
                     architecture.interactions.map(\.description).joined(separator: ", "))
         try dynamics.validate(energy: energy)
+        try require(!(architecture.hasPooling && dynamics.minimizer == .exactBlock), "dynamics.minimizer",
+                    "gradient-descent with max pooling (the energy is concave, not quadratic, in the layer below a pooled convolution, which has no exact block minimiser)",
+                    dynamics.minimizer.rawValue)
         try rule.validate(energy: energy, dynamics: dynamics, cost: training.cost)
         try training.validate(architecture: architecture)
     }
