@@ -71,6 +71,11 @@ def gradcheck_convolutional():
     assert 1.7 < one_sided[0] / one_sided[1] < 2.3, f"halving β should halve the one-sided error, {one_sided}"
     text = run("gradcheck", *CONVOLUTIONAL).stdout
     assert "2×5×5-3×5×5-2×3×3-3 (convolution 0-1 (kernel 3, stride 1, padding 1)" in text, text
+    # The predictive-coding energy's convolution: PC-Nudge O(λ), and PC O(π_L), against backprop.
+    for rule in (["--rule", "pc-nudge", "--lambda"], ["--rule", "pc", "--output-precision"]):
+        errors = [json.loads(run("gradcheck", *CONVOLUTIONAL, *rule, nudge, "--seeds", "1-3", "--json").stdout)["summary"]["median_relative_error"]
+                  for nudge in ("0.002", "0.001")]
+        assert 1.7 < errors[0] / errors[1] < 2.3, (rule, errors)
     pooled = survey_of(["--layers", "2x6x6,3x3x3,2x1x1,3", "--interactions", "conv3/p1/pool2,conv2/pool2,dense", "--seeds", "1-12"], "0.001")
     finer = survey_of(["--layers", "2x6x6,3x3x3,2x1x1,3", "--interactions", "conv3/p1/pool2,conv2/pool2,dense", "--seeds", "1-12"], "0.0001")
     assert pooled["valid"] >= 4 and pooled["minimum_cosine"] >= 0.999, pooled
@@ -206,6 +211,12 @@ def align_sweep():
         lines = open(csv_path).read().splitlines()
         assert lines[0] == "rule,nudge,steps,seed,layer,cosine,relative_error" and len(lines) == 1 + 8 * 4, len(lines)
         assert open(svg_path).read().count("<svg") == 3, "two stacked plots"
+        # On a convolutional predictive-coding network (measured: cosine 1.00000 at λ = 0.001, 0.886 at λ = 1).
+        conv = json.loads(run("align", "--layers", "1x28x28,4x14x14,10", "--interactions", "conv4/s2/p1,dense", "--nudges", "0.001,1",
+                              "--steps", "100", "--seeds", "1", "--batch-size", "16", "--json").stdout)
+        summary = {line["nudge"]: line for line in conv["summary"]}
+        assert summary[0.001]["cosine"] > 0.9999 and summary[1.0]["cosine"] < summary[0.001]["cosine"], summary
+        assert "convolution 0-1" in conv["architecture"], conv["architecture"]
 
 
 def align_gdu():
@@ -224,6 +235,13 @@ def align_gdu():
                 assert step == 1 or small["relative_error"] < large["relative_error"], (small, large)
         assert open(csv_path).read().splitlines()[0] == "quantity,beta,seed,step,layer,cosine,relative_error"
         assert open(svg_path).read().count("<svg") == 3, "two stacked plots"
+        assert report["free_phase_settled"], report["free_phase_last_change"]
+    # On a convolutional Hopfield network: where the free phase settles the property holds (measured: cosine 1.00000 at
+    # every step); where it has not (200 steps), the comparison says so instead of reporting its cosines as the property's.
+    conv = ["align", "--gdu", "--layers", "1x28x28,4x14x14,10", "--interactions", "conv4/s2/p1,dense", "--batch-size", "8", "--seeds", "1", "--steps", "4"]
+    settled = json.loads(run(*conv, "--free-steps", "6000", "--inference-rate", "0.2", "--json").stdout)
+    assert settled["free_phase_settled"] and all(row["cosine"] > 0.9999 for row in settled["rows"]), settled["rows"]
+    assert "the free phase has not settled" in run(*conv, "--free-steps", "200").stdout
 
 
 def run_folder_and_plot():
@@ -324,6 +342,18 @@ def train_predictive_coding():
                 "--learning-rates", "0.1,0.1", "--batch-size", "32", "--train-limit", "2000", "--epochs", "1", "--metrics-json", metrics_path)
             metrics = json.load(open(metrics_path))
             assert metrics["test_error"] < 0.3 and "predictiveCoding" in metrics["run"]["learning"]["energy"], metrics
+        # A convolutional predictive-coding network (3,000 images, 2 epochs: measured 10.3% validation error with PC and with
+        # PC-Nudge); its convolution's weight saved as [C_out, C_in, k, k], its bias one per channel.
+        output = os.path.join(folder, "conv")
+        run("train", "--preset", "family-mlp", "--layers", "1x28x28,8x14x14,10", "--interactions", "conv4/s2/p1,dense",
+            "--learning-rates", "0.001,0.001", "--train-limit", "3000", "--validation", "1000", "--epochs", "2", "--output", output, "--quiet")
+        records = [json.loads(line) for line in open(os.path.join(output, "metrics.jsonl"))]
+        assert records[-1]["validation_error"] < 0.3, records
+        shapes = subprocess.run([sys.executable, "-c", "import numpy, sys; print(numpy.load(sys.argv[1]).shape, numpy.load(sys.argv[2]).shape)",
+                                 os.path.join(output, "model", "W0-1.npy"), os.path.join(output, "model", "b1.npy")], capture_output=True, text=True)
+        assert shapes.stdout.strip() == "(8, 1, 4, 4) (1, 8)", shapes.stdout + shapes.stderr
+        rejects(["train", "--preset", "family-mlp", "--layers", "1x28x28,8x14x14,10", "--interactions", "conv3/p1/pool2,dense",
+                 "--learning-rates", "0.001,0.001"], "--interactions", "no pooling with the pc energy")()
 
 
 def bench_counts_products():
@@ -617,8 +647,8 @@ with tempfile.TemporaryDirectory() as empty:
     check("gradcheck on a convolutional network: centered EP matches implicit differentiation, error O(β²); one-sided O(β)", gradcheck_convolutional)
     check("gradcheck: a convolution that does not give the next layer's shape is refused",
           rejects(["gradcheck", "--layers", "1x6x6,2x3x3,4", "--interactions", "conv4/s2,dense"], "--interactions", "2×2×2"))
-    check("gradcheck: a convolution on the pc energy is refused",
-          rejects(["gradcheck", "--layers", "1x6x6,2x3x3,4", "--interactions", "conv2/s2,dense", "--rule", "pc"], "--interactions", "pc energy"))
+    check("gradcheck: pooling on the pc energy is refused",
+          rejects(["gradcheck", "--layers", "1x6x6,2x3x3,4", "--interactions", "conv3/p1/pool2,dense", "--rule", "pc"], "--interactions", "no pooling with the pc energy"))
     check("gradcheck --minimizer exact-block: centered EP matches the exact gradient, with and without over-relaxation", gradcheck_exact_block)
     check("train: --epsilon with the exact-block minimizer is refused",
           rejects(["train", "--minimizer", "exact-block", "--epsilon", "0.5"], "--epsilon: expected no step size with the exact-block minimizer"))

@@ -32,7 +32,10 @@ struct Align: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --gdu: steps T of the free phase.") var freeSteps: Int = 3000
     @Option(parsing: .unconditional, help: ArgumentHelp("Seeds of the networks, comma-separated.", valueName: "list"))
     var seeds = "1,2,3"
-    @Option(help: ArgumentHelp("Layer sizes, input first.", valueName: "sizes")) var layers = "784,128,64,10"
+    @Option(help: ArgumentHelp("Layers, input first: sizes, or shapes CxHxW for convolutional layers.", valueName: "layers"))
+    var layers = "784,128,64,10"
+    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP] (a convolution of the predictive-coding energy), e.g. conv4/s2/p1,dense (default: all dense).", valueName: "list"))
+    var interactions: String?
     @Option(name: .customLong("hidden-activation"), help: "Activation of the hidden layers.") var hidden: Activation = .relu
     @Option(name: .customLong("output-activation"), help: "Activation of the output layer.") var output: Activation = .identity
     @Option(help: "The output cost: squared-error or cross-entropy (of the softmax).") var cost: CostName = .squaredError
@@ -53,7 +56,7 @@ struct Align: ParsableCommand {
         let nudgeList: [Double] = try parseList(nudges ?? "0.01,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", flag: "nudges")
         let rule = try ruleOptions.specification(default: .pcNudge) { _ in nudgeList.first ?? 1 }
         let sweep = AlignmentSweep(
-            rule: rule, layerSizes: try parseList(layers, flag: "layers"), hidden: hidden, output: output,
+            rule: rule, architecture: try architecture(layers: layers, interactions: interactions), hidden: hidden, output: output,
             nudges: nudgeList,
             steps: try parseList(steps ?? "50", flag: "steps"),
             inferenceRate: inferenceRate ?? 0.1, seeds: try parseList(seeds, flag: "seeds"), cost: cost)
@@ -70,7 +73,7 @@ struct Align: ParsableCommand {
         if json {
             try printJSON(AlignmentReport(sweep: sweep, batchSize: input.rows, rows: measurements, summary: summary))
         } else {
-            print("\(rule.summary) against backprop, \(sweep.layerSizes.map(String.init).joined(separator: "-")), "
+            print("\(rule.summary) against backprop, \(sweep.architecture.summary), "
                   + (rule.name == .chl ? "weak-feedback Hopfield network" : "\(hidden.rawValue)/\(output.rawValue)") + ", \(input.rows) images, mean over seeds \(seeds)")
             for line in summary.lines {
                 let layers = line.parts.map { "\($0.name) \(String(format: "%.4f", $0.cosine))" }.joined(separator: ", ")
@@ -165,7 +168,7 @@ struct AlignmentReport: Encodable {
     var summary: AlignmentSummary
 
     enum CodingKeys: String, CodingKey {
-        case rule, nudging, nudgeName = "nudge_name", layers, hidden, output, cost, inferenceRate = "inference_rate", seeds
+        case rule, nudging, nudgeName = "nudge_name", layers, architecture, hidden, output, cost, inferenceRate = "inference_rate", seeds
         case batchSize = "batch_size", rows, summary
     }
     struct Row: Encodable {
@@ -185,6 +188,7 @@ struct AlignmentReport: Encodable {
         if case let .cpl(_, nudging) = sweep.rule { try container.encode(nudging.rawValue, forKey: .nudging) }
         try container.encode(sweep.rule.name.nudgeName, forKey: .nudgeName)
         try container.encode(sweep.layerSizes, forKey: .layers)
+        try container.encode(sweep.architecture.summary, forKey: .architecture)
         try container.encode(sweep.hidden.rawValue, forKey: .hidden)
         try container.encode(sweep.output.rawValue, forKey: .output)
         try container.encode(sweep.cost.rawValue, forKey: .cost)

@@ -25,22 +25,22 @@ extension Align {
         var batchSize: Int
         /// The largest change of a unit's state in the free phase's last step, per seed.
         var freePhaseLastChange: [Double]
+        /// Whether every seed's free phase settled (``Align/settled(lastChange:betas:stepSize:)``).
+        var freePhaseSettled: Bool
         var rows: [GDURow]
         enum CodingKeys: String, CodingKey {
             case layers, freeSteps = "free_steps", stepSize = "step_size", batchSize = "batch_size"
-            case freePhaseLastChange = "free_phase_last_change", rows
+            case freePhaseLastChange = "free_phase_last_change", freePhaseSettled = "free_phase_settled", rows
         }
     }
 
     func runGDU() throws {
-        let layerSizes: [Int] = try parseList(layers, flag: "layers")
+        let network = try architecture(layers: layers, interactions: interactions)
+        let layerSizes = network.layerSizes
         let betas: [Double] = try parseList(nudges ?? "0.001", flag: "nudges")
         let nudgedSteps = (try parseList(steps ?? "10", flag: "steps") as [Int]).max()!
         let stepSize = inferenceRate ?? 0.5
         let seedList = try parseSeeds(seeds, flag: "seeds")
-        guard layerSizes.count >= 2, layerSizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--layers: expected at least two positive layer sizes, got \(layers)")
-        }
         guard betas.allSatisfy({ $0 != 0 && $0.isFinite }) else {
             throw ValidationError("--nudges: expected finite non-zero β (EP divides by β), got \(nudges ?? "")")
         }
@@ -55,7 +55,7 @@ extension Align {
         var lastChanges: [Double] = []
         for seed in seedList {
             var generator = SeededGenerator(seed: seed)
-            let energy = LayeredEnergy<Double>.hopfield(layerSizes: layerSizes, using: &generator)
+            let energy = LayeredEnergy<Double>.hopfield(architecture: network, using: &generator)
             let start = NetworkState(input: input, layerSizes: layerSizes)
             let clamped = ClampedEnergy(energy, clamping: [0], at: start)
             let freePhase = try BackpropagationThroughTime(dynamics: dynamics)
@@ -75,6 +75,7 @@ extension Align {
                 }
             }
         }
+        let settled = Self.settled(lastChange: lastChanges.max()!, betas: betas, stepSize: stepSize)
         if let csv {
             var text = "quantity,beta,seed,step,layer,cosine,relative_error\n"
             for row in rows {
@@ -86,10 +87,14 @@ extension Align {
         if let svg { try writeOutput(Data(LinePlot.stacked(gduPlots(rows, beta: betas.map(abs).min()!, seeds: seedList.count)).utf8), to: svg, flag: "--svg") }
         if json {
             try printJSON(GDUReport(layers: layerSizes, freeSteps: freeSteps, stepSize: stepSize, batchSize: input.rows,
-                                    freePhaseLastChange: lastChanges, rows: rows))
+                                    freePhaseLastChange: lastChanges, freePhaseSettled: settled, rows: rows))
             return
         }
-        print("GDU: EP's nudged-step updates against minus BPTT's gradients, Hopfield \(layerSizes.map(String.init).joined(separator: "-")), "
+        if !settled {
+            print("the free phase has not settled: its last step moved a unit by \(lastChanges.max()!), not small against the nudge's "
+                  + "first step ε·|β| = \(stepSize * betas.map(abs).min()!); the GDU property assumes a fixed point (more --free-steps, or a smaller --inference-rate)")
+        }
+        print("GDU: EP's nudged-step updates against minus BPTT's gradients, Hopfield \(network.summary), "
               + "\(input.rows) images, free phase \(freeSteps) steps of ε \(stepSize) (last change \(lastChanges.map { String(format: "%.1e", $0) }.joined(separator: ", "))), "
               + "mean over seeds \(seeds)")
         for beta in betas {
@@ -103,6 +108,13 @@ extension Align {
                       + "states cosine \(mean("states", \.cosine)), relative distance \(mean("states", \.relativeError))")
             }
         }
+    }
+
+    /// Whether a free phase whose last step moved a unit by `lastChange` has settled for the GDU
+    /// comparison: its drift is below 1% of the smallest nudge's first step `ε·|β|`, so that EP's
+    /// differences measure the nudge and not the free phase still moving.
+    static func settled(lastChange: Double, betas: [Double], stepSize: Double) -> Bool {
+        lastChange < 0.01 * stepSize * betas.map(abs).min()!
     }
 
     /// The relative distance against the nudged step, per layer, for the weights and the states, at

@@ -33,7 +33,7 @@ struct Gradcheck: ParsableCommand {
     @Option(parsing: .unconditional, help: "Draws of the rule's noise to average.") var samples: Int = 1
     @Option(help: ArgumentHelp("Layers, input first: sizes, or shapes CxHxW for convolutional layers (default: 12,10,8,4).", valueName: "layers"))
     var layers: String?
-    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP][/poolM] (the Hopfield energy), e.g. conv3/p1/pool2,dense (default: all dense).", valueName: "list"))
+    @Option(help: ArgumentHelp("How each layer after the input meets the one below: dense, or convK[/sS][/pP][/poolM] (pooling on the Hopfield energy only), e.g. conv3/p1/pool2,dense (default: all dense).", valueName: "list"))
     var interactions: String?
     @Flag(help: "Draw each seed's layer sizes from the seed too: 4–24 inputs, one to three hidden layers of 4–32 units, 2–10 outputs.")
     var randomShapes = false
@@ -65,7 +65,7 @@ struct Gradcheck: ParsableCommand {
     func run() throws {
         if randomShapes, let layers { throw ValidationError("--layers: give either --layers \(layers) or --random-shapes") }
         if randomShapes, let interactions { throw ValidationError("--interactions: random shapes are dense; give --layers with --interactions \(interactions)") }
-        let givenArchitecture = try architecture()
+        let givenArchitecture = try architecture(layers: layers ?? "12,10,8,4", interactions: interactions)
         if givenArchitecture.hasPooling, minimizer == .exactBlock {
             throw ValidationError("--minimizer: exact-block does not apply with max pooling (the energy is concave in the layer below a pooled convolution); use gradient-descent")
         }
@@ -91,9 +91,11 @@ struct Gradcheck: ParsableCommand {
         let properties = rule.energyProperties
         let weakFeedback = properties.feedbackGain != 1
         let reference: GradientCheck.Reference = energy == .pc || weakFeedback ? .backpropagation : .implicitDifferentiation
-        if givenArchitecture.hasConvolution, energy == .pc || weakFeedback {
-            throw ValidationError("--interactions: a convolution is implemented on the plain Hopfield energy only, not on "
-                                  + (energy == .pc ? "the pc energy" : "the weak-feedback energy of \(rule.name.rawValue)"))
+        if givenArchitecture.hasConvolution, energy == .hopfield, weakFeedback {
+            throw ValidationError("--interactions: a convolution is implemented on the plain Hopfield and pc energies, not on the weak-feedback energy of \(rule.name.rawValue)")
+        }
+        if givenArchitecture.hasPooling, energy == .pc {
+            throw ValidationError("--interactions: no pooling with the pc energy (a prediction f(conv(x) + b) has none)")
         }
         func check(seed: UInt64) throws -> GradcheckReport {
             let architecture = randomShapes ? ArchitectureSpecification(layerSizes: GradientCheck.randomLayerSizes(seed: seed)) : givenArchitecture
@@ -103,7 +105,7 @@ struct Gradcheck: ParsableCommand {
                 GradientCheck.weakFeedback(layerSizes: sizes, feedbackGain: properties.feedbackGain, batchSize: batchSize, seed: seed, stepSize: epsilon)
             case .hopfield: GradientCheck(architecture: architecture, batchSize: batchSize, seed: seed, stepSize: epsilon)
             case .pc: try GradientCheck.predictiveCoding(
-                layerSizes: sizes, hidden: hidden, output: output,
+                architecture: architecture, hidden: hidden, output: output,
                 precisions: Array(repeating: 1, count: sizes.count - 2) + [properties.outputPrecision],
                 batchSize: batchSize, seed: seed, inferenceRate: epsilon)
             }
@@ -304,17 +306,16 @@ struct GradcheckReport: Encodable {
     }
 }
 
-extension Gradcheck {
-    /// The network of `--layers` and `--interactions`, validated.
-    func architecture() throws -> ArchitectureSpecification {
-        var settings = RunSettings(source: "eqprop gradcheck")
-        settings.set(RunKey.named("architecture.layers")!, fromFlag: layers ?? "12,10,8,4")
-        if let interactions { settings.set(RunKey.named("architecture.interactions")!, fromFlag: interactions) }
-        do {
-            return try ArchitectureSpecification(settings: settings)
-        } catch let error as RunFileError {
-            throw ValidationError(error.description)
-        }
+/// The network of the `--layers` and `--interactions` flags, validated with the run file's parser:
+/// an error names the flag.
+func architecture(layers: String, interactions: String?) throws -> ArchitectureSpecification {
+    var settings = RunSettings(source: "the command line")
+    settings.set(RunKey.named("architecture.layers")!, fromFlag: layers)
+    if let interactions { settings.set(RunKey.named("architecture.interactions")!, fromFlag: interactions) }
+    do {
+        return try ArchitectureSpecification(settings: settings)
+    } catch let error as RunFileError {
+        throw ValidationError(error.description)
     }
 }
 

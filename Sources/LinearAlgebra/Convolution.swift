@@ -176,3 +176,27 @@ extension Matrix {
         }
     }
 }
+
+extension ConvolutionGeometry {
+    /// The largest singular value of `conv(·; weight)` as a linear map from the input's units to the
+    /// output's, by `iterations` steps of the power method on `convᵀ∘conv` from a fixed start
+    /// (deterministic; the estimate approaches the norm from below, as
+    /// ``Matrix/spectralNorm(iterations:)`` does for a dense weight). A convolution's top singular
+    /// values lie close together (neighbouring spatial frequencies), so the power method needs more
+    /// steps than a dense weight's: 30 left a small network's bound 3% short, 300 do not.
+    public func spectralNorm<Scalar: BLASScalar>(of weight: Matrix<Scalar>, iterations: Int = 300) -> Double {
+        var v = Matrix<Scalar>(rows: 1, columns: inputUnits, elements: (0..<inputUnits).map { Scalar(1) + Scalar($0 % 7) / 7 })
+        var norm = 0.0
+        for _ in 0..<iterations {
+            let length = v.dot(v).squareRoot()
+            guard length > 0 else { return 0 }
+            v.scale(by: Scalar(1 / length))
+            var u = Matrix<Scalar>(rows: 1, columns: outputUnits)
+            u.addConvolution(of: v, by: weight, geometry: self)
+            norm = u.dot(u).squareRoot()
+            v = Matrix(rows: 1, columns: inputUnits)
+            v.addTransposedConvolution(of: u, by: weight, geometry: self)
+        }
+        return norm
+    }
+}

@@ -90,6 +90,22 @@ extension Matrix {
         }
     }
 
+    /// A `1 × n` row with each entry repeated `count` times in place (`1 × n·count`): a bias per
+    /// channel spread over the channel's pixels, channel-major.
+    public func repeatingEach(_ count: Int) -> Matrix {
+        precondition(rows == 1 && count > 0, "repeating the entries of a row")
+        return count == 1 ? self : Matrix(rows: 1, columns: columns * count, elements: elements.flatMap { Array(repeating: $0, count: count) })
+    }
+
+    /// A `1 × n·count` row summed over consecutive groups of `count` (`1 × n`): the adjoint of
+    /// ``repeatingEach(_:)``, a channel's pixels summed.
+    public func groupSums(_ count: Int) -> Matrix {
+        precondition(rows == 1 && count > 0 && columns % count == 0, "summing a row in groups")
+        guard count > 1 else { return self }
+        return Matrix(rows: 1, columns: columns / count,
+                      elements: (0..<(columns / count)).map { group in elements[(group * count)..<((group + 1) * count)].reduce(0, +) })
+    }
+
     /// The `1 × columns` matrix of column sums (Σ over the batch).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

@@ -56,6 +56,9 @@ struct SmallProblem: Sendable, CustomTestStringConvertible {
         SmallProblem(name: "convolutional Hopfield (kernels 3 stride 2 padding 1, then 2 stride 1)",
                      check: GradientCheck(architecture: .convolutional, batchSize: 3, seed: 7)),
         SmallProblem.pooled,
+        SmallProblem(name: "convolutional predictive coding (tanh, identity output)",
+                     check: try! GradientCheck.predictiveCoding(architecture: .convolutional, hidden: .tanh, output: .identity,
+                                                                precisions: [1, 2, 0.5], batchSize: 3, seed: 7)),
     ]
 
     /// Max pooling makes the energy piecewise smooth: a finite difference is its derivative only if

@@ -42,6 +42,9 @@ struct TrainingTests {
         }
         /// A convolution (kernel 4, stride 2, padding 1 unless told) from the first layer to the second,
         /// then a dense interaction.
+        let pooled = ArchitectureSpecification(layers: [[1, 28, 28], [4, 14, 14], [10]].map(LayerShape.init(dimensions:)),
+                                               interactions: [.convolution(lower: 0, upper: 1, kernel: 3, stride: 1, padding: 1, pooling: 2),
+                                                              .dense(lower: 1, upper: 2)])
         func convolutional(_ shapes: [[Int]], kernel: Int = 4) -> ArchitectureSpecification {
             ArchitectureSpecification(layers: shapes.map(LayerShape.init(dimensions:)),
                                       interactions: [.convolution(lower: 0, upper: 1, kernel: kernel, stride: 2, padding: 1), .dense(lower: 1, upper: 2)])
@@ -60,8 +63,12 @@ struct TrainingTests {
                 $0.architecture.interactions = [.dense(lower: 0, upper: 2), .dense(lower: 1, upper: 2)]
             }),
             ("architecture.interactions", changed {
-                $0.architecture = convolutional([[1, 28, 28], [4, 14, 14], [10]])
+                $0.architecture = pooled
                 onPredictiveCoding(.pcNudge(lambda: 0.1))(&$0)
+            }),
+            ("dynamics.minimizer", changed {
+                $0.architecture = pooled
+                $0.dynamics = DynamicsSpecification(minimizer: .exactBlock, stepSize: nil, freeSteps: 20, nudgedSteps: 4)
             }),
             ("dynamics.epsilon", changed { $0.dynamics.stepSize = -0.5 }),
             ("dynamics.free-steps", changed { $0.dynamics.freeSteps = 0 }),

@@ -23,6 +23,32 @@ struct UnifiedFamilyTests {
         #expect(comparison.relativeError < 1e-9, "relative difference \(comparison.relativeError)")
     }
 
+    @Test("On a convolutional predictive-coding network, backprop equals implicit differentiation, and PC-Nudge, PC and centered EP converge to it with the orders of the dense case")
+    func convolutional() throws {
+        func check(outputPrecision: Double = 1) throws -> GradientCheck {
+            try GradientCheck.predictiveCoding(architecture: .convolutional, hidden: .tanh, output: .identity,
+                                               precisions: [1, 1, outputPrecision], batchSize: 4, seed: 3)
+        }
+        let plain = try check()
+        let exact = GradientComparison(estimate: try plain.exactGradient(), reference: try plain.backpropagationGradient(),
+                                       names: plain.energy.terms.map(\.name))
+        #expect(exact.relativeError < 1e-9, "relative difference \(exact.relativeError)")
+        #expect(plain.energy.energy(at: plain.initialState) == 0, "the feed-forward pass is the free equilibrium")
+        func order(_ nudges: [Double], _ error: (Double) throws -> GradientComparison) throws -> Double {
+            #expect(try error(nudges.last!).cosine >= 0.999)
+            return try fittedOrder(nudges: nudges) { try error($0).relativeError }
+        }
+        let nudge = try order([0.004, 0.002, 0.001]) { try plain.compare(PCNudge(lambda: $0, dynamics: plain.dynamics), reference: .backpropagation) }
+        let clamped = try order([0.004, 0.002, 0.001]) { precision in
+            let check = try check(outputPrecision: precision)
+            return try check.compare(OutputClamping.predictiveCoding(outputPrecision: precision, dynamics: check.dynamics), reference: .backpropagation)
+        }
+        let centered = try order([0.004, 0.002, 0.001]) {
+            try plain.compare(EquilibriumPropagation(beta: $0, nudging: .centered, dynamics: plain.dynamics), reference: .backpropagation)
+        }
+        #expect(abs(nudge - 1) < 0.1 && abs(clamped - 1) < 0.1 && abs(centered - 2) < 0.2, "orders: PC-Nudge \(nudge), PC \(clamped), centered EP \(centered)")
+    }
+
     @Test("The feed-forward pass is the free equilibrium: zero energy, and relaxation does not move it")
     func feedForwardIsEquilibrium() throws {
         let check = try check()
@@ -129,7 +155,7 @@ struct UnifiedFamilyTests {
 @Suite("The alignment sweep")
 struct AlignmentSweepTests {
     static func sweep(rule: RuleSpecification = .pcNudge(lambda: 1), nudges: [Double] = [0.001, 0.1, 1], steps: [Int] = [300]) -> AlignmentSweep {
-        AlignmentSweep(rule: rule, layerSizes: [10, 8, 6, 3], hidden: .relu, output: .identity, nudges: nudges, steps: steps,
+        AlignmentSweep(rule: rule, architecture: ArchitectureSpecification(layerSizes: [10, 8, 6, 3]), hidden: .relu, output: .identity, nudges: nudges, steps: steps,
                        inferenceRate: 0.1, seeds: [1, 2])
     }
 

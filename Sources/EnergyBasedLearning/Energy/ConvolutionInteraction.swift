@@ -62,34 +62,12 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
     public func layerCurvature(ofLayer k: Int) -> Double? { k == lower && pooling != nil ? nil : 0 }
 
     /// `∂²E/∂s_k∂s_l` is the convolution (with a minus sign), of norm `‖conv(·; W)‖₂`, when both
-    /// layers are free (``spectralNorm(iterations:)``). With pooling it is `−P_A ∘ conv`, whose norm
+    /// layers are free (``ConvolutionGeometry/spectralNorm(of:iterations:)``). With pooling it is `−P_A ∘ conv`, whose norm
     /// is at most that: `P_A` keeps one distinct entry per window, so `‖P_A‖₂ = 1`.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         guard freeLayers.contains(lower), freeLayers.contains(upper) else { return [] }
-        let norm = spectralNorm()
+        let norm = geometry.spectralNorm(of: weight)
         return [CurvatureBound(row: lower, column: upper, norm: norm), CurvatureBound(row: upper, column: lower, norm: norm)]
-    }
-
-    /// The largest singular value of the convolution as a linear map from the lower layer's units to
-    /// the upper layer's, by `iterations` steps of the power method on `convᵀ∘conv` from a fixed
-    /// start (deterministic; the estimate approaches the norm from below, as
-    /// ``Matrix/spectralNorm(iterations:)`` does for a dense weight). A convolution's top singular
-    /// values lie close together (neighbouring spatial frequencies), so the power method needs more
-    /// steps than a dense weight's: 30 left a small network's bound 3% short, 300 do not.
-    public func spectralNorm(iterations: Int = 300) -> Double {
-        var v = Matrix<Scalar>(rows: 1, columns: geometry.inputUnits, elements: (0..<geometry.inputUnits).map { Scalar(1) + Scalar($0 % 7) / 7 })
-        var norm = 0.0
-        for _ in 0..<iterations {
-            let length = v.dot(v).squareRoot()
-            guard length > 0 else { return 0 }
-            v.scale(by: Scalar(1 / length))
-            var u = Matrix<Scalar>(rows: 1, columns: geometry.outputUnits)
-            u.addConvolution(of: v, by: weight, geometry: geometry)
-            norm = u.dot(u).squareRoot()
-            v = Matrix(rows: 1, columns: geometry.inputUnits)
-            v.addTransposedConvolution(of: u, by: weight, geometry: geometry)
-        }
-        return norm
     }
 
     public func stateGradientDependencies(ofLayer k: Int) -> [Int] { [k == lower ? upper : lower] }
@@ -165,9 +143,7 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// The weight as PyTorch lays out a convolution's: `[C_out, C_in, k, k]`.
-    public var parameterShapes: [[Int]] {
-        [[geometry.outputChannels, geometry.inputChannels, geometry.kernel, geometry.kernel]]
-    }
+    public var parameterShapes: [[Int]] { [Connection.convolution(geometry).weightShape(weight)] }
 
     /// `∂E/∂W = −Σ_batch P_Aᵀ(s_l) · unfold(s_k)ᵀ`.
     public func parameterGradients(at state: NetworkState<Scalar>) -> [Matrix<Scalar>] {

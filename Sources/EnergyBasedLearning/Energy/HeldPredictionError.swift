@@ -31,7 +31,7 @@ public struct HeldPredictionError<Scalar: BLASScalar>: EnergyTerm {
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         guard freeLayers.contains(prediction.lower) else { return [] }
         let largestError = heldError.elements.map { Double(abs($0)) }.max() ?? 0
-        let norm = prediction.weight.spectralNorm()
+        let norm = prediction.connection.norm(of: prediction.weight)
         let bound = Double(prediction.precision) * norm * norm * largestError * prediction.activation.maximumCurvature
         return [CurvatureBound(row: prediction.lower, column: prediction.lower, norm: bound)]
     }
@@ -50,7 +50,7 @@ public struct HeldPredictionError<Scalar: BLASScalar>: EnergyTerm {
         precondition(k == prediction.lower, "a held prediction error moves only its lower layer; the upper one is clamped")
         var weighted = heldError
         weighted.multiply(elementwiseBy: prediction.prediction(at: state).derivative)
-        gradient.multiplyAdd(weighted, prediction.weight, transposeB: true, alpha: -prediction.precision)
+        prediction.connection.addAdjoint(of: weighted, by: prediction.weight, into: &gradient, alpha: -prediction.precision)
     }
 
     public func accumulateHessianProduct(
@@ -59,8 +59,8 @@ public struct HeldPredictionError<Scalar: BLASScalar>: EnergyTerm {
         precondition(k == prediction.lower, "a held prediction error moves only its lower layer; the upper one is clamped")
         guard var curvature = evaluated(at: state).secondDerivative, !curvature.isZero else { return }
         curvature.multiply(elementwiseBy: heldError)
-        curvature.multiply(elementwiseBy: Matrix.product(direction.layers[prediction.lower], prediction.weight))
-        product.multiplyAdd(curvature, prediction.weight, transposeB: true, alpha: -prediction.precision)
+        curvature.multiply(elementwiseBy: prediction.connection.image(of: direction.layers[prediction.lower], by: prediction.weight))
+        prediction.connection.addAdjoint(of: curvature, by: prediction.weight, into: &product, alpha: -prediction.precision)
     }
 
     public var parameters: [Matrix<Scalar>] {

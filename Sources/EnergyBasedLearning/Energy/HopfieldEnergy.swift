@@ -28,14 +28,14 @@ extension LayeredEnergy {
                 terms.append(DenseInteraction(
                     lower: lower, upper: upper,
                     weight: .glorotUniform(fanIn: layerSizes[lower], fanOut: layerSizes[upper], using: &generator)))
-            case let .convolution(lower, upper, kernel, _, _, _):
+            case let .convolution(lower, upper, _, _, _, _):
                 guard let (geometry, pooling) = try? architecture.convolution(of: interaction) else {
                     preconditionFailure("\(interaction) does not fit its layers: validate the architecture first")
                 }
-                let limit = Scalar(Double.sqrt(6 / Double((geometry.inputChannels + geometry.outputChannels) * kernel * kernel)))
                 terms.append(ConvolutionInteraction(
                     lower: lower, upper: upper, geometry: geometry, pooling: pooling,
-                    weight: .uniform(rows: geometry.outputChannels, columns: geometry.patchSize, in: -limit...limit, using: &generator)))
+                    weight: Connection.convolution(geometry).glorotUniformWeight(lowerUnits: layerSizes[lower], upperUnits: layerSizes[upper],
+                                                                                 using: &generator)))
             }
         }
         for (k, shape) in architecture.layers.enumerated().dropFirst() {

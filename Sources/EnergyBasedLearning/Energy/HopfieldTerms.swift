@@ -92,9 +92,7 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
 
     /// `∂E_k/∂s_k[c, p] = −b_c`.
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
-        let perUnit = pixels == 1 ? bias : Matrix(rows: 1, columns: bias.columns * pixels,
-                                                  elements: bias.elements.flatMap { Array(repeating: $0, count: pixels) })
-        gradient.addToEveryRow(perUnit, scaledBy: -1)
+        gradient.addToEveryRow(bias.repeatingEach(pixels), scaledBy: -1)
     }
 
     /// The energy is linear in the state: no curvature.
@@ -121,12 +119,7 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `Σ_batch Σ_pixels s[c, ·]` for each bias `c`, a `1 × bias.columns` row.
-    private func sharedSums(of state: Matrix<Scalar>) -> Matrix<Scalar> {
-        let perUnit = state.columnSums()
-        guard pixels > 1 else { return perUnit }
-        return Matrix(rows: 1, columns: bias.columns,
-                      elements: (0..<bias.columns).map { c in perUnit.elements[(c * pixels)..<((c + 1) * pixels)].reduce(0, +) })
-    }
+    private func sharedSums(of state: Matrix<Scalar>) -> Matrix<Scalar> { state.columnSums().groupSums(pixels) }
 }
 
 /// The symmetric interaction between two layers: `E_kl = −Σ_batch s_k W s_lᵀ`, with `W` of

@@ -7,11 +7,18 @@ import LinearAlgebra
 /// with `W_l` of shape `size(l−1) × size(l)`, bias `b_l`, activation `f` and precision `π_l`.
 /// Writing `a = x_{l−1}W_l + b_l`, `e = x_l − f(a)` and `g = e ⊙ f′(a)`:
 /// `∂E/∂x_l = π e`, `∂E/∂x_{l−1} = −π g W_lᵀ`, `∂E/∂W_l = −π x_{l−1}ᵀ g`, `∂E/∂b_l = −π Σ g`.
+///
+/// With a convolutional ``connection``, `x_{l−1}W_l` is `conv(x_{l−1}; W_l)` and `b_l` one bias per
+/// channel (`½π‖x_l − f(conv(x_{l−1}; W) + b)‖²`, the convolutional predictive-coding layer):
+/// `g Wᵀ` becomes `convᵀ(g; W)`, `x_{l−1}ᵀ g` becomes `Σ_batch g·unfold(x_{l−1})ᵀ`, and `Σ g` is
+/// also summed over each channel's pixels.
 public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     /// The predicting layer `l − 1`.
     public let lower: Int
     /// The predicted layer `l`.
     public let upper: Int
+    /// Dense or convolutional.
+    public let connection: Connection
     public var weight: Matrix<Scalar>
     public var bias: Matrix<Scalar>
     public var activation: Activation
@@ -20,12 +27,15 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     /// ``specialized(clamping:at:)``).
     private var clampedPrediction: (value: Matrix<Scalar>, derivative: Matrix<Scalar>, secondDerivative: Matrix<Scalar>?)?
 
-    public init(lower: Int, upper: Int, weight: Matrix<Scalar>, bias: Matrix<Scalar>, activation: Activation, precision: Scalar = 1) {
+    public init(lower: Int, upper: Int, connection: Connection = .dense, weight: Matrix<Scalar>, bias: Matrix<Scalar>, activation: Activation,
+                precision: Scalar = 1) {
         precondition(lower != upper, "a prediction connects two different layers")
-        precondition(bias.rows == 1 && bias.columns == weight.columns, "the bias is a 1 × size(l) row")
+        precondition(bias.rows == 1 && bias.columns == (connection == .dense ? weight.columns : weight.rows),
+                     "the bias is a 1 × size(l) row (1 × C_out for a convolution)")
         precondition(precision > 0, "the precision π must be positive")
         self.lower = lower
         self.upper = upper
+        self.connection = connection
         self.weight = weight
         self.bias = bias
         self.activation = activation
@@ -38,13 +48,16 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
 
     public var layers: [Int] { [lower, upper] }
 
+    /// A convolution's weight as `[C_out, C_in, k, k]`.
+    public var parameterShapes: [[Int]] { [connection.weightShape(weight), [bias.rows, bias.columns]] }
+
     /// With `|f′| ≤ m`: `π` for layer `l`, `π m² ‖W‖₂²` for layer `l − 1` and `π m ‖W‖₂` between
     /// them (the term `π e ⊙ f″` of curved activations aside).
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         var bounds: [CurvatureBound] = []
         if freeLayers.contains(upper) { bounds.append(CurvatureBound(row: upper, column: upper, norm: Double(precision))) }
         guard freeLayers.contains(lower) else { return bounds }
-        let slopeTimesNorm = activation.maximumSlope * weight.spectralNorm()
+        let slopeTimesNorm = activation.maximumSlope * connection.norm(of: weight)
         let coupling = Double(precision) * slopeTimesNorm
         bounds.append(CurvatureBound(row: lower, column: lower, norm: coupling * slopeTimesNorm))
         if freeLayers.contains(upper) {
@@ -57,8 +70,8 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
 
     /// `a = x_{l−1}W + b`.
     private func preactivation(at state: NetworkState<Scalar>) -> Matrix<Scalar> {
-        var preactivation = Matrix.product(state.layers[lower], weight)
-        preactivation.addToEveryRow(bias)
+        var preactivation = connection.image(of: state.layers[lower], by: weight)
+        preactivation.addToEveryRow(bias.repeatingEach(connection.pixelsPerBias))
         return preactivation
     }
 
@@ -80,8 +93,14 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
         -> (parameterGradients: [Matrix<Scalar>], lowerGradient: Matrix<Scalar>?)
     {
         var weightGradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
-        weightGradient.multiplyAdd(state.layers[lower], g, transposeA: true, beta: 0)
-        return ([weightGradient, g.columnSums()], toLowerLayer ? Matrix.product(g, weight, transposeB: true) : nil)
+        connection.addWeightGradient(input: state.layers[lower], output: g, into: &weightGradient, alpha: 1)
+        var lowerGradient: Matrix<Scalar>?
+        if toLowerLayer {
+            var gradient = Matrix<Scalar>(rows: g.rows, columns: state.layers[lower].columns)
+            connection.addAdjoint(of: g, by: weight, into: &gradient, alpha: 1)
+            lowerGradient = gradient
+        }
+        return ([weightGradient, g.columnSums().groupSums(connection.pixelsPerBias)], lowerGradient)
     }
 
     /// The prediction error held at `h`, `x_l = f(a) + h`: on layer `l − 1` this is the term
@@ -120,7 +139,7 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
         if k == upper {
             gradient.add(error, scaledBy: precision)
         } else {
-            gradient.multiplyAdd(weighted, weight, transposeB: true, alpha: -precision)
+            connection.addAdjoint(of: weighted, by: weight, into: &gradient, alpha: -precision)
         }
     }
 
@@ -133,7 +152,7 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
         if k == upper {
             product.add(errorChange, scaledBy: precision)
         } else {
-            product.multiplyAdd(weightedChange, weight, transposeB: true, alpha: -precision)
+            connection.addAdjoint(of: weightedChange, by: weight, into: &product, alpha: -precision)
         }
     }
 
@@ -141,7 +160,7 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     private func changes(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> (Matrix<Scalar>, Matrix<Scalar>) {
         let predicted = prediction(at: state, secondDerivative: true)
         let error = state.layers[upper] - predicted.value
-        let preactivationChange = Matrix.product(direction.layers[lower], weight)
+        let preactivationChange = connection.image(of: direction.layers[lower], by: weight)
         var derivativeTimesChange = preactivationChange
         derivativeTimesChange.multiply(elementwiseBy: predicted.derivative)
         let errorChange = direction.layers[upper] - derivativeTimesChange
@@ -213,11 +232,11 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     /// given and `x′` is non-zero.
     private func outerGradients(_ x: Matrix<Scalar>, _ w: Matrix<Scalar>, plus extra: (Matrix<Scalar>, Matrix<Scalar>)? = nil) -> [Matrix<Scalar>] {
         var weightGradient = Matrix<Scalar>(rows: weight.rows, columns: weight.columns)
-        weightGradient.multiplyAdd(x, w, transposeA: true, alpha: -precision, beta: 0)
+        connection.addWeightGradient(input: x, output: w, into: &weightGradient, alpha: -precision)
         if let (left, right) = extra, !left.isZero {
-            weightGradient.multiplyAdd(left, right, transposeA: true, alpha: -precision)
+            connection.addWeightGradient(input: left, output: right, into: &weightGradient, alpha: -precision)
         }
-        var biasGradient = w.columnSums()
+        var biasGradient = w.columnSums().groupSums(connection.pixelsPerBias)
         biasGradient.scale(by: -precision)
         return [weightGradient, biasGradient]
     }
@@ -234,15 +253,29 @@ extension LayeredEnergy {
     public static func predictiveCoding<G: RandomNumberGenerator>(
         layerSizes: [Int], hidden: Activation, output: Activation, precisions: [Scalar]? = nil, using generator: inout G
     ) -> LayeredEnergy {
+        predictiveCoding(architecture: ArchitectureSpecification(layerSizes: layerSizes), hidden: hidden, output: output,
+                         precisions: precisions, using: &generator)
+    }
+
+    /// The predictive-coding energy on any layered architecture without pooling (validated): each
+    /// convolution predicts its upper layer as `f(conv(x_{l−1}; W) + b)`, with a bias per channel.
+    public static func predictiveCoding<G: RandomNumberGenerator>(
+        architecture: ArchitectureSpecification, hidden: Activation, output: Activation, precisions: [Scalar]? = nil,
+        using generator: inout G
+    ) -> LayeredEnergy {
+        let layerSizes = architecture.layerSizes
         precondition(layerSizes.count >= 2, "a network needs an input and an output layer")
+        precondition(!architecture.hasPooling, "the predictive-coding energy has no pooling: validate the specification first")
         let precisions = precisions ?? Array(repeating: 1, count: layerSizes.count - 1)
         precondition(precisions.count == layerSizes.count - 1, "one precision per predicted layer")
-        let terms: [any EnergyTerm<Scalar>] = (1..<layerSizes.count).map { l in
-            PredictionError(
-                lower: l - 1, upper: l,
-                weight: .glorotUniform(fanIn: layerSizes[l - 1], fanOut: layerSizes[l], using: &generator),
-                bias: Matrix(rows: 1, columns: layerSizes[l]),
-                activation: l == layerSizes.count - 1 ? output : hidden, precision: precisions[l - 1])
+        let terms: [any EnergyTerm<Scalar>] = architecture.interactions.map { interaction in
+            let (lower, upper) = (interaction.lower, interaction.upper)
+            let connection = architecture.connection(of: interaction)
+            return PredictionError(
+                lower: lower, upper: upper, connection: connection,
+                weight: connection.glorotUniformWeight(lowerUnits: layerSizes[lower], upperUnits: layerSizes[upper], using: &generator),
+                bias: Matrix(rows: 1, columns: layerSizes[upper] / connection.pixelsPerBias),
+                activation: upper == layerSizes.count - 1 ? output : hidden, precision: precisions[upper - 1])
         }
         return LayeredEnergy(layerSizes: layerSizes, terms: terms, stateBounds: Array(repeating: nil, count: layerSizes.count))
     }

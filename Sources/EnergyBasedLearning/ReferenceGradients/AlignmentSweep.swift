@@ -14,7 +14,10 @@ public struct AlignmentSweep: Sendable {
     /// learning, and for CHL the feedback gain `γ` of the weak-feedback Hopfield energy (Xie & Seung
     /// 2003), measured against backprop through its feed-forward limit (hard-sigmoid layers).
     public var rule: RuleSpecification
-    public var layerSizes: [Int]
+    /// The network: dense layers, or convolutional ones (the predictive-coding energy's
+    /// convolutions; CHL's weak-feedback energy is dense only).
+    public var architecture: ArchitectureSpecification
+    public var layerSizes: [Int] { architecture.layerSizes }
     public var hidden: Activation
     public var output: Activation
     public var nudges: [Double]
@@ -24,10 +27,10 @@ public struct AlignmentSweep: Sendable {
     /// The output cost the rules nudge with and backprop differentiates.
     public var cost: CostName
 
-    public init(rule: RuleSpecification, layerSizes: [Int], hidden: Activation, output: Activation, nudges: [Double], steps: [Int],
-                inferenceRate: Double, seeds: [UInt64], cost: CostName = .squaredError) {
+    public init(rule: RuleSpecification, architecture: ArchitectureSpecification, hidden: Activation, output: Activation, nudges: [Double],
+                steps: [Int], inferenceRate: Double, seeds: [UInt64], cost: CostName = .squaredError) {
         self.rule = rule
-        self.layerSizes = layerSizes
+        self.architecture = architecture
         self.hidden = hidden
         self.output = output
         self.nudges = nudges
@@ -63,8 +66,14 @@ public struct AlignmentSweep: Sendable {
         func require(_ condition: Bool, _ flag: String, _ expected: String, _ value: String) throws {
             if !condition { throw InvalidSetting(flag: flag, message: "expected \(expected), got \(value)") }
         }
-        try require(layerSizes.count >= 2 && layerSizes.allSatisfy { $0 > 0 }, "layers", "at least two positive sizes",
-                    layerSizes.map(String.init).joined(separator: ","))
+        do {
+            try architecture.validate()
+        } catch let error as SpecificationError {
+            throw InvalidSetting(flag: error.key == "architecture.layers" ? "layers" : "interactions", message: error.message)
+        }
+        try require(!(architecture.hasConvolution && rule.name == .chl), "interactions",
+                    "dense interactions for chl (its weak-feedback energy has no convolution)", architecture.summary)
+        try require(!architecture.hasPooling, "interactions", "no pooling (the predictive-coding energy has none)", architecture.summary)
         try require(rule.nudge != nil, "rule", "a rule with a nudge to sweep (\(RuleName.allCases.filter { $0.nudgeName != nil }.map(\.rawValue).joined(separator: ", ")))",
                     rule.name.rawValue)
         try require(!nudges.isEmpty, "nudges", "at least one nudge", "none")
@@ -87,7 +96,6 @@ public struct AlignmentSweep: Sendable {
     /// Every (seed, nudge, steps) measurement on the batch `input` with one-hot `target`.
     public func run(input: Matrix<Double>, target: Matrix<Double>) throws -> [Row] {
         try validate()
-        let architecture = ArchitectureSpecification(layerSizes: layerSizes)
         var rows: [Row] = []
         for seed in seeds {
             for nudge in nudges {

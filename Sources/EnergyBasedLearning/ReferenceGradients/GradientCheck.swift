@@ -39,9 +39,21 @@ public struct GradientCheck: Sendable {
         layerSizes: [Int], hidden: Activation, output: Activation, precisions: [Double]? = nil, batchSize: Int, seed: UInt64,
         inferenceRate: Double = 0.1, tolerance: Double = 1e-14, maximumSteps: Int = 200_000
     ) throws -> GradientCheck {
+        try predictiveCoding(architecture: ArchitectureSpecification(layerSizes: layerSizes), hidden: hidden, output: output,
+                             precisions: precisions, batchSize: batchSize, seed: seed, inferenceRate: inferenceRate,
+                             tolerance: tolerance, maximumSteps: maximumSteps)
+    }
+
+    /// The predictive-coding energy on a (validated) `architecture` without pooling, dense or
+    /// convolutional, starting from its feed-forward pass.
+    public static func predictiveCoding(
+        architecture: ArchitectureSpecification, hidden: Activation, output: Activation, precisions: [Double]? = nil, batchSize: Int,
+        seed: UInt64, inferenceRate: Double = 0.1, tolerance: Double = 1e-14, maximumSteps: Int = 200_000
+    ) throws -> GradientCheck {
         var generator = SeededGenerator(seed: seed)
-        let energy = LayeredEnergy<Double>.predictiveCoding(layerSizes: layerSizes, hidden: hidden, output: output,
+        let energy = LayeredEnergy<Double>.predictiveCoding(architecture: architecture, hidden: hidden, output: output,
                                                             precisions: precisions, using: &generator)
+        let layerSizes = architecture.layerSizes
         let (input, target) = batch(layerSizes: layerSizes, batchSize: batchSize, using: &generator)
         return GradientCheck(energy: energy, input: input, target: target,
                              initialState: try Backpropagation.feedForward(energy, input: input),

@@ -57,6 +57,16 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
         }
     }
 
+    /// How `interaction`'s lower layer drives its upper one, its pooling aside (validated
+    /// architectures only).
+    public func connection(of interaction: InteractionSpecification) -> Connection {
+        guard interaction.isConvolution else { return .dense }
+        guard let (geometry, _) = try? convolution(of: interaction) else {
+            preconditionFailure("\(interaction) does not fit its layers: validate the architecture first")
+        }
+        return .convolution(geometry)
+    }
+
     /// The geometry of a convolutional interaction between its layers' shapes, and its pooling, or a
     /// ``SpecificationError`` (key `architecture.interactions`) saying why the shapes do not chain.
     public func convolution(of interaction: InteractionSpecification) throws -> (geometry: ConvolutionGeometry, pooling: MaxPooling?) {

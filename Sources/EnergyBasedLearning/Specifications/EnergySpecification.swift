@@ -41,10 +41,9 @@ public enum EnergySpecification: Codable, Sendable, Equatable {
         case .hopfield:
             return .hopfield(architecture: architecture, feedbackGain: Scalar(feedbackGain), using: &generator)
         case let .predictiveCoding(hidden, output):
-            precondition(!architecture.hasConvolution, "the predictive-coding energy has no convolution yet: validate the specification first")
             var precisions = [Scalar](repeating: 1, count: sizes.count - 1)
             precisions[precisions.count - 1] = Scalar(outputPrecision)
-            return .predictiveCoding(layerSizes: sizes, hidden: hidden, output: output, precisions: precisions, using: &generator)
+            return .predictiveCoding(architecture: architecture, hidden: hidden, output: output, precisions: precisions, using: &generator)
         }
     }
 

@@ -25,8 +25,8 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
     /// run file's sections.
     public func validate() throws {
         try architecture.validate()
-        try require(!(architecture.hasConvolution && energy.kind == .pc), "architecture.interactions",
-                    "dense interactions with the pc energy (its convolution is not implemented yet)",
+        try require(!(architecture.hasPooling && energy.kind == .pc), "architecture.interactions",
+                    "no pooling with the pc energy (a prediction f(conv(x) + b) has none)",
                     architecture.interactions.map(\.description).joined(separator: ", "))
         try dynamics.validate(energy: energy)
         try require(!(architecture.hasPooling && dynamics.minimizer == .exactBlock), "dynamics.minimizer",
