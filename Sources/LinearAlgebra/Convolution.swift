@@ -116,9 +116,7 @@ extension Matrix {
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "convolution shape mismatch")
         forEachExample(of: x, weight, geometry: g) { b, px, pw, pc, patches in
             g.unfold(px + b * g.inputUnits, into: patches)
-            GEMMCensus.note(m: g.outputChannels, n: g.outputPixels, k: g.patchSize, transposeA: false, transposeB: false,
-                            scalarSize: MemoryLayout<Scalar>.size)
-            Scalar.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
+            Self.countedGEMM(transposeA: false, transposeB: false, m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
                         alpha: alpha, a: pw, lda: g.patchSize, b: patches, ldb: g.outputPixels,
                         beta: 1, c: pc + b * g.outputUnits, ldc: g.outputPixels)
         }
@@ -132,9 +130,7 @@ extension Matrix {
         precondition(u.columns == g.outputUnits && columns == g.inputUnits && u.rows == rows
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "transposed convolution shape mismatch")
         forEachExample(of: u, weight, geometry: g) { b, pu, pw, pc, patches in
-            GEMMCensus.note(m: g.patchSize, n: g.outputPixels, k: g.outputChannels, transposeA: true, transposeB: false,
-                            scalarSize: MemoryLayout<Scalar>.size)
-            Scalar.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
+            Self.countedGEMM(transposeA: true, transposeB: false, m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
                         alpha: alpha, a: pw, lda: g.patchSize, b: pu + b * g.outputUnits,
                         ldb: g.outputPixels, beta: 0, c: patches, ldc: g.outputPixels)
             g.fold(patches, into: pc + b * g.inputUnits)
@@ -150,12 +146,19 @@ extension Matrix {
                      && rows == g.outputChannels && columns == g.patchSize, "convolution weight gradient shape mismatch")
         forEachExample(of: x, u, geometry: g) { b, px, pu, pc, patches in
             g.unfold(px + b * g.inputUnits, into: patches)
-            GEMMCensus.note(m: g.outputChannels, n: g.patchSize, k: g.outputPixels, transposeA: false, transposeB: true,
-                            scalarSize: MemoryLayout<Scalar>.size)
-            Scalar.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
+            Self.countedGEMM(transposeA: false, transposeB: true, m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
                         alpha: alpha, a: pu + b * g.outputUnits, lda: g.outputPixels,
                         b: patches, ldb: g.outputPixels, beta: 1, c: pc, ldc: g.patchSize)
         }
+    }
+
+    /// One GEMM on raw buffers, reported to ``GEMMCensus`` as `multiplyAdd` reports its own.
+    @inline(__always)
+    private static func countedGEMM(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Scalar, a: UnsafePointer<Scalar>, lda: Int,
+                                    b: UnsafePointer<Scalar>, ldb: Int, beta: Scalar, c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+        GEMMCensus.note(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: MemoryLayout<Scalar>.size)
+        Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc)
     }
 
     /// `body(b, a, b, self, patches)` for each example (row) `b` of `first`, with the elements of

@@ -37,10 +37,10 @@ public struct MaxPooling: Sendable, Equatable, Hashable, Codable {
     /// `C·(H/w)·(W/w)`.
     public var pooledUnits: Int { channels * pooledHeight * pooledWidth }
 
-    /// For each example and pooled unit, the column (within the example) of its window's largest
-    /// entry, the first in row-major order when tied.
+    /// For each example and pooled unit (row-major, as the pooled batch's elements), the index among
+    /// the pooled batch's elements of its window's largest entry, the first in row-major order when tied.
     public struct Choice: Sendable, Equatable {
-        public var columns: [Int32]
+        public var positions: [Int]
     }
 
     /// The column within an example of element `(a, b)` of pooled unit `(c, i, j)`'s window.
@@ -65,10 +65,10 @@ public struct MaxPooling: Sendable, Equatable, Hashable, Codable {
     public func pool<Scalar: BLASScalar>(_ u: Matrix<Scalar>) -> (pooled: Matrix<Scalar>, choice: Choice) {
         precondition(u.columns == inputUnits, "pooling shape mismatch")
         var pooled = Matrix<Scalar>(rows: u.rows, columns: pooledUnits)
-        var columns = [Int32](repeating: 0, count: u.rows * pooledUnits)
+        var positions = [Int](repeating: 0, count: u.rows * pooledUnits)
         u.elements.withUnsafeBufferPointer { source in
             pooled.elements.withUnsafeMutableBufferPointer { values in
-                columns.withUnsafeMutableBufferPointer { places in
+                positions.withUnsafeMutableBufferPointer { places in
                     for example in 0..<u.rows {
                         let row = source.baseAddress! + example * inputUnits
                         let first = example * pooledUnits
@@ -80,27 +80,21 @@ public struct MaxPooling: Sendable, Equatable, Hashable, Codable {
                                 }
                             }
                             values[first + unit] = row[best]
-                            places[first + unit] = Int32(best)
+                            places[first + unit] = example * inputUnits + best
                         }
                     }
                 }
             }
         }
-        return (pooled, Choice(columns: columns))
+        return (pooled, Choice(positions: positions))
     }
 
     /// `P_A(v)`: the entries of `v` (`batch × inputUnits`) at the chosen positions.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func select<Scalar: BLASScalar>(_ v: Matrix<Scalar>, at choice: Choice) -> Matrix<Scalar> {
-        precondition(v.columns == inputUnits && choice.columns.count == v.rows * pooledUnits, "pooling shape mismatch")
-        var selected = Matrix<Scalar>(rows: v.rows, columns: pooledUnits)
-        for example in 0..<v.rows {
-            for unit in 0..<pooledUnits {
-                selected.elements[example * pooledUnits + unit] = v.elements[example * inputUnits + Int(choice.columns[example * pooledUnits + unit])]
-            }
-        }
-        return selected
+        precondition(v.columns == inputUnits && choice.positions.count == v.rows * pooledUnits, "pooling shape mismatch")
+        return Matrix(rows: v.rows, columns: pooledUnits, elements: choice.positions.map { v.elements[$0] })
     }
 
     /// `P_Aᵀ(y)`: each entry of `y` (`batch × pooledUnits`) at its window's chosen position, zero
@@ -108,13 +102,9 @@ public struct MaxPooling: Sendable, Equatable, Hashable, Codable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func route<Scalar: BLASScalar>(_ y: Matrix<Scalar>, to choice: Choice) -> Matrix<Scalar> {
-        precondition(y.columns == pooledUnits && choice.columns.count == y.rows * pooledUnits, "pooling shape mismatch")
+        precondition(y.columns == pooledUnits && choice.positions.count == y.rows * pooledUnits, "pooling shape mismatch")
         var routed = Matrix<Scalar>(rows: y.rows, columns: inputUnits)
-        for example in 0..<y.rows {
-            for unit in 0..<pooledUnits {
-                routed.elements[example * inputUnits + Int(choice.columns[example * pooledUnits + unit])] = y.elements[example * pooledUnits + unit]
-            }
-        }
+        for (unit, position) in choice.positions.enumerated() { routed.elements[position] = y.elements[unit] }
         return routed
     }
 }

@@ -136,7 +136,7 @@ struct LinearAlgebraTests {
             for (unit, window) in pooling.windows.enumerated() {
                 let largest = window.map { u[example, $0] }.max()!
                 #expect(pooled[example, unit] == largest)
-                #expect(u[example, Int(choice.columns[example * 12 + unit])] == largest)
+                #expect(u.elements[choice.positions[example * 12 + unit]] == largest)
             }
         }
         #expect(pooling.select(u, at: choice) == pooled)

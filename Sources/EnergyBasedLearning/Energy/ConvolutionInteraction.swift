@@ -91,7 +91,12 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
 
     /// `∂E/∂s_k = −convᵀ(P_Aᵀ s_l; W)`, `∂E/∂s_l = −P_A conv(s_k; W)` (`P_A` the identity without pooling).
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
-        accumulateHessianProduct(ofLayer: k, at: state, direction: state, into: &gradient)
+        if k == upper, let pooling {
+            // P(conv(s_k)) directly: the Hessian product would convolve s_k once for P_A and again as the direction.
+            gradient.add(pooling.pool(convolution(of: state.layers[lower])).pooled, scaledBy: -1)
+        } else {
+            accumulateHessianProduct(ofLayer: k, at: state, direction: state, into: &gradient)
+        }
     }
 
     /// Bilinear (in each piece, with pooling): the Hessian-vector product is the gradient with the
