@@ -61,6 +61,7 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: settingHelp("layers")) var layers: String?
     @Option(help: settingHelp("interactions")) var interactions: String?
+    @Option(parsing: .unconditional, help: settingHelp("gains")) var gains: String?
     @Option(help: settingHelp("energy")) var energy: String?
     @Option(help: settingHelp("hidden-activation")) var hiddenActivation: String?
     @Option(help: settingHelp("output-activation")) var outputActivation: String?
@@ -93,7 +94,7 @@ struct RunOptions: ParsableArguments {
 
     /// The setting flags given, with their text.
     var given: [(flag: String, text: String)] {
-        [("layers", layers), ("interactions", interactions), ("energy", energy), ("hidden-activation", hiddenActivation), ("output-activation", outputActivation),
+        [("layers", layers), ("interactions", interactions), ("gains", gains), ("energy", energy), ("hidden-activation", hiddenActivation), ("output-activation", outputActivation),
          ("minimizer", minimizer), ("epsilon", epsilon), ("overrelaxation", overrelaxation), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
          ("stable-steps", stableSteps.map { "\($0)" }), ("persistent-particles", persistentParticles.map { "\($0)" }),
          ("epochs", epochs), ("batch-size", batchSize), ("learning-rates", learningRates), ("optimizer", optimizer),

@@ -36,6 +36,7 @@ public struct RunKey: Sendable, Equatable {
         RunKey("output", "Run folder: run.yaml, per-epoch metrics, the model and .npz checkpoints."),
         RunKey("architecture.layers", flag: "layers", list: true, "Layer shapes, input first: units, or channels×height×width written CxHxW, e.g. 784,500,10 or 1x28x28,8x14x14,10."),
         RunKey("architecture.interactions", flag: "interactions", list: true, "How each layer after the input meets the one below: dense, or convK[/sS][/pP][/poolM] (a K×K convolution, stride S, zero padding P, between CxHxW layers, then M×M max pooling), e.g. conv5/p2/pool2,dense (default: all dense)."),
+        RunKey("architecture.gains", list: true, "A factor on each interaction's initial Glorot-uniform weights, e.g. 0.5,0.5,1 (default: 1 for all): smaller initial weights start a deep network nearer a unique, fast-settling fixed point."),
         RunKey("energy.kind", flag: "energy", "Energy: hopfield or pc (predictive coding)."),
         RunKey("energy.hidden-activation", "With --energy pc: activation of the hidden layers."),
         RunKey("energy.output-activation", "With --energy pc: activation of the output layer."),

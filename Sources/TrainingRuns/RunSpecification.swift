@@ -75,6 +75,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         if let output, let quoted = try? JSONEncoder.withoutEscapingSlashes.encode(output) { lines.append("output: \(String(decoding: quoted, as: UTF8.self))") }
         lines += ["architecture:", "  layers: \(list(l.architecture.layers.map(\.runFileText)))"]
         if l.architecture.hasConvolution { lines.append("  interactions: \(list(l.architecture.interactions.map { InteractionForm($0).runFileText }))") }
+        if let gains = l.architecture.initialGains { lines.append("  gains: \(list(gains))") }
         lines += ["energy:", "  kind: \(l.energy.kind.rawValue)"]
         if case let .predictiveCoding(hidden, output) = l.energy {
             lines += ["  hidden-activation: \(hidden.rawValue)", "  output-activation: \(output.rawValue)"]

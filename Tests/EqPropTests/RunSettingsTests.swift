@@ -49,6 +49,45 @@ struct RunSettingsTests {
         #expect(!dense.yaml.contains("interactions"), "a dense network's run file stays as it was")
     }
 
+    @Test("Initial gains scale each interaction's Glorot-uniform weights, on both energies; a wrong count or gain is refused by key")
+    func initialGains() throws {
+        let yaml = """
+            seed: 3
+            architecture:
+              layers: [1x6x6, 2x3x3, 4]
+              interactions: [conv2/s2, dense]
+              gains: [0.5, 2.0]
+            dynamics: {epsilon: 0.5, free-steps: 20, nudged-steps: 4}
+            rule: {name: ep, beta: 0.5}
+            training: {epochs: 1, batch-size: 20, learning-rates: [0.1, 0.05]}
+            """
+        let run = try RunFile(yaml: yaml, file: "gains.yaml")
+        #expect(run.specification.learning.architecture.initialGains == [0.5, 2])
+        #expect(run.yaml.contains("  gains: [0.5, 2.0]"))
+        #expect(try RunFile(yaml: run.yaml, file: "written.yaml") == run)
+        for energy in [EnergySpecification.hopfield, .predictiveCoding(hidden: .tanh, output: .identity)] {
+            var plain = run.specification.learning.architecture
+            plain.initialGains = nil
+            var first = SeededGenerator(seed: 3), second = SeededGenerator(seed: 3)
+            let scaled: LayeredEnergy<Double> = energy.make(architecture: run.specification.learning.architecture, using: &first)
+            let unscaled: LayeredEnergy<Double> = energy.make(architecture: plain, using: &second)
+            let weights = { (e: LayeredEnergy<Double>) in e.parameters.filter { !$0.isEmpty }.map { $0[0] }.prefix(2) }
+            for (gain, (a, b)) in zip([0.5, 2.0], zip(weights(scaled), weights(unscaled))) {
+                #expect(a.elements == b.elements.map { $0 * gain }, "\(energy.kind)")
+            }
+        }
+        for (gains, expected) in [("[1]", "one positive gain per interaction (2)"), ("[0, 1]", "one positive gain per interaction (2)")] {
+            #expect(throws: RunFileError.self) {
+                try RunFile(yaml: yaml.replacingOccurrences(of: "[0.5, 2.0]", with: gains), file: "bad.yaml")
+            }
+            do {
+                _ = try RunFile(yaml: yaml.replacingOccurrences(of: "[0.5, 2.0]", with: gains), file: "bad.yaml")
+            } catch {
+                #expect("\(error)".contains("architecture.gains") && "\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     @Test("Every setting has one key and one flag, and every section's keys are unique")
     func keyTable() {
         #expect(Set(RunKey.all.map(\.key)).count == RunKey.all.count && Set(RunKey.all.map(\.flag)).count == RunKey.all.count)

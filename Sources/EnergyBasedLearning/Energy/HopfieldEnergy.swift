@@ -16,26 +16,22 @@ extension LayeredEnergy {
     /// between the layers' units, each convolution a ``ConvolutionInteraction``, every non-input
     /// layer with its leak and a bias: per unit for a layer of units, per channel (shared by its
     /// pixels, ``Bias/pixels``) for a `C×H×W` layer. Weights are Glorot-uniform, `U(±√(6/(fan-in + fan-out)))`,
-    /// a convolution's fans being `C_in·k·k` and `C_out·k·k` (as PyTorch and Keras count them); biases
-    /// zero.
+    /// a convolution's fans being `C_in·k·k` and `C_out·k·k` (as PyTorch and Keras count them), times
+    /// the architecture's gains (``ArchitectureSpecification/initialWeight(of:using:)``); biases zero.
     public static func hopfield<G: RandomNumberGenerator>(architecture: ArchitectureSpecification, using generator: inout G) -> LayeredEnergy {
         let layerSizes = architecture.layerSizes
         precondition(layerSizes.count >= 2, "a network needs an input and an output layer")
         var terms: [any EnergyTerm<Scalar>] = []
         for interaction in architecture.interactions {
+            let weight: Matrix<Scalar> = architecture.initialWeight(of: interaction, using: &generator)
             switch interaction {
             case let .dense(lower, upper):
-                terms.append(DenseInteraction(
-                    lower: lower, upper: upper,
-                    weight: .glorotUniform(fanIn: layerSizes[lower], fanOut: layerSizes[upper], using: &generator)))
+                terms.append(DenseInteraction(lower: lower, upper: upper, weight: weight))
             case let .convolution(lower, upper, _, _, _, _):
                 guard let (geometry, pooling) = try? architecture.convolution(of: interaction) else {
                     preconditionFailure("\(interaction) does not fit its layers: validate the architecture first")
                 }
-                terms.append(ConvolutionInteraction(
-                    lower: lower, upper: upper, geometry: geometry, pooling: pooling,
-                    weight: Connection.convolution(geometry).glorotUniformWeight(lowerUnits: layerSizes[lower], upperUnits: layerSizes[upper],
-                                                                                 using: &generator)))
+                terms.append(ConvolutionInteraction(lower: lower, upper: upper, geometry: geometry, pooling: pooling, weight: weight))
             }
         }
         for (k, shape) in architecture.layers.enumerated().dropFirst() {

@@ -273,7 +273,7 @@ extension LayeredEnergy {
             let connection = architecture.connection(of: interaction)
             return PredictionError(
                 lower: lower, upper: upper, connection: connection,
-                weight: connection.glorotUniformWeight(lowerUnits: layerSizes[lower], upperUnits: layerSizes[upper], using: &generator),
+                weight: architecture.initialWeight(of: interaction, using: &generator),
                 bias: Matrix(rows: 1, columns: layerSizes[upper] / connection.pixelsPerBias),
                 activation: upper == layerSizes.count - 1 ? output : hidden, precision: precisions[upper - 1])
         }

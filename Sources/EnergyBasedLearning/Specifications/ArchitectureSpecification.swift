@@ -8,10 +8,16 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
     public var layers: [LayerShape]
     /// Which layers interact, in the order of the learning rates.
     public var interactions: [InteractionSpecification]
+    /// A factor `g_k` on each interaction's initial Glorot-uniform weights,
+    /// `W_k ~ g_k·U(±√(6/(fan-in + fan-out)))` (`nil`: 1 for every interaction). The DCHN code of
+    /// Scellier et al. (2023) starts its convolutions at gains 0.5–0.6, weak enough that the
+    /// free phase of a deep network settles.
+    public var initialGains: [Double]?
 
-    public init(layers: [LayerShape], interactions: [InteractionSpecification]) {
+    public init(layers: [LayerShape], interactions: [InteractionSpecification], initialGains: [Double]? = nil) {
         self.layers = layers
         self.interactions = interactions
+        self.initialGains = initialGains
     }
 
     /// A chain of dense layers of `layerSizes` units, each interacting with the next.
@@ -55,6 +61,20 @@ public struct ArchitectureSpecification: Codable, Sendable, Equatable {
         for interaction in interactions where interaction.isConvolution {
             _ = try convolution(of: interaction)
         }
+        if let initialGains {
+            try require(initialGains.count == interactions.count && initialGains.allSatisfy { $0.isFinite && $0 > 0 }, "architecture.gains",
+                        "one positive gain per interaction (\(interactions.count))", initialGains.map { "\($0)" }.joined(separator: ", "))
+        }
+    }
+
+    /// The initial weight of `interaction` (validated architectures only): Glorot-uniform
+    /// (``Connection/glorotUniformWeight(lowerUnits:upperUnits:using:)``) times its gain.
+    public func initialWeight<Scalar: BLASScalar, G: RandomNumberGenerator>(of interaction: InteractionSpecification,
+                                                                           using generator: inout G) -> Matrix<Scalar> {
+        var weight: Matrix<Scalar> = connection(of: interaction).glorotUniformWeight(
+            lowerUnits: layers[interaction.lower].units, upperUnits: layers[interaction.upper].units, using: &generator)
+        if let gain = initialGains?[interaction.upper - 1], gain != 1 { weight.scale(by: Scalar(gain)) }
+        return weight
     }
 
     /// How `interaction`'s lower layer drives its upper one, its pooling aside (validated
