@@ -32,6 +32,14 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.
     public var particles: [Matrix<Scalar>]?
     public var generator: SeededGenerator
+    /// The processes this trainer trains with, data-parallel (`nil`: alone): each relaxes its share
+    /// of every batch (``ProcessGroup/share(of:)``), the shares' estimates are summed and every
+    /// process takes the same step; an epoch's measurements are totals over the group, and
+    /// ``evaluate(on:batchSize:seed:)`` gives each process every `size`-th batch. Every process
+    /// must call both. The processes draw the same random numbers, so the noise of Langevin
+    /// dynamics and persistent particles are not implemented with a group (the run specification
+    /// refuses them).
+    public var group: (any ProcessGroup)?
 
     public init(energy: LayeredEnergy<Scalar>, freeDynamics: any Dynamics<Scalar>, rule: any LearningRule<Scalar>,
                 cost: any Cost<Scalar> = SquaredError(), optimizer: any Optimizer<Scalar> = StochasticGradientDescent(),
@@ -80,10 +88,14 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case diverged(batch: Int, reason: String)
+        /// The processes of a ``ProcessGroup`` no longer hold the same parameters or generator.
+        case outOfStep(epoch: Int)
 
         public var description: String {
             switch self {
             case let .diverged(batch, reason): return "training diverged at batch \(batch): \(reason)"
+            case let .outOfStep(epoch):
+                return "after epoch \(epoch) the processes hold different parameters or random generators: their steps were not the same"
             }
         }
     }
@@ -99,10 +111,16 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         epochsTrained += 1
         var order = Array(0..<data.count)
         order.shuffle(using: &generator)
-        var errors = 0, totalCost = 0.0, totalSteps = 0, unsettled = 0, batches = 0
+        var errors = 0, totalCost = 0.0, totalSteps = 0, unsettled = 0, batches = 0, seen = 0
+        precondition(group == nil || particles == nil, "persistent particles are not implemented with a process group")
         _ = secondPhaseLog?.take()
         for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated() {
-            let indices = Array(order[start..<Swift.min(start + batchSize, data.count)])
+            let batch = Array(order[start..<Swift.min(start + batchSize, data.count)])
+            let share = group.map { Array(batch[$0.share(of: batch.count)]) } ?? batch
+            // A process whose share is empty (a batch smaller than the group) relaxes the batch's first
+            // example and discards it: it draws the same random numbers as the others (a nudge's
+            // sign), so that every generator stays in step.
+            let indices = share.isEmpty ? [batch[0]] : share
             let target = data.targets.gatheringRows(indices)
             var state = NetworkState(input: data.inputs.gatheringRows(indices), layerSizes: energy.layerSizes)
             if let particles {
@@ -114,41 +132,78 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 // update, or the update would copy every weight matrix.
                 let clamped = ClampedEnergy(energy, clamping: [0], at: state)
                 let relaxation = try freeDynamics.relax(&state, under: clamped, using: &generator)
-                totalSteps += relaxation.steps
-                unsettled += relaxation.unsettledExamples
-                batches += 1
+                if !share.isEmpty {
+                    totalSteps += relaxation.steps
+                    unsettled += relaxation.unsettledExamples
+                    batches += 1
+                }
                 estimate = try rule.estimate(energy: clamped, freeState: state, target: target, using: &generator)
             } catch let error as RelaxationError {
                 throw Failure.diverged(batch: batchIndex, reason: error.description)
             }
-            optimizer.step(&energy, along: estimate, learningRates: rates)
-            if weightDecay > 0 { energy.decayParameters(by: rates.map { $0 * weightDecay }) }
             if particles != nil {
                 for k in 1..<state.layers.count { particles![k - 1].scatterRows(state.layers[k], to: indices) }
             }
-            errors += zip(state.output.argmaxPerRow(), indices).filter { $0 != data.labels[$1] }.count
-            totalCost += cost.cost(output: state.output, target: target)
-            try progress(Progress(examplesSeen: start + indices.count, examples: data.count,
-                              runningError: Double(errors) / Double(start + indices.count)))
+            if !share.isEmpty {
+                errors += zip(state.output.argmaxPerRow(), indices).filter { $0 != data.labels[$1] }.count
+                totalCost += cost.cost(output: state.output, target: target)
+                seen += indices.count
+            }
+            if let group {
+                let gradient = share.isEmpty ? energy.parameters.map { $0.map { Matrix(rows: $0.rows, columns: $0.columns) } }
+                    : estimate.gradient(of: energy)
+                let summed = try group.sum(gradient, shapedLike: energy)
+                optimizer.step(&energy, along: AccumulatedGradient(gradients: summed, batchSize: batch.count), learningRates: rates)
+            } else {
+                optimizer.step(&energy, along: estimate, learningRates: rates)
+            }
+            if weightDecay > 0 { energy.decayParameters(by: rates.map { $0 * weightDecay }) }
+            try progress(Progress(examplesSeen: start + batch.count, examples: data.count,
+                                  runningError: Double(errors) / Double(Swift.max(seen, 1))))
         }
         guard energy.parametersAreFinite else {
             throw Failure.diverged(batch: (data.count - 1) / batchSize, reason: "a weight or bias became NaN or infinite")
         }
-        let secondPhase = secondPhaseLog?.take()
+        var secondPhase = secondPhaseLog?.take()
+        if let group {
+            var totals = [Double(errors), totalCost, Double(totalSteps), Double(unsettled), Double(batches)]
+            if let log = secondPhase { totals += [log.relaxations, log.steps, log.examples, log.unsettledExamples].map(Double.init) }
+            try group.sum(&totals)
+            (errors, totalCost, totalSteps, unsettled, batches) = (Int(totals[0]), totals[1], Int(totals[2]), Int(totals[3]), Int(totals[4]))
+            if secondPhase != nil {
+                secondPhase = RelaxationLog.Totals(relaxations: Int(totals[5]), steps: Int(totals[6]), examples: Int(totals[7]), unsettledExamples: Int(totals[8]))
+            }
+            try requireStep(with: group)
+        }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count,
                            freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count),
                            secondPhaseSteps: secondPhase.flatMap { $0.relaxations > 0 ? $0.meanSteps : nil },
                            secondPhaseUnsettledFraction: secondPhase.flatMap { $0.relaxations > 0 ? $0.unsettledFraction : nil })
     }
 
+    /// Throws ``Failure/outOfStep`` unless every process of `group` holds the same parameters,
+    /// optimizer state and generator (compared by a hash).
+    func requireStep(with group: any ProcessGroup) throws {
+        var hash = StableHash()
+        var generator = self.generator
+        hash.combine(generator.next())
+        hash.combine(UInt64(optimizer.memory.steps))
+        for term in energy.terms {
+            for parameter in term.parameters { parameter.elements.withUnsafeBytes { hash.combine($0) } }
+        }
+        guard try group.agree(on: hash.value) else { throw Failure.outOfStep(epoch: epochsTrained) }
+    }
+
     /// Error and cost at the free fixed point, relaxed from zero, in batches of `batchSize` rows
     /// (``evaluationBatchSize`` by default). Noisy dynamics draw from a generator seeded with `seed`,
-    /// so evaluation is reproducible.
+    /// so evaluation is reproducible. With a ``group``, each process relaxes every `size`-th batch
+    /// and the totals are summed.
     public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int? = nil, seed: UInt64 = 0) throws -> Measurement {
         let batchSize = batchSize ?? evaluationBatchSize
         var errors = 0, totalCost = 0.0, totalEnergy = 0.0, totalSteps = 0, unsettled = 0, batches = 0
         var generator = SeededGenerator(seed: seed)
-        for start in stride(from: 0, to: data.count, by: batchSize) {
+        for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated()
+        where group.map({ batchIndex % $0.size == $0.rank }) ?? true {
             let rows = start..<Swift.min(start + batchSize, data.count)
             let target = data.targets.rows(rows)
             var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
@@ -159,6 +214,11 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
             totalCost += cost.cost(output: state.output, target: target)
             totalEnergy += energy.energy(at: state)
+        }
+        if let group {
+            var totals = [Double(errors), totalCost, totalEnergy, Double(totalSteps), Double(unsettled), Double(batches)]
+            try group.sum(&totals)
+            (errors, totalCost, totalEnergy, totalSteps, unsettled, batches) = (Int(totals[0]), totals[1], totals[2], Int(totals[3]), Int(totals[4]), Int(totals[5]))
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count),
                            energy: totalEnergy / Double(data.count), examples: data.count,
