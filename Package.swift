@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "EqProp",
     products: [
-        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting", "TrainingRuns"]),
+        .library(name: "EqProp", targets: ["LinearAlgebra", "EnergyBasedLearning", "Datasets", "Spiking", "Plotting", "TrainingRuns", "MessagePassing"]),
         .executable(name: "eqprop", targets: ["EqPropCLI"]),
         .executable(name: "eqprop-fuzz", targets: ["Fuzzing"]),
     ],
@@ -16,13 +16,16 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, zlib1g-dev; installed by scripts/bootstrap).
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libopenmpi-dev; installed by scripts/bootstrap).
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "SystemZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
         // glibc's allocator settings (mallopt) and the SSE control register (libc6-dev, the compiler's headers).
         .systemLibrary(name: "CRuntimeTuning"),
 
@@ -58,11 +61,13 @@ let package = Package(
                 .embedInCode("Presets/pcx-mlp.yaml"),
                 .embedInCode("Presets/pcx-mlp-fashion.yaml"),
             ]),
+        // Data-parallel training on the ranks of an MPI job (Open MPI).
+        .target(name: "MessagePassing", dependencies: ["CMPI", "EnergyBasedLearning", "LinearAlgebra"]),
         // The `eqprop` command-line tool.
         .executableTarget(
             name: "EqPropCLI",
             dependencies: [
-                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns", "CRuntimeTuning",
+                "EnergyBasedLearning", "Datasets", "LinearAlgebra", "Spiking", "Plotting", "TrainingRuns", "CRuntimeTuning", "MessagePassing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // libFuzzer entry points for the IDX/gzip, run-file and checkpoint loaders (see the README).

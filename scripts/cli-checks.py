@@ -525,6 +525,97 @@ def resume_after_sigkill():
         assert "no run folder" in run("train", "--resume", os.path.join(folder, "nothing"), expect_success=False).stderr
 
 
+# MPI ranks on this machine only: shared memory between ranks, the loopback interface for the launcher.
+MPIRUN = ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo"]
+MPI_ENVIRONMENT = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def mpirun(ranks, *args, expect_success=True):
+    process = subprocess.run([*MPIRUN, "-np", str(ranks), binary, *args], capture_output=True, text=True, timeout=600, env=MPI_ENVIRONMENT)
+    if expect_success != (process.returncode == 0):
+        raise AssertionError(f"mpirun -np {ranks} eqprop {' '.join(args)}: exit status {process.returncode}: {process.stdout[-2000:]} {process.stderr[-2000:]}")
+    return process
+
+
+def mpi_data_parallel():
+    """2 ranks splitting each batch give the metrics of one process relaxing it in 2 blocks, up to the
+    rounding of the gradient's sum (one GEMM over the batch against two halves added); 1 rank is the
+    plain run bit for bit; what the ranks cannot do is refused by name."""
+    with tempfile.TemporaryDirectory() as folder:
+        common = ["train", "--preset", "scellier2017-net1-fast", "--epochs", "2", "--train-limit", "2000", "--validation", "500",
+                  "--alignment-examples", "0", "--quiet"]
+        def metrics(name):
+            return {key: value for key, value in json.load(open(os.path.join(folder, name))).items() if key not in ("samples_per_second", "seconds_per_epoch")}
+        run(*common, "--threads", "2", "--metrics-json", os.path.join(folder, "one.json"))
+        mpirun(2, *common, "--threads", "1", "--metrics-json", os.path.join(folder, "two.json"))
+        one, two = metrics("one.json"), metrics("two.json")
+        assert one["selected_epoch"] == two["selected_epoch"] and one["run"] == two["run"], (one, two)
+        for key in ("train_error", "test_error", "selected_validation_error"):
+            assert abs(one[key] - two[key]) <= 0.005, (key, one[key], two[key])
+        for key in ("train_cost", "test_cost"):
+            assert abs(one[key] - two[key]) <= 0.01 * one[key], (key, one[key], two[key])
+        run(*common, "--threads", "1", "--metrics-json", os.path.join(folder, "alone.json"))
+        mpirun(1, *common, "--threads", "1", "--metrics-json", os.path.join(folder, "rank.json"))
+        assert metrics("alone.json") == metrics("rank.json")
+        # Only rank 0 writes a run folder.
+        ran = mpirun(2, *common, "--threads", "1", "--epochs", "1", "--output", os.path.join(folder, "run"))
+        assert sorted(os.listdir(os.path.join(folder, "run"))) == ["checkpoints", "configuration.json", "metrics.csv", "metrics.json", "metrics.jsonl", "model", "run.yaml"]
+        refused = mpirun(2, "train", "--rule", "stdp", "--noise", "0.1", "--train-limit", "100", expect_success=False).stderr
+        assert refused.count("--noise (dynamics.noise): Langevin noise is not implemented on MPI ranks") == 1, refused
+        refused = mpirun(2, "train", "--persistent-particles", "--train-limit", "100", expect_success=False).stderr
+        assert "--persistent-particles (dynamics.persistent-particles)" in refused, refused
+        refused = mpirun(2, "gradcheck", expect_success=False).stderr
+        assert refused.count("only train, sweep and bench run on MPI ranks") == 1, refused
+        # Each rank reads its own data directory: one without the data ends the job, naming the rank.
+        missing = subprocess.run([*MPIRUN, "-np", "1", binary, *common, "--threads", "1", ":", "-np", "1", "-x", "EQPROP_DATA=" + folder,
+                                  binary, *common, "--threads", "1"], capture_output=True, text=True, timeout=600,
+                                 env=dict(MPI_ENVIRONMENT, EQPROP_DATA=data))
+        assert missing.returncode != 0 and "eqprop: rank 1 of 2: Error: missing data files" in missing.stderr, missing.stderr
+        # bench times the ranks' epochs and what their gradient sums move.
+        bench = json.loads(mpirun(2, "bench", "--train-limit", "400", "--threads", "1", "--json", "--data-dir", data).stdout)
+        assert bench["ranks"] == 2 and bench["allreduce_bytes_per_batch"] == 4 * (784 * 500 + 500 + 500 * 10 + 10), bench
+        assert bench["allreduce_calls_per_epoch"] >= 400 // 20 and len(bench["seconds_per_epoch"]) == 1, bench
+
+
+def mpi_rank_killed_then_resumed():
+    """Killing one rank mid-epoch ends the whole job with mpirun's message; the run resumed on 2 ranks
+    ends with the metrics of an uninterrupted 2-rank run (2 ranks sum in one order: a + b = b + a)."""
+    with tempfile.TemporaryDirectory() as folder:
+        whole, cut = os.path.join(folder, "whole"), os.path.join(folder, "cut")
+        common = ["train", "--preset", "scellier2017-net1-fast", "--epochs", "3", "--train-limit", "6000", "--validation", "1000",
+                  "--alignment-examples", "0", "--threads", "1", "--quiet"]
+        mpirun(2, *common, "--output", whole)
+        job = subprocess.Popen([*MPIRUN, "-np", "2", binary, *common, "--output", cut], env=MPI_ENVIRONMENT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        checkpoint = os.path.join(cut, "checkpoints", "epoch-0001.npz")
+        deadline = time.time() + 300
+        while not os.path.exists(checkpoint) and job.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # into epoch 2
+        ranks = subprocess.run(["pgrep", "-P", str(job.pid)], capture_output=True, text=True).stdout.split()
+        assert len(ranks) == 2, f"expected 2 ranks under mpirun, found {ranks}"
+        os.kill(int(ranks[-1]), signal.SIGKILL)
+        output, _ = job.communicate(timeout=120)
+        assert job.returncode != 0 and "exited on signal 9" in output, (job.returncode, output)
+        assert not os.path.exists(os.path.join(cut, "checkpoints", "epoch-0003.npz"))
+        mpirun(2, "train", "--resume", cut, "--threads", "1", "--alignment-examples", "0", "--quiet")
+        assert stripped_metrics(cut) == stripped_metrics(whole), (stripped_metrics(cut), stripped_metrics(whole))
+
+
+def mpi_sweep():
+    """A sweep's runs shared out among 2 ranks: each run in its folder, the summary by rank 0 once, as in one process."""
+    with tempfile.TemporaryDirectory() as folder:
+        common = ["sweep", "--preset", "family-mlp", "--layers", "784,16,10", "--learning-rates", "0.005,0.005", "--epochs", "1",
+                  "--train-limit", "600", "--validation", "500", "--seeds", "1-3", "--threads", "1"]
+        shared = mpirun(2, *common, "--output", os.path.join(folder, "ranks")).stdout
+        assert "3 runs (1 variant × 3 seeds)" in shared and "over 2 MPI ranks" in shared and shared.count("| variant |") == 1, shared
+        run(*common, "--output", os.path.join(folder, "alone"))
+        for seed in (1, 2, 3):
+            assert stripped_metrics(os.path.join(folder, "ranks", "base", f"seed-{seed}")) == stripped_metrics(os.path.join(folder, "alone", "base", f"seed-{seed}"))
+        summary = json.load(open(os.path.join(folder, "ranks", "summary.json")))
+        assert summary["rows"][0]["seeds"] == [1, 2, 3], summary
+
+
 class DataServer(http.server.SimpleHTTPRequestHandler):
     """Serves a folder with byte ranges (for resumed downloads) and remembers the ranges asked for."""
     ranges = []
@@ -721,6 +812,9 @@ with tempfile.TemporaryDirectory() as empty:
         check("train RUN.yaml: bit-identical metrics for the same seed, flags override, run.yaml replays", run_file_is_deterministic_and_flags_override)
         check("train --resume: SIGKILL mid-epoch then resume equals an uninterrupted run; NumPy opens the .npz; a truncated checkpoint is refused", resume_after_sigkill)
         check("data download: a local server's files verified, a partial download resumed, a corrupted file rejected", data_download)
+        check("mpirun -np 2 train: each batch split over 2 ranks matches one process; 1 rank is bit for bit the plain run; refusals named", mpi_data_parallel)
+        check("mpirun -np 2 train: a rank killed mid-epoch ends the job; --resume on 2 ranks equals an uninterrupted run", mpi_rank_killed_then_resumed)
+        check("mpirun -np 2 sweep: the runs shared out among the ranks, one summary", mpi_sweep)
     check("data download cifar-10: an archive served on 127.0.0.1 checked by MD5, extracted, trained on; a truncated one refused", cifar_download_and_train)
 
 failed = sum(1 for _, error in results if error)

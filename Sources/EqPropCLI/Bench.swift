@@ -20,6 +20,9 @@ struct Bench: ParsableCommand {
             from zero, to the run's tolerance (1e-4 without one) within --cap steps, by gradient descent with the run's \
             ε (0.5 if it has none) and by the exact block minimizer with each --overrelaxation ω, with the run's initial \
             weights or a trained --model's.
+
+            Under `mpirun -np N` it trains the run data-parallel on the ranks and reports the seconds per epoch and the \
+            gradient sums' traffic (bytes per batch, seconds in MPI_Allreduce).
             """)
 
     @OptionGroup var settings: RunOptions
@@ -41,6 +44,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.configureBLAS()
+        if let ranks = MPIJob.ranks { return try runOnRanks(ranks) }
         if relaxation.relaxation { return try relaxation.run(settings: settings, data: data, json: json) }
         if !variants.isEmpty { return try runSideBySide() }
         let (run, name) = try settings.resolved(dataset: data.dataset)

@@ -52,11 +52,13 @@ struct ComputeOptions: ParsableArguments {
     /// 100,000 multiply-adds per example and step), else one. Measured on 2 cores: net1
     /// (5,000 multiply-adds per step) 2.27 s per epoch on one block, 2.85 s on two; net2
     /// (255,000) 6.9 s per 3,000 examples on one, 5.15 s on two.
+    /// On MPI ranks, the cores are shared among the ranks on the machine.
     func parallelBlocks(for learning: LearningSpecification) -> Int {
         if let threads { return threads }
         let sizes = learning.architecture.layerSizes.dropFirst()
         let work = zip(sizes, sizes.dropFirst()).map { $0 * $1 }.reduce(0, +)
-        return work >= 100_000 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        let cores = Swift.max(ProcessInfo.processInfo.activeProcessorCount / (MPIJob.group?.localSize ?? 1), 1)
+        return work >= 100_000 ? cores : 1
     }
 
     /// Sets OpenBLAS to one thread per call: the parallelism is over examples, not inside the

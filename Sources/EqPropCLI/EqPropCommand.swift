@@ -11,11 +11,30 @@ struct EqPropCommand: ParsableCommand {
     static func main() {
         OpenBLASKernel.selectBeforeStart()
         RuntimeTuning.apply()
+        let job = MPIJob.group
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            command = try parseAsRoot()
+            if let ranks = MPIJob.ranks, !(command is Train || command is SweepCommand || command is Bench) {
+                throw ValidationError("only train, sweep and bench run on MPI ranks; run this command without mpirun (\(ranks.size) ranks were started)")
+            }
         } catch {
-            exit(withError: error)
+            // Every rank parsed the same arguments and fails alike: one says why.
+            job?.finish()
+            if MPIJob.isLeader { exit(withError: error) }
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+        do {
+            try command.run()
+            job?.finish()
+        } catch {
+            guard let ranks = MPIJob.ranks, exitCode(for: error) != .success else { exit(withError: error) }
+            // A rank that fails alone would leave the others waiting in a collective call: end them all.
+            // Rank 0 reports first; the others wait a second, so that an error every rank meets (a
+            // setting refused) is reported once, by rank 0, whose abort ends them before they print.
+            if ranks.rank != 0 { Thread.sleep(forTimeInterval: 1) }
+            FileHandle.standardError.write(Data("eqprop: rank \(ranks.rank) of \(ranks.size): \(fullMessage(for: error))\n".utf8))
+            ranks.abort(code: exitCode(for: error).rawValue)
         }
     }
 }

@@ -13,7 +13,9 @@ struct SweepCommand: ParsableCommand {
             hold, for each variant, the test error at the epoch chosen on the validation set and at the last epoch, the \
             validation and training errors, the chosen epoch and the seconds per epoch, each as mean ± standard deviation over \
             the seeds, rewritten after each run. A run already complete is skipped and one with checkpoints resumed, so a sweep \
-            that stops continues where it stopped when run again. Every run is checked before any trains.
+            that stops continues where it stopped when run again. Every run is checked before any trains. \
+            Under `mpirun -np N`, the runs are shared out among the ranks (rank r trains runs r, r + N, …), and rank 0 \
+            writes the final summary.
             """)
 
     @OptionGroup var settings: RunOptions
@@ -59,8 +61,13 @@ struct SweepCommand: ParsableCommand {
         let (base, name) = try settings.settings(dataset: data.dataset)
         let sweep = Sweep(base: base, variants: combined, seeds: try parseSeeds(seeds, flag: "seeds"), folder: URL(fileURLWithPath: output))
         let runs = try sweep.runs()
-        say("eqprop sweep: \(name), \(runs.count) runs (\(sweep.variants.count) variant\(sweep.variants.count == 1 ? "" : "s") × \(sweep.seeds.count) seeds) into \(output)")
-        for (index, run) in runs.enumerated() {
+        if MPIJob.isLeader {
+            say("eqprop sweep: \(name), \(runs.count) runs (\(sweep.variants.count) variant\(sweep.variants.count == 1 ? "" : "s") × \(sweep.seeds.count) seeds) into \(output)"
+                + (MPIJob.ranks.map { ", over \($0.size) MPI ranks" } ?? ""))
+        }
+        // On MPI ranks, rank r trains runs r, r + N, r + 2N, …; rank 0 writes the summary once all are done.
+        let ranks = MPIJob.ranks
+        for (index, run) in runs.enumerated() where ranks.map({ index % $0.size == $0.rank }) ?? true {
             let label = "[\(index + 1)/\(runs.count)] \(run.variant.label), seed \(run.seed)"
             if Sweep.isComplete(run) {
                 say("\(label): complete")
@@ -81,6 +88,8 @@ struct SweepCommand: ParsableCommand {
             }
             try sweep.summary().write(to: sweep.folder)
         }
+        try ranks?.barrier()
+        guard MPIJob.isLeader else { return }
         let summary = try sweep.summary()
         try summary.write(to: sweep.folder)
         print(summary.markdown, terminator: "")

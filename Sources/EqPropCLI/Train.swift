@@ -77,18 +77,28 @@ struct Train: ParsableCommand {
             }
         } else {
             let (runFile, name) = try settings.resolved(dataset: data.dataset, output: output)
+            if MPIJob.ranks != nil { try MPIJob.requireDataParallel(runFile.specification.learning) }
             // Folders that cannot be made are reported now, not after the first epoch.
             if let metricsJson { try createFolder(containing: metricsJson, flag: "--metrics-json") }
-            let folder = try runFile.output.map { try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) }
+            // On MPI ranks only rank 0 writes.
+            let folder = try runFile.output.map { MPIJob.isLeader ? try RunFolder(path: $0, keptCheckpoints: keepCheckpoints) : nil } ?? nil
             run = try TrainingRun(runFile, name: name, data: try data.load(runFile.specification.data), trainLimit: data.trainLimit, folder: folder,
                                   parallelBlocks: compute.parallelBlocks(for: runFile.specification.learning))
         }
-        if run.folder != nil { run.alignmentExamples = alignmentExamples }
-        run.modelFolder = saveModel.map(URL.init(fileURLWithPath:))
-        run.metricsFile = metricsJson.map(URL.init(fileURLWithPath:))
-        let trainingCount = run.training.count
         let specification = run.runFile!.specification
-        say(summary(run.name, specification, training: run.training.count, validation: run.validation?.count ?? 0, test: run.test.count))
+        if let ranks = MPIJob.ranks {
+            try MPIJob.requireDataParallel(specification.learning)
+            run.trainer.group = ranks
+            if ranks.rank != 0 { run.folder = nil }
+        }
+        if run.folder != nil { run.alignmentExamples = alignmentExamples }
+        if MPIJob.isLeader {
+            run.modelFolder = saveModel.map(URL.init(fileURLWithPath:))
+            run.metricsFile = metricsJson.map(URL.init(fileURLWithPath:))
+        }
+        let trainingCount = run.training.count
+        say(summary(run.name, specification, training: run.training.count, validation: run.validation?.count ?? 0, test: run.test.count)
+            + (MPIJob.ranks.map { ", on \($0.size) MPI ranks (each batch split among them)" } ?? ""))
         if run.trainer.epochsTrained > 0 { say("resuming after epoch \(run.trainer.epochsTrained) of \(run.trainer.plannedEpochs)") }
         let terminal = isatty(STDOUT_FILENO) != 0 && !quiet
         var lastPrint = -Double.infinity
@@ -96,7 +106,7 @@ struct Train: ParsableCommand {
             switch event {
             case let .progress(epoch, progress, seconds):
                 // A bar redrawn in place on a terminal; otherwise (a log file) a plain line every 30 s.
-                guard !quiet, seconds - lastPrint >= (terminal ? 0.2 : 30) else { return }
+                guard !quiet, MPIJob.isLeader, seconds - lastPrint >= (terminal ? 0.2 : 30) else { return }
                 lastPrint = seconds
                 let line = ProgressLine(epoch: epoch, epochs: specification.learning.training.epochs, progress: progress, elapsed: seconds)
                 print(terminal ? "\r\(line.bar)" : line.plain, terminator: terminal ? "" : "\n")
@@ -111,8 +121,9 @@ struct Train: ParsableCommand {
                     + (record.secondPhaseSteps.map { String(format: "second phase %.1f steps, %@ unsettled | ", $0, percent(record.secondPhaseUnsettledFraction ?? 0)) } ?? "")
                     + "\(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
                 fflush(nil)
-            case let .warning(warning):
+            case let .warning(warning) where MPIJob.isLeader:
                 FileHandle.standardError.write(Data("eqprop train: warning: \(warning)\n".utf8))
+            case .warning: break
             }
         }
         let metrics = run.metrics
@@ -123,7 +134,7 @@ struct Train: ParsableCommand {
     }
 
     private func say(_ line: String) {
-        if !quiet { print(line) }
+        if !quiet, MPIJob.isLeader { print(line) }
     }
 
     /// One line on the run: network, data, phases, energy, rule, optimizer, seed.
