@@ -15,7 +15,7 @@ struct SweepCommand: ParsableCommand {
             the seeds, rewritten after each run. A run already complete is skipped and one with checkpoints resumed, so a sweep \
             that stops continues where it stopped when run again. Every run is checked before any trains. \
             Under `mpirun -np N`, the runs are shared out among the ranks (rank r trains runs r, r + N, …), and rank 0 \
-            writes the final summary.
+            writes the summary (after each of its runs, and once all are done).
             """)
 
     @OptionGroup var settings: RunOptions
@@ -86,7 +86,8 @@ struct SweepCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("eqprop sweep: \(label): warning: \(warning)\n".utf8))
                 }
             }
-            try sweep.summary().write(to: sweep.folder)
+            // Rank 0 alone writes the summary, from every run folder finished so far.
+            if MPIJob.isLeader { try sweep.summary().write(to: sweep.folder) }
         }
         try ranks?.barrier()
         guard MPIJob.isLeader else { return }
