@@ -4,7 +4,7 @@ import LinearAlgebra
 /// linear in `x` and in `W`:
 ///
 /// - ``dense``: `x·W`, `W` of shape `size(l−1) × size(l)`;
-/// - ``convolution(_:)``: `conv(x; W)`, `W` of shape `C_out × (C_in·k·k)` (``ConvolutionGeometry``),
+/// - ``convolution(_:)``: `conv(x; W)`, `W` of shape `C_out × (C_in·k·k)` (`LinearAlgebra.ConvolutionGeometry`),
 ///   the next layer `C_out × H' × W'`, its bias one per channel shared by the channel's pixels.
 ///
 /// A prediction (``PredictionError``) needs the map, its adjoint (`g·Wᵀ`, `convᵀ(g; W)`) and its
@@ -42,8 +42,8 @@ public enum Connection: Sendable, Equatable {
         }
     }
 
-    /// `‖map(·; W)‖₂`, by the power method (``Matrix/spectralNorm(iterations:)``,
-    /// ``ConvolutionGeometry/spectralNorm(of:iterations:)``).
+    /// `‖map(·; W)‖₂`, by the power method (`LinearAlgebra.Matrix.spectralNorm(iterations:)`,
+    /// `LinearAlgebra.ConvolutionGeometry.spectralNorm(of:iterations:)`).
     public func norm<Scalar: BLASScalar>(of weight: Matrix<Scalar>) -> Double {
         switch self {
         case .dense: weight.spectralNorm()

@@ -6,7 +6,7 @@ import LinearAlgebra
 ///
 /// `E_kl = −Σ_batch ⟨s_l, conv(s_k; W)⟩`,
 ///
-/// with `W` of shape `C_out × (C_in·k·k)` (``ConvolutionGeometry``). It is bilinear like
+/// with `W` of shape `C_out × (C_in·k·k)` (`LinearAlgebra.ConvolutionGeometry`). It is bilinear like
 /// ``DenseInteraction``, whose weight matrix it replaces by the convolution's sparse, shared one:
 /// `∂E/∂s_l = −conv(s_k; W)`, `∂E/∂s_k = −convᵀ(s_l; W)`, `∂E/∂W = −Σ_batch s_l · unfold(s_k)ᵀ`.
 ///
@@ -15,7 +15,7 @@ import LinearAlgebra
 ///
 /// `E_kl = −Σ_batch ⟨s_l, P(conv(s_k; W))⟩`,
 ///
-/// ``MaxPooling``'s `P` taking each window's largest entry. Where every window's largest entry is
+/// `LinearAlgebra.MaxPooling`'s `P` taking each window's largest entry. Where every window's largest entry is
 /// unique, `P` is near `s_k` the selection `P_A` of those entries, and the term is bilinear as
 /// above with `conv` replaced by `P_A ∘ conv`: `∂E/∂s_l = −P(conv(s_k))`,
 /// `∂E/∂s_k = −convᵀ(P_Aᵀ s_l)`, `∂E/∂W = −Σ_batch P_Aᵀ(s_l) · unfold(s_k)ᵀ`, and the second
@@ -62,7 +62,7 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
     public func layerCurvature(ofLayer k: Int) -> Double? { k == lower && pooling != nil ? nil : 0 }
 
     /// `∂²E/∂s_k∂s_l` is the convolution (with a minus sign), of norm `‖conv(·; W)‖₂`, when both
-    /// layers are free (``ConvolutionGeometry/spectralNorm(of:iterations:)``). With pooling it is `−P_A ∘ conv`, whose norm
+    /// layers are free (`LinearAlgebra.ConvolutionGeometry.spectralNorm(of:iterations:)`). With pooling it is `−P_A ∘ conv`, whose norm
     /// is at most that: `P_A` keeps one distinct entry per window, so `‖P_A‖₂ = 1`.
     public func curvatureBounds(freeLayers: Set<Int>) -> [CurvatureBound]? {
         guard freeLayers.contains(lower), freeLayers.contains(upper) else { return [] }

@@ -60,7 +60,7 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         case minimizer, stepSize, overrelaxation, freeSteps, nudgedSteps, tolerance, noise, stableSteps, persistentParticles
     }
 
-    /// Reads what ``encode(to:)`` writes; descriptions written before the minimiser could be chosen
+    /// Reads what `encode(to:)` writes; descriptions written before the minimiser could be chosen
     /// (saved models, checkpoints) are gradient descent.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
