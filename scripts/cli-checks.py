@@ -362,6 +362,13 @@ def bench_counts_products():
     assert report["rule"] == "pc" and report["layers"] == [784, 256, 256, 10] and report["examples"] == 640, report
     assert report["gflop_per_epoch"] > 0 and 0 < report["fraction_in_gemm"] < 1.5, report
     assert len(report["products"]) == 3 and report["products"][0]["calls_per_epoch"] > 0, report
+    assert "convolution" not in report, report
+    # A convolutional network: the convolutions' products apart, their share of the epoch and throughput.
+    report = json.loads(run("bench", "--layers", "1x28x28,8x14x14,10", "--interactions", "conv4/s2/p1,dense", "--learning-rates", "0.1,0.05",
+                            "--train-limit", "200", "--threads", "1", "--json").stdout)
+    convolution = report["convolution"]
+    assert 0 < convolution["gflop_per_epoch"] < report["gflop_per_epoch"] and 0 < convolution["fraction_of_epoch"] < 1, report
+    assert convolution["gflops"] > 0 and any(product["shape"]["convolution"] for product in report["products"]), report
 
 
 def bench_side_by_side():
@@ -805,7 +812,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train: a diverging run is reported", divergence_is_reported)
         check("output files: folders are created; an impossible path is refused by its flag (train: before training)", output_files_get_their_folders)
         check("train: PC-Nudge and backprop on the predictive-coding energy", train_predictive_coding)
-        check("bench: a PC epoch's products counted and timed by shape, JSON", bench_counts_products)
+        check("bench: a PC epoch's products counted and timed by shape, JSON; a convolutional network's convolutions apart", bench_counts_products)
         check("bench --variant: the run and its variants timed in turn, steps per phase, JSON", bench_side_by_side)
         check("train RUN.yaml: bad run files name the key and the line", run_file_errors)
         check("sweep: every run of the grid in its folder, a summary over the seeds, finished runs skipped", sweep_runs_and_summarises)

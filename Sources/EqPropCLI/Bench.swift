@@ -71,13 +71,16 @@ struct Bench: ParsableCommand {
         // With several blocks the products run on that many threads at once.
         let gemmSeconds = products.map(\.secondsPerEpoch).reduce(0, +) / Double(threads)
         let peak = BLAS.withThreadCount(ProcessInfo.processInfo.activeProcessorCount) { Self.measuredPeakGFLOPS() }
+        let convolutions = products.filter(\.shape.convolution)
+        let convolution = convolutions.isEmpty ? nil : BenchReport.ConvolutionShare(
+            products: convolutions, threads: threads, epochSeconds: best, peakGFLOPS: peak)
         let report = BenchReport(
             run: name, dataset: run.specification.data.dataset.rawValue, rule: learning.rule.name.rawValue, layers: learning.architecture.layerSizes,
             examples: train.count, secondsPerEpoch: seconds, bestSecondsPerEpoch: best,
             samplesPerSecond: Double(train.count) / best, gflopPerEpoch: flops / 1e9,
             achievedGFLOPS: flops / best / 1e9, peakGFLOPS: peak, fractionOfPeak: flops / best / 1e9 / peak,
             gemmSecondsPerEpoch: gemmSeconds, fractionInGEMM: gemmSeconds / best,
-            blasKernel: BLAS.coreName, threads: threads, products: Array(products.prefix(shapes)))
+            blasKernel: BLAS.coreName, threads: threads, convolution: convolution, products: Array(products.prefix(shapes)))
         if json {
             try printJSON(report)
             return
@@ -92,14 +95,20 @@ struct Bench: ParsableCommand {
             the products alone, timed at their shapes: \(String(format: "%.3f", gemmSeconds)) s per epoch = \
             \(String(format: "%.0f", 100 * report.fractionInGEMM))% of the epoch
             """)
+        if let convolution {
+            print(String(format: "the convolutions' products (one per example): %.1f GFLOP, %.3f s per epoch at their shapes = %.0f%% of the epoch, "
+                         + "%.1f GFLOP/s = %.0f%% of peak (unfolding the patches not included)",
+                         convolution.gflopPerEpoch, convolution.secondsPerEpoch, 100 * convolution.fractionOfEpoch,
+                         convolution.gflops, 100 * convolution.fractionOfPeak))
+        }
         guard !report.products.isEmpty else { return }
         print("products taking the most time (m×k · k×n, per epoch):")
         for product in report.products {
             let s = product.shape
-            print(String(format: "  %5d×%-5d · %5d×%-5d %@%@ %9.0f calls %8.2f GFLOP %7.3f s %6.1f GFLOP/s",
+            print(String(format: "  %5d×%-5d · %5d×%-5d %@%@ %9.0f calls %8.2f GFLOP %7.3f s %6.1f GFLOP/s%@",
                          s.m, s.k, s.k, s.n, s.transposeA ? "Aᵀ" : "  ", s.transposeB ? "Bᵀ" : "  ",
                          product.callsPerEpoch, product.callsPerEpoch * s.flops / 1e9, product.secondsPerEpoch,
-                         s.flops / product.secondsPerCall / 1e9))
+                         s.flops / product.secondsPerCall / 1e9, s.convolution ? "  convolution" : ""))
         }
     }
 
@@ -165,6 +174,30 @@ struct Bench: ParsableCommand {
 }
 
 struct BenchReport: Encodable {
+    /// The convolutions' products in an epoch, together: their FLOPs, the seconds they take alone
+    /// at their shapes (on `threads` threads at once), that time's share of the epoch, and their
+    /// throughput against the measured peak.
+    struct ConvolutionShare: Encodable {
+        var gflopPerEpoch: Double
+        var secondsPerEpoch: Double
+        var fractionOfEpoch: Double
+        var gflops: Double
+        var fractionOfPeak: Double
+
+        init(products: [Product], threads: Int, epochSeconds: Double, peakGFLOPS: Double) {
+            gflopPerEpoch = products.map { $0.callsPerEpoch * $0.shape.flops }.reduce(0, +) / 1e9
+            secondsPerEpoch = products.map(\.secondsPerEpoch).reduce(0, +) / Double(threads)
+            fractionOfEpoch = secondsPerEpoch / epochSeconds
+            gflops = gflopPerEpoch / secondsPerEpoch
+            fractionOfPeak = gflops / peakGFLOPS
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case gflopPerEpoch = "gflop_per_epoch", secondsPerEpoch = "seconds_per_epoch", fractionOfEpoch = "fraction_of_epoch"
+            case gflops, fractionOfPeak = "fraction_of_peak"
+        }
+    }
+
     /// The products of one shape in an epoch.
     struct Product: Encodable {
         var shape: GEMMShape
@@ -200,10 +233,12 @@ struct BenchReport: Encodable {
     var fractionInGEMM: Double
     var blasKernel: String
     var threads: Int
+    /// `nil` for a network without convolutions.
+    var convolution: ConvolutionShare?
     var products: [Product]
 
     enum CodingKeys: String, CodingKey {
-        case run, dataset, rule, layers, examples, threads, products
+        case run, dataset, rule, layers, examples, threads, convolution, products
         case secondsPerEpoch = "seconds_per_epoch", bestSecondsPerEpoch = "best_seconds_per_epoch"
         case samplesPerSecond = "samples_per_second", gflopPerEpoch = "gflop_per_epoch"
         case achievedGFLOPS = "achieved_gflops", peakGFLOPS = "peak_gflops", fractionOfPeak = "fraction_of_peak"

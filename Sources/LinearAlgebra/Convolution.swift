@@ -152,11 +152,12 @@ extension Matrix {
         }
     }
 
-    /// One GEMM on raw buffers, reported to ``GEMMCensus`` as `multiplyAdd` reports its own.
+    /// One GEMM on raw buffers, reported to ``GEMMCensus`` as a convolution's product.
     @inline(__always)
     private static func countedGEMM(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Scalar, a: UnsafePointer<Scalar>, lda: Int,
                                     b: UnsafePointer<Scalar>, ldb: Int, beta: Scalar, c: UnsafeMutablePointer<Scalar>, ldc: Int) {
-        GEMMCensus.note(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: MemoryLayout<Scalar>.size)
+        GEMMCensus.note(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: MemoryLayout<Scalar>.size,
+                        convolution: true)
         Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                     beta: beta, c: c, ldc: ldc)
     }

@@ -9,14 +9,18 @@ public struct GEMMShape: Hashable, Sendable, Codable {
     public var transposeB: Bool
     /// `MemoryLayout<Scalar>.size`: 4 for `Float`, 8 for `Double`.
     public var scalarSize: Int
+    /// Whether the product is one example's convolution (its unfolded patches against the kernels),
+    /// rather than a dense product.
+    public var convolution: Bool
 
-    public init(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, scalarSize: Int) {
+    public init(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, scalarSize: Int, convolution: Bool = false) {
         self.m = m
         self.n = n
         self.k = k
         self.transposeA = transposeA
         self.transposeB = transposeB
         self.scalarSize = scalarSize
+        self.convolution = convolution
     }
 
     /// The floating-point operations of one product, `2mnk` (a multiply and an add per term).
@@ -43,9 +47,9 @@ public enum GEMMCensus {
 
     /// Notes one product (called by `multiplyAdd`).
     @usableFromInline
-    static func note(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, scalarSize: Int) {
+    static func note(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, scalarSize: Int, convolution: Bool = false) {
         guard isRecording.load(ordering: .relaxed) else { return }
-        let shape = GEMMShape(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: scalarSize)
+        let shape = GEMMShape(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, scalarSize: scalarSize, convolution: convolution)
         calls.withLock { $0[shape, default: 0] += 1 }
     }
 }
