@@ -61,15 +61,14 @@ public struct ConvolutionGeometry: Sendable, Equatable, Hashable, Codable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func unfold<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, into patches: UnsafeMutablePointer<Scalar>) {
-        forEachPatchRow { patchRow, inputRow, v in
-            let target = patches + patchRow
-            guard let inputRow else {
-                target.update(repeating: 0, count: outputWidth)
-                return
-            }
-            for ox in 0..<outputWidth {
-                let column = ox * stride + v - padding
-                target[ox] = column >= 0 && column < width ? x[inputRow + column] : 0
+        patches.update(repeating: 0, count: patchSize * outputPixels)
+        let stride = stride
+        forEachRunInside { patchStart, inputStart, count in
+            let target = patches + patchStart, source = x + inputStart
+            if stride == 1 {
+                target.update(from: source, count: count)
+            } else {
+                for i in 0..<count { target[i] = source[i * stride] }
             }
         }
     }
@@ -79,30 +78,45 @@ public struct ConvolutionGeometry: Sendable, Equatable, Hashable, Codable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func fold<Scalar: BLASScalar>(_ patches: UnsafePointer<Scalar>, into x: UnsafeMutablePointer<Scalar>) {
-        forEachPatchRow { patchRow, inputRow, v in
-            guard let inputRow else { return }
-            for ox in 0..<outputWidth {
-                let column = ox * stride + v - padding
-                if column >= 0 && column < width { x[inputRow + column] += patches[patchRow + ox] }
-            }
+        let stride = stride
+        forEachRunInside { patchStart, inputStart, count in
+            let source = patches + patchStart, target = x + inputStart
+            for i in 0..<count { target[i * stride] += source[i] }
         }
     }
 
-    /// `body(patchRow, inputRow, v)` for each kernel offset `(c, u, v)` and output row `y'`: where the
-    /// `W'` patch entries of that row start, where input row `y'·s + u − p` of channel `c` starts (`nil`
-    /// when it lies in the padding), and the column offset `v`.
+    /// `body(patchStart, inputStart, count)` for each kernel offset `(c, u, v)` and each output row `y'`
+    /// whose input row `y'·s + u − p` lies inside the image: the run of output columns `x'` whose input
+    /// column `x'·s + v − p` lies inside too. Its `count` patch entries start at `patchStart`; the input
+    /// pixels they are read from start at `inputStart`, `s` apart. Entries outside every run read the
+    /// padding. The ranges are worked out once per kernel offset, so the copies test nothing per entry.
     @inline(__always)
-    private func forEachPatchRow(_ body: (Int, Int?, Int) -> Void) {
+    private func forEachRunInside(_ body: (Int, Int, Int) -> Void) {
+        let (outputHeight, outputWidth) = (outputHeight, outputWidth)
         for c in 0..<inputChannels {
             for u in 0..<kernel {
+                let rows = outputsInside(offset: u, extent: height, outputs: outputHeight)
                 for v in 0..<kernel {
-                    for oy in 0..<outputHeight {
-                        let y = oy * stride + u - padding
-                        body((((c * kernel + u) * kernel + v) * outputHeight + oy) * outputWidth, y >= 0 && y < height ? (c * height + y) * width : nil, v)
+                    let columns = outputsInside(offset: v, extent: width, outputs: outputWidth)
+                    if columns.isEmpty { continue }
+                    let patchStart = ((c * kernel + u) * kernel + v) * outputHeight * outputWidth + columns.lowerBound
+                    for y in rows {
+                        let inputRow = (c * height + y * stride + u - padding) * width
+                        body(patchStart + y * outputWidth, inputRow + columns.lowerBound * stride + v - padding, columns.count)
                     }
                 }
             }
         }
+    }
+
+    /// The outputs `i'` (rows or columns) whose input `i'·s + o − p` lies inside `0..<extent`, for the
+    /// kernel offset `o`:  `i' ≥ ⌈(p − o)/s⌉`  and  `i' ≤ ⌊(extent − 1 + p − o)/s⌋`.
+    @inline(__always)
+    private func outputsInside(offset o: Int, extent: Int, outputs: Int) -> Range<Int> {
+        let low = padding > o ? (padding - o + stride - 1) / stride : 0
+        let last = extent - 1 + padding - o
+        let high = last < 0 ? 0 : Swift.min(outputs, last / stride + 1)
+        return Swift.min(low, high)..<high
     }
 }
 
