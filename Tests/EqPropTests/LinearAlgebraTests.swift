@@ -88,7 +88,8 @@ struct LinearAlgebraTests {
         ConvolutionGeometry(inputChannels: 2, height: 5, width: 6, outputChannels: 3, kernel: 3, stride: 1, padding: 1),
         ConvolutionGeometry(inputChannels: 1, height: 7, width: 5, outputChannels: 2, kernel: 3, stride: 2, padding: 0),
         ConvolutionGeometry(inputChannels: 3, height: 4, width: 4, outputChannels: 2, kernel: 2, stride: 2, padding: 1),
-        // Unfolding copies the columns inside the image as one range per kernel column: edges of every kind.
+        // Unfolding copies only the runs of rows and columns inside the image, worked out per kernel offset:
+        // edges of every kind, an empty run (3×2 with kernel 4), padding one short of the kernel.
         ConvolutionGeometry(inputChannels: 2, height: 9, width: 8, outputChannels: 2, kernel: 5, stride: 2, padding: 2),
         ConvolutionGeometry(inputChannels: 1, height: 6, width: 7, outputChannels: 2, kernel: 4, stride: 2, padding: 1),
         ConvolutionGeometry(inputChannels: 1, height: 8, width: 8, outputChannels: 1, kernel: 3, stride: 3, padding: 2),
