@@ -60,6 +60,8 @@ let package = Package(
                 .embedInCode("Presets/family-mlp-fashion.yaml"),
                 .embedInCode("Presets/pcx-mlp.yaml"),
                 .embedInCode("Presets/pcx-mlp-fashion.yaml"),
+                .embedInCode("Presets/conv-mnist.yaml"),
+                .embedInCode("Presets/conv-fashion-mnist.yaml"),
             ]),
         // Data-parallel training on the ranks of an MPI job (Open MPI).
         .target(name: "MessagePassing", dependencies: ["CMPI", "EnergyBasedLearning", "LinearAlgebra"]),

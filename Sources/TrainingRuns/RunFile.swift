@@ -138,6 +138,8 @@ extension RunFile {
         "family-mlp-fashion": PackageResources.family_mlp_fashion_yaml,
         "pcx-mlp": PackageResources.pcx_mlp_yaml,
         "pcx-mlp-fashion": PackageResources.pcx_mlp_fashion_yaml,
+        "conv-mnist": PackageResources.conv_mnist_yaml,
+        "conv-fashion-mnist": PackageResources.conv_fashion_mnist_yaml,
     ]
 
     /// The presets by name.
