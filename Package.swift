@@ -62,6 +62,7 @@ let package = Package(
                 .embedInCode("Presets/pcx-mlp-fashion.yaml"),
                 .embedInCode("Presets/conv-mnist.yaml"),
                 .embedInCode("Presets/conv-fashion-mnist.yaml"),
+                .embedInCode("Presets/conv-fashion-mnist-pc.yaml"),
             ]),
         // Data-parallel training on the ranks of an MPI job (Open MPI).
         .target(name: "MessagePassing", dependencies: ["CMPI", "EnergyBasedLearning", "LinearAlgebra"]),

@@ -140,6 +140,7 @@ extension RunFile {
         "pcx-mlp-fashion": PackageResources.pcx_mlp_fashion_yaml,
         "conv-mnist": PackageResources.conv_mnist_yaml,
         "conv-fashion-mnist": PackageResources.conv_fashion_mnist_yaml,
+        "conv-fashion-mnist-pc": PackageResources.conv_fashion_mnist_pc_yaml,
     ]
 
     /// The presets by name.

@@ -10,7 +10,7 @@ struct TrainingRunsTests {
     func presetsRoundTrip() throws {
         #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "scellier2017-net1-fast",
                                               "scellier2017-net2-fast", "scellier2017-net3-fast", "family-mlp", "family-mlp-fashion",
-                                              "pcx-mlp", "pcx-mlp-fashion", "conv-mnist", "conv-fashion-mnist"])
+                                              "pcx-mlp", "pcx-mlp-fashion", "conv-mnist", "conv-fashion-mnist", "conv-fashion-mnist-pc"])
         for (name, preset) in RunFile.presets {
             var withOutput = preset
             withOutput.output = "runs/\(name) with spaces/\"quoted\""
