@@ -27,9 +27,20 @@ struct TrainingTests {
         let pcx = RunFile.presets["pcx-mlp"]!.specification
         #expect(pcx.learning.architecture.layerSizes == [784, 128, 128, 128, 10] && pcx.learning.energy == .predictiveCoding(hidden: .gelu, output: .identity))
         #expect(pcx.learning.rule == .pc(outputPrecision: 1) && pcx.data.pixels == .symmetric && pcx.learning.training.batchSize == 128)
-        for preset in RunFile.presets.values {
+        let convolutions: [InteractionSpecification] = [.convolution(lower: 0, upper: 1, kernel: 5, stride: 2, padding: 2),
+                                                         .convolution(lower: 1, upper: 2, kernel: 5, stride: 2, padding: 2), .dense(lower: 2, upper: 3)]
+        for name in ["conv-mnist", "conv-fashion-mnist", "conv-fashion-mnist-pc"] {
+            let conv = RunFile.presets[name]!.specification.learning
+            #expect(conv.architecture.layers.map(\.description) == ["1×28×28", "32×14×14", "64×7×7", "10"] && conv.architecture.interactions == convolutions)
+            #expect(conv.training.epochs == 10 && conv.training.batchSize == 32 && conv.training.optimizer == .adam)
+        }
+        let convEP = RunFile.presets["conv-fashion-mnist"]!.specification.learning
+        #expect(convEP.rule == .ep(beta: 0.5, nudging: .centered) && convEP.dynamics.minimizer == .exactBlock && convEP.dynamics.overrelaxation == 1.6)
+        #expect(RunFile.presets["conv-fashion-mnist-pc"]!.specification.learning.rule == .pc(outputPrecision: 0.1))
+        for (name, preset) in RunFile.presets {
             try preset.specification.learning.validate()
-            #expect(preset.specification.data.validation == 10_000, "every preset chooses its epoch on held-out examples")
+            // The convolutional presets hold out 5,000 images (their probes did), the others the paper code's 10,000.
+            #expect(preset.specification.data.validation == (name.hasPrefix("conv-") ? 5_000 : 10_000), "every preset chooses its epoch on held-out examples")
         }
     }
 
