@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The shape of one matrix product `C (m×n) ← α·op(A)·op(B) + β·C` with inner dimension `k`.
@@ -35,11 +36,15 @@ public enum GEMMCensus {
     private static let calls = Mutex<[GEMMShape: Int]>([:])
 
     /// Runs `body` and returns, with its result, the number of products of each shape it performed
-    /// (on any thread). Recordings do not nest.
+    /// (on any thread). A recording started while another runs (on another thread) waits for it to
+    /// end; recordings do not nest on one thread (that would wait forever).
     public static func recording<T>(_ body: () throws -> T) rethrows -> (result: T, calls: [GEMMShape: Int]) {
+        while true {
+            let (exchanged, _) = isRecording.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent)
+            if exchanged { break }
+            usleep(1_000)
+        }
         calls.withLock { $0 = [:] }
-        let (exchanged, _) = isRecording.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent)
-        precondition(exchanged, "GEMM census recordings do not nest")
         defer { isRecording.store(false, ordering: .sequentiallyConsistent) }
         let result = try body()
         return (result, calls.withLock { $0 })
