@@ -33,19 +33,31 @@ public struct GEMMShape: Hashable, Sendable, Codable {
 /// reports to it; outside ``recording(_:)`` a report costs one relaxed atomic load.
 public enum GEMMCensus {
     private static let isRecording = Atomic<Bool>(false)
+    /// The thread whose recording runs, if one does.
+    private static let owner = Mutex<pthread_t?>(nil)
     private static let calls = Mutex<[GEMMShape: Int]>([:])
 
     /// Runs `body` and returns, with its result, the number of products of each shape it performed
-    /// (on any thread). A recording started while another runs (on another thread) waits for it to
-    /// end; recordings do not nest on one thread (that would wait forever).
+    /// (on any thread). A recording started while another runs on another thread waits for it to
+    /// end; one started inside a recording on the same thread traps (it would wait forever).
     public static func recording<T>(_ body: () throws -> T) rethrows -> (result: T, calls: [GEMMShape: Int]) {
-        while true {
-            let (exchanged, _) = isRecording.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent)
-            if exchanged { break }
+        let me = pthread_self()
+        while !owner.withLock({ owner in
+            if let current = owner {
+                precondition(pthread_equal(current, me) == 0, "GEMMCensus.recording: recordings do not nest")
+                return false
+            }
+            owner = me
+            return true
+        }) {
             usleep(1_000)
         }
         calls.withLock { $0 = [:] }
-        defer { isRecording.store(false, ordering: .sequentiallyConsistent) }
+        isRecording.store(true, ordering: .sequentiallyConsistent)
+        defer {
+            isRecording.store(false, ordering: .sequentiallyConsistent)
+            owner.withLock { $0 = nil }
+        }
         let result = try body()
         return (result, calls.withLock { $0 })
     }

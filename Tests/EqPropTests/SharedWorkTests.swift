@@ -25,6 +25,25 @@ struct SharedWorkTests {
         #expect(after[ab] == nil && after[bTc] == nil)
     }
 
+    @Test("Recordings on two threads take turns; a recording inside a recording on one thread traps")
+    func censusSessions() async {
+        // A shape no other test uses; each recording must count its own two products and no others.
+        let a = Matrix<Float>(rows: 29, columns: 3, repeating: 1), b = Matrix<Float>(rows: 3, columns: 31, repeating: 1)
+        let shape = GEMMShape(m: 29, n: 31, k: 3, transposeA: false, transposeB: false, scalarSize: 4)
+        let counts = await withTaskGroup(of: Int?.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    GEMMCensus.recording { _ = Matrix.product(a, b); _ = Matrix.product(a, b) }.calls[shape]
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(counts == [2, 2, 2, 2])
+        await #expect(processExitsWith: .failure) {
+            _ = GEMMCensus.recording { GEMMCensus.recording { 0 } }
+        }
+    }
+
     @Test("The census tells a convolution's products (one per example) from dense ones of the same shape")
     func censusOfConvolutions() {
         // 1×9×9 → 5×7×7, kernel 3: per example a 5×9 · 9×49 product; a shape no other test uses.
