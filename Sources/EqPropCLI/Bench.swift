@@ -96,8 +96,8 @@ struct Bench: ParsableCommand {
             \(String(format: "%.0f", 100 * report.fractionInGEMM))% of the epoch
             """)
         if let convolution {
-            print(String(format: "the convolutions' products (one per example): %.1f GFLOP, %.3f s per epoch at their shapes = %.0f%% of the epoch, "
-                         + "%.1f GFLOP/s = %.0f%% of peak (unfolding the patches not included)",
+            print(String(format: "the convolutions' products (one per batch): %.1f GFLOP, %.3f s per epoch at their shapes = %.0f%% of the epoch, "
+                         + "%.1f GFLOP/s = %.0f%% of peak (unfolding the patches and transposing the batch not included)",
                          convolution.gflopPerEpoch, convolution.secondsPerEpoch, 100 * convolution.fractionOfEpoch,
                          convolution.gflops, 100 * convolution.fractionOfPeak))
         }

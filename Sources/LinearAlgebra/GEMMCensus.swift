@@ -10,7 +10,7 @@ public struct GEMMShape: Hashable, Sendable, Codable {
     public var transposeB: Bool
     /// `MemoryLayout<Scalar>.size`: 4 for `Float`, 8 for `Double`.
     public var scalarSize: Int
-    /// Whether the product is one example's convolution (its unfolded patches against the kernels),
+    /// Whether the product is a convolution's (a batch's unfolded patches against the kernels),
     /// rather than a dense product.
     public var convolution: Bool
 

@@ -62,6 +62,27 @@ extension Matrix {
         }
     }
 
+    /// `self ← self + factor · otherᵀ` (`self` is `other.columns × other.rows`), in tiles of 16×16 so
+    /// that both sides are read and written a cache line at a time.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func transposedAdd(_ other: Matrix, scaledBy factor: Scalar = 1) {
+        precondition(other.rows == columns && other.columns == rows, "shape mismatch in transposedAdd")
+        let (sourceRows, sourceColumns, tile) = (other.rows, other.columns, 16)
+        other.elements.withUnsafeBufferPointer { source in
+            elements.withUnsafeMutableBufferPointer { target in
+                for i0 in Swift.stride(from: 0, to: sourceRows, by: tile) {
+                    let i1 = Swift.min(i0 + tile, sourceRows)
+                    for j0 in Swift.stride(from: 0, to: sourceColumns, by: tile) {
+                        for j in j0..<Swift.min(j0 + tile, sourceColumns) {
+                            for i in i0..<i1 { target[j * sourceRows + i] += factor * source[i * sourceColumns + j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `self ← self ⊙ other`, the element-wise (Hadamard) product (same shape).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -156,9 +177,7 @@ extension Matrix {
     /// The matrix transposed.
     public var transposed: Matrix {
         var result = Matrix(rows: columns, columns: rows)
-        for i in 0..<rows {
-            for j in 0..<columns { result.elements[j * rows + i] = elements[i * columns + j] }
-        }
+        result.transposedAdd(self)
         return result
     }
 

@@ -84,6 +84,17 @@ struct LinearAlgebraTests {
         #expect(Matrix.sparseFactor(dense, rowLength: 500) == nil)
     }
 
+    @Test("A transpose added in tiles is the transpose, at sizes that leave partial tiles")
+    func transposedAdd() {
+        var generator = SeededGenerator(seed: 3)
+        let a = Matrix<Float>.uniform(rows: 37, columns: 19, in: -1...1, using: &generator)
+        var sum = Matrix<Float>(rows: 19, columns: 37, repeating: 1)
+        sum.transposedAdd(a, scaledBy: 2)
+        for i in 0..<37 {
+            for j in 0..<19 { #expect(sum[j, i] == 1 + 2 * a[i, j]) }
+        }
+    }
+
     @Test("Convolution matches its definition, and its transpose is its adjoint", arguments: [
         ConvolutionGeometry(inputChannels: 2, height: 5, width: 6, outputChannels: 3, kernel: 3, stride: 1, padding: 1),
         ConvolutionGeometry(inputChannels: 1, height: 7, width: 5, outputChannels: 2, kernel: 3, stride: 2, padding: 0),
@@ -98,12 +109,12 @@ struct LinearAlgebraTests {
     ])
     func convolution(geometry g: ConvolutionGeometry) {
         var generator = SeededGenerator(seed: 5)
-        let x = Matrix<Double>.uniform(rows: 2, columns: g.inputUnits, in: -1...1, using: &generator)
+        let x = Matrix<Double>.uniform(rows: 3, columns: g.inputUnits, in: -1...1, using: &generator)
         let w = Matrix<Double>.uniform(rows: g.outputChannels, columns: g.patchSize, in: -1...1, using: &generator)
-        var y = Matrix<Double>(rows: 2, columns: g.outputUnits)
+        var y = Matrix<Double>(rows: 3, columns: g.outputUnits)
         y.addConvolution(of: x, by: w, geometry: g)
         // The definition: y[b, o, i, j] = Σ_{c,u,v} w[o, c, u, v] · x[b, c, i·s + u − p, j·s + v − p].
-        for b in 0..<2 {
+        for b in 0..<3 {
             for o in 0..<g.outputChannels {
                 for i in 0..<g.outputHeight {
                     for j in 0..<g.outputWidth {
@@ -122,8 +133,8 @@ struct LinearAlgebraTests {
                 }
             }
         }
-        let u = Matrix<Double>.uniform(rows: 2, columns: g.outputUnits, in: -1...1, using: &generator)
-        var back = Matrix<Double>(rows: 2, columns: g.inputUnits)
+        let u = Matrix<Double>.uniform(rows: 3, columns: g.outputUnits, in: -1...1, using: &generator)
+        var back = Matrix<Double>(rows: 3, columns: g.inputUnits)
         back.addTransposedConvolution(of: u, by: w, geometry: g)
         #expect(abs(u.dot(y) - back.dot(x)) < 1e-10, "⟨u, conv x⟩ = ⟨convᵀ u, x⟩")
         // ⟨u, conv(x; W)⟩ is linear in W: its gradient G gives ⟨G, W⟩ = ⟨u, conv(x; W)⟩.

@@ -44,21 +44,21 @@ struct SharedWorkTests {
         }
     }
 
-    @Test("The census tells a convolution's products (one per example) from dense ones of the same shape")
+    @Test("The census tells a convolution's products (one per batch) from dense ones of the same shape")
     func censusOfConvolutions() {
-        // 1×9×9 → 5×7×7, kernel 3: per example a 5×9 · 9×49 product; a shape no other test uses.
+        // 1×9×9 → 5×7×7, kernel 3, a batch of 3: one 5×9 · 9×147 product; a shape no other test uses.
         let g = ConvolutionGeometry(inputChannels: 1, height: 9, width: 9, outputChannels: 5, kernel: 3, stride: 1, padding: 0)
         let x = Matrix<Float>(rows: 3, columns: g.inputUnits, repeating: 1), weight = Matrix<Float>(rows: 5, columns: 9, repeating: 1)
         let (_, calls) = GEMMCensus.recording {
             var y = Matrix<Float>(rows: 3, columns: g.outputUnits)
             y.addConvolution(of: x, by: weight, geometry: g)
-            var dense = Matrix<Float>(rows: 5, columns: 49)
-            dense.multiplyAdd(weight, Matrix<Float>(rows: 9, columns: 49))
+            var dense = Matrix<Float>(rows: 5, columns: 147)
+            dense.multiplyAdd(weight, Matrix<Float>(rows: 9, columns: 147))
         }
-        let shape = GEMMShape(m: 5, n: 49, k: 9, transposeA: false, transposeB: false, scalarSize: 4, convolution: true)
+        let shape = GEMMShape(m: 5, n: 147, k: 9, transposeA: false, transposeB: false, scalarSize: 4, convolution: true)
         var denseShape = shape
         denseShape.convolution = false
-        #expect(calls[shape] == 3 && calls[denseShape] == 1)
+        #expect(calls[shape] == 1 && calls[denseShape] == 1)
     }
 
     @Test("A PC inference step costs four products on a 6-5-4-3 network: a prediction and a feedback for each free-free interaction")

@@ -127,7 +127,7 @@ public struct ConvolutionInteraction<Scalar: BLASScalar>: EnergyTerm {
         for example in 0..<state.batchSize {
             let row = Array(convolved.elements[(example * geometry.outputUnits)..<((example + 1) * geometry.outputUnits)])
             state.layers[lower].elements.withUnsafeBufferPointer { x in
-                geometry.unfold(x.baseAddress! + example * geometry.inputUnits, into: &patches)
+                geometry.unfold(batch: 1, x.baseAddress! + example * geometry.inputUnits, into: &patches)
             }
             for window in pooling.windows {
                 let largest = window.map { row[$0] }.max()!
