@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
             as in training): their sum is the time the epoch's GEMMs need at their own shapes, and the rest of the \
             epoch is element-wise work, overhead and the products that visit only a mostly zero input's nonzeros \
             (the input's drive and its weight's update on MNIST). The peak is the throughput of a 2048³ single-precision GEMM on \
-            all threads.
+            as many threads as the run's blocks (--threads), the cores the epoch uses.
 
             With --relaxation it measures the free phase instead: the first --examples test images relaxed one by one \
             from zero, to the run's tolerance (1e-4 without one) within --cap steps, by gradient descent with the run's \
@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
         let flops = products.map { $0.callsPerEpoch * $0.shape.flops }.reduce(0, +)
         // With several blocks the products run on that many threads at once.
         let gemmSeconds = products.map(\.secondsPerEpoch).reduce(0, +) / Double(threads)
-        let peak = BLAS.withThreadCount(ProcessInfo.processInfo.activeProcessorCount) { Self.measuredPeakGFLOPS() }
+        let peak = BLAS.withThreadCount(threads) { Self.measuredPeakGFLOPS() }
         let convolutions = products.filter(\.shape.convolution)
         let convolution = convolutions.isEmpty ? nil : BenchReport.ConvolutionShare(
             products: convolutions, threads: threads, epochSeconds: best, peakGFLOPS: peak)
@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
             seconds per epoch: \(seconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")) (best \(String(format: "%.3f", best)))
             samples per second: \(Int(report.samplesPerSecond))
             GEMM work per epoch (counted): \(String(format: "%.1f", report.gflopPerEpoch)) GFLOP → \(String(format: "%.1f", report.achievedGFLOPS)) GFLOP/s
-            measured peak (2048³ SGEMM): \(String(format: "%.1f", peak)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfPeak))% of peak
+            measured peak (2048³ SGEMM, \(threads) thread\(threads == 1 ? "" : "s")): \(String(format: "%.1f", peak)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfPeak))% of peak
             the products alone, timed at their shapes: \(String(format: "%.3f", gemmSeconds)) s per epoch = \
             \(String(format: "%.0f", 100 * report.fractionInGEMM))% of the epoch
             """)
