@@ -35,8 +35,10 @@ struct TrainingTests {
             #expect(conv.architecture.interactions == convolutions)
             #expect(conv.training.epochs == 10 && conv.training.batchSize == 32 && conv.training.optimizer == .adam)
         }
-        let convEP = RunFile.presets["conv-fashion-mnist"]!.specification.learning
-        #expect(convEP.rule == .ep(beta: 0.5, nudging: .centered) && convEP.dynamics.minimizer == .exactBlock && convEP.dynamics.overrelaxation == 1.6)
+        for name in ["conv-mnist", "conv-fashion-mnist"] {
+            let convEP = RunFile.presets[name]!.specification.learning
+            #expect(convEP.rule == .ep(beta: 0.1, nudging: .centered) && convEP.dynamics.minimizer == .exactBlock && convEP.dynamics.overrelaxation == 1.6)
+        }
         #expect(RunFile.presets["conv-fashion-mnist-pc"]!.specification.learning.rule == .pc(outputPrecision: 0.1))
         for (name, preset) in RunFile.presets {
             try preset.specification.learning.validate()
