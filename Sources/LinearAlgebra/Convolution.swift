@@ -163,8 +163,7 @@ extension Matrix {
     public mutating func addTransposedConvolution(of u: Matrix, by weight: Matrix, geometry g: ConvolutionGeometry, alpha: Scalar = 1) {
         precondition(u.columns == g.outputUnits && columns == g.inputUnits && u.rows == rows
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "transposed convolution shape mismatch")
-        var unitMajor = Matrix(rows: g.outputUnits, columns: rows)
-        unitMajor.transposedAdd(u)
+        let unitMajor = u.transposed  // C_out × H'·W'·B, the example innermost
         let width = g.outputPixels * rows
         let patches = [Scalar](unsafeUninitializedCapacity: g.patchSize * width) { buffer, count in
             unitMajor.elements.withUnsafeBufferPointer { pu in
@@ -191,8 +190,7 @@ extension Matrix {
         precondition(u.columns == g.outputUnits && x.columns == g.inputUnits && u.rows == x.rows
                      && rows == g.outputChannels && columns == g.patchSize, "convolution weight gradient shape mismatch")
         let patches = x.unfoldedPatches(geometry: g)
-        var unitMajor = Matrix(rows: g.outputUnits, columns: u.rows)
-        unitMajor.transposedAdd(u)
+        let unitMajor = u.transposed
         let width = g.outputPixels * u.rows
         patches.withUnsafeBufferPointer { pp in
             unitMajor.elements.withUnsafeBufferPointer { pu in
@@ -207,8 +205,7 @@ extension Matrix {
 
     /// The batch's patches, `patchSize × outputPixels·batch` (``ConvolutionGeometry/unfold(batch:_:into:)``).
     private func unfoldedPatches(geometry g: ConvolutionGeometry) -> [Scalar] {
-        var unitMajor = Matrix(rows: columns, columns: rows)
-        unitMajor.transposedAdd(self)
+        let unitMajor = transposed
         let count = g.patchSize * g.outputPixels * rows
         return [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             unitMajor.elements.withUnsafeBufferPointer { g.unfold(batch: rows, $0.baseAddress!, into: buffer.baseAddress!) }
