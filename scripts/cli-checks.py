@@ -794,6 +794,11 @@ with tempfile.TemporaryDirectory() as empty:
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("bench: a variant with a setting the run cannot take is refused by name",
           rejects(["bench", "--variant", "minimizer=exact-block overrelaxation=2"], "variant 'minimizer=exact-block overrelaxation=2'", "overrelaxation"))
+    check("bench --relaxation: a run setting it does not use is refused by name, pointing to its own flag",
+          rejects(["bench", "--relaxation", "--overrelaxation", "1.7"], "--overrelaxation: bench --relaxation does not use", "--overrelaxations"))
+    check("bench --relaxation: with --model the model's settings are measured, so a setting flag is refused",
+          rejects(["bench", "--relaxation", "--model", empty, "--tolerance", "0.001"], "--tolerance cannot be given with --model"))
+    check("bench: --relaxation's flags without it are refused", rejects(["bench", "--examples", "40"], "--examples: it belongs to --relaxation"))
     check("align: zero λ is rejected", rejects(["align", "--nudges", "0,0.1"], "--nudges"))
     check("align: PC with the cross-entropy is rejected", rejects(["align", "--rule", "pc", "--cost", "cross-entropy"], "--cost"))
     check("align: an unknown activation is rejected", rejects(["align", "--hidden-activation", "softsign"], "--hidden-activation"))

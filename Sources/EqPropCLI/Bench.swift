@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
 
             With --relaxation it measures the free phase instead: the first --examples test images relaxed one by one \
             from zero, to the run's tolerance (1e-4 without one) within --cap steps, by gradient descent with the run's \
-            ε (0.5 if it has none) and by the exact block minimizer with each --overrelaxation ω, with the run's initial \
+            ε (0.5 if it has none) and by the exact block minimizer with each --overrelaxations ω, with the run's initial \
             weights or a trained --model's.
 
             Under `mpirun -np N` it trains the run data-parallel on the ranks and reports the seconds per epoch and the \
@@ -28,8 +28,8 @@ struct Bench: ParsableCommand {
     @OptionGroup var settings: RunOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var compute: ComputeOptions
-    @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none).", valueName: "n"))
-    var shapes: Int = 8
+    @Option(help: ArgumentHelp("Show the products that take the most time, this many (0: none; default: 8).", valueName: "n"))
+    var shapes: Int?
     @Flag(help: "Print JSON.") var json = false
     @Option(name: .customLong("variant"),
             help: ArgumentHelp("Time this variant of the run beside it, e.g. 'minimizer=exact-block tolerance=0.001' (repeat for more): "
@@ -39,7 +39,10 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let epochs = settings.epochs, (Int(epochs) ?? 0) <= 0 { throw ValidationError("--epochs: expected a positive number of epochs to time, got \(epochs)") }
-        if shapes < 0 { throw ValidationError("--shapes: expected 0 or a positive number, got \(shapes)") }
+        if let shapes, shapes < 0 { throw ValidationError("--shapes: expected 0 or a positive number, got \(shapes)") }
+        if shapes != nil, !variants.isEmpty { throw ValidationError("--shapes: runs timed side by side (--variant) report no products by shape") }
+        try relaxation.refuseUnused(settings: settings, data: data,
+                                    trainingBenchFlags: [("--variant", !variants.isEmpty), ("--shapes", shapes != nil)].filter(\.1).map(\.0))
     }
 
     func run() throws {
@@ -80,7 +83,7 @@ struct Bench: ParsableCommand {
             samplesPerSecond: Double(train.count) / best, gflopPerEpoch: flops / 1e9,
             achievedGFLOPS: flops / best / 1e9, peakGFLOPS: peak, fractionOfPeak: flops / best / 1e9 / peak,
             gemmSecondsPerEpoch: gemmSeconds, fractionInGEMM: gemmSeconds / best,
-            blasKernel: BLAS.coreName, threads: threads, convolution: convolution, products: Array(products.prefix(shapes)))
+            blasKernel: BLAS.coreName, threads: threads, convolution: convolution, products: Array(products.prefix(shapes ?? 8)))
         if json {
             try printJSON(report)
             return

@@ -8,18 +8,52 @@ import TrainingRuns
 /// examples and weights.
 struct RelaxationBenchOptions: ParsableArguments {
     @Flag(help: "Measure the free phase's steps to a tolerance per minimizer instead of training.") var relaxation = false
-    @Option(parsing: .unconditional, help: "--relaxation: test images to relax.") var examples = 1000
-    @Option(parsing: .unconditional, help: "--relaxation: the most steps (sweeps) one relaxation may take.") var cap = 20_000
-    @Option(help: ArgumentHelp("--relaxation: the exact block minimizer's over-relaxation factors ω, e.g. 1,1.5.", valueName: "ω list"))
-    var overrelaxations = "1,1.5"
-    @Option(help: ArgumentHelp("--relaxation: a trained model's folder (`train --save-model`, or a run folder's model/); default: the run's initial weights.",
-                               valueName: "dir"))
+    @Option(parsing: .unconditional, help: "--relaxation: test images to relax (default: 1000).") var examples: Int?
+    @Option(parsing: .unconditional, help: "--relaxation: the most steps (sweeps) one relaxation may take (default: 20000).") var cap: Int?
+    @Option(help: ArgumentHelp("--relaxation: the exact block minimizer's over-relaxation factors ω (default: 1,1.5).", valueName: "ω list"))
+    var overrelaxations: String?
+    @Option(help: ArgumentHelp("--relaxation: a trained model's folder (`train --save-model`, or a run folder's model/), whose own run "
+                               + "settings are used; default: the run's initial weights.", valueName: "dir"))
     var model: String?
 
+    /// The run settings a free phase measured on its own does not read: the bench's minimizers
+    /// replace the run's dynamics, and nothing is trained.
+    static let unusedSettings: Set<String> = ["minimizer", "overrelaxation", "free-steps", "nudged-steps", "noise", "persistent-particles",
+                                              "epochs", "learning-rates", "optimizer", "schedule", "weight-decay", "cost", "validation"]
+
+    /// Refuses, by name, what this measurement would otherwise drop: its own flags without
+    /// `--relaxation`; with it, the training bench's flags and the run settings it does not read; with
+    /// `--model`, every run setting (the model's own run is measured).
+    func refuseUnused(settings: RunOptions, data: DataOptions, trainingBenchFlags: [String]) throws {
+        guard relaxation else {
+            let given = [("--examples", examples != nil), ("--cap", cap != nil), ("--overrelaxations", overrelaxations != nil), ("--model", model != nil)]
+            if let flag = given.first(where: \.1)?.0 { throw ValidationError("\(flag): it belongs to --relaxation, which was not given") }
+            return
+        }
+        if let flag = trainingBenchFlags.first { throw ValidationError("\(flag): bench --relaxation measures the free phase, it trains nothing") }
+        if data.trainLimit != nil { throw ValidationError("--train-limit: bench --relaxation relaxes test images (--examples), not training ones") }
+        if model != nil {
+            let given = [("a run file", settings.runFile != nil), ("--preset", settings.preset != nil), ("--dataset", data.dataset != nil)]
+                .filter(\.1).map(\.0) + settings.given.map { "--\($0.flag)" }
+            if let first = given.first {
+                throw ValidationError("--model: the model's own run settings are measured; \(first) cannot be given with --model")
+            }
+        }
+        if let unused = settings.given.first(where: { Self.unusedSettings.contains($0.flag) })?.flag {
+            let instead = switch unused {
+            case "overrelaxation", "minimizer": "; --overrelaxations lists the exact block minimizer's factors to measure"
+            case "free-steps", "nudged-steps": "; --cap bounds the steps"
+            default: ""
+            }
+            throw ValidationError("--\(unused): bench --relaxation does not use the run's \(unused)\(instead)")
+        }
+    }
+
     func run(settings: RunOptions, data: DataOptions, json: Bool) throws {
+        let examples = examples ?? 1000, cap = cap ?? 20_000
         guard examples > 0 else { throw ValidationError("--examples: expected a positive number, got \(examples)") }
         guard cap > 0 else { throw ValidationError("--cap: expected a positive number of steps, got \(cap)") }
-        let omegas: [Double] = try parseList(overrelaxations, flag: "overrelaxations")
+        let omegas: [Double] = try parseList(overrelaxations ?? "1,1.5", flag: "overrelaxations")
         if let bad = omegas.first(where: { !($0 > 0 && $0 < 2) }) { throw ValidationError("--overrelaxations: expected factors ω in (0, 2), got \(bad)") }
         var (run, name) = try settings.resolved(dataset: data.dataset)
         var energy: LayeredEnergy<Float>
