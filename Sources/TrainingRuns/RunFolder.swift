@@ -189,22 +189,50 @@ public struct RunFolder: Sendable {
         return names.filter { $0.hasPrefix("epoch-") && $0.hasSuffix(".npz") }.sorted().map { checkpoints.appendingPathComponent($0) }
     }
 
-    /// The per-epoch records of the run in `folder`, from its `metrics.jsonl`.
+    /// The per-epoch records of the run in `folder`: its `metrics.jsonl`, or else its `metrics.csv`
+    /// (all that `docs/runs` keeps of a run).
     public static func history(in folder: String) throws -> [EpochRecord] {
-        let path = URL(fileURLWithPath: folder).appendingPathComponent("metrics.jsonl").path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RunFolderError("\(path): no such file; expected the folder of an `eqprop train --output DIR` run")
+        let url = URL(fileURLWithPath: folder)
+        let jsonLines = url.appendingPathComponent("metrics.jsonl").path, csv = url.appendingPathComponent("metrics.csv").path
+        let (records, path): ([EpochRecord], String)
+        if let data = FileManager.default.contents(atPath: jsonLines) {
+            (records, path) = (try history(jsonLines: String(decoding: data, as: UTF8.self), path: jsonLines), jsonLines)
+        } else if let data = FileManager.default.contents(atPath: csv) {
+            (records, path) = (try history(csv: String(decoding: data, as: UTF8.self), path: csv), csv)
+        } else {
+            throw RunFolderError("\(jsonLines): no such file, nor metrics.csv; expected the folder of an `eqprop train --output DIR` run")
         }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
-        let records = try lines.enumerated().map { number, line in
+        guard !records.isEmpty else { throw RunFolderError("\(path): no epochs recorded yet") }
+        return records
+    }
+
+    private static func history(jsonLines text: String, path: String) throws -> [EpochRecord] {
+        try text.split(separator: "\n", omittingEmptySubsequences: true).enumerated().map { number, line in
             do {
                 return try JSONDecoder().decode(EpochRecord.self, from: Data(line.utf8))
             } catch {
                 throw RunFolderError("\(path):\(number + 1): expected an epoch record {\"epoch\", \"train_error\", \"test_error\", …}, got '\(line.prefix(80))'")
             }
         }
-        guard !records.isEmpty else { throw RunFolderError("\(path): no epochs recorded yet") }
-        return records
+    }
+
+    /// The lines of `metrics.csv` under its header (any subset of ``EpochRecord/csvHeader``'s columns,
+    /// in any order; an empty field is a quantity not measured), read through the same keys as
+    /// `metrics.jsonl`.
+    private static func history(csv text: String, path: String) throws -> [EpochRecord] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let header = lines.first?.split(separator: ",", omittingEmptySubsequences: false) else { return [] }
+        return try lines.dropFirst().enumerated().map { number, line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            let members = zip(header, fields).filter { !$1.isEmpty }.map { "\"\($0)\":\($1)" }
+            do {
+                guard fields.count == header.count, fields.allSatisfy({ $0.isEmpty || Double($0)?.isFinite == true }) else { throw RunFolderError("") }
+                return try JSONDecoder().decode(EpochRecord.self, from: Data(("{" + members.joined(separator: ",") + "}").utf8))
+            } catch {
+                throw RunFolderError("\(path):\(number + 2): expected \(header.count) numbers under the header (epoch, train_error, test_error, …), "
+                                     + "got '\(line.prefix(80))'")
+            }
+        }
     }
 }
 

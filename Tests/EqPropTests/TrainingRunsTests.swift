@@ -240,6 +240,32 @@ struct TrainingRunsTests {
         #expect(try RunFolder.history(in: folder.url.path) == run.history)
     }
 
+    @Test("A folder that keeps only metrics.csv (as docs/runs does) reads back the same records; columns go by the header; a bad line is named")
+    func historyFromCSV() throws {
+        let (runFile, data) = smallRun()
+        let folder = try RunFolder(path: try temporaryFolder().path)
+        var run = try TrainingRun(runFile, name: "small", data: DataSplits(training: data, test: data), folder: folder)
+        for _ in 1...2 { try run.trainEpoch() }
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("metrics.jsonl"))
+        #expect(try RunFolder.history(in: folder.url.path) == run.history)
+
+        let csv = folder.url.appendingPathComponent("metrics.csv")
+        try "validation_error,epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,free_steps\n0.25,1,0.5,0.375,1,2,3.5,1,\n"
+            .write(to: csv, atomically: true, encoding: .utf8)
+        var expected = EpochRecord(epoch: 1, trainError: 0.5, testError: 0.375, trainCost: 1, testCost: 2, seconds: 3.5, learningRateFactor: 1)
+        expected.validationError = 0.25
+        #expect(try RunFolder.history(in: folder.url.path) == [expected])
+        for bad in ["0.25,1,0.5,0.375,1,2,3.5\n", "0.25,1,0.5,nan,1,2,3.5,1,\n", "0.25,,0.5,0.375,1,2,3.5,1,\n"] {
+            try ("validation_error,epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,free_steps\n0.25,1,0.5,0.375,1,2,3.5,1,\n" + bad)
+                .write(to: csv, atomically: true, encoding: .utf8)
+            let error = try #require(throws: RunFolderError.self) { try RunFolder.history(in: folder.url.path) }
+            #expect(error.description.hasPrefix(csv.path + ":3: expected 9 numbers under the header"), "\(bad)")
+        }
+        try FileManager.default.removeItem(at: csv)
+        let missing = try #require(throws: RunFolderError.self) { try RunFolder.history(in: folder.url.path) }
+        #expect(missing.description.contains("metrics.jsonl: no such file, nor metrics.csv"))
+    }
+
     @Test("After training, the alignment of PC-Nudge at a small λ with backprop is ≈ 1, and measuring it leaves the trainer as it was")
     func alignmentAfterTraining() throws {
         let (trainer, run, data) = try trainedTrainer()
