@@ -45,6 +45,35 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
                elements: Array(elements[(range.lowerBound * columns)..<(range.upperBound * columns)]))
     }
 
+    /// The rows at `indices`, in that order, as a new matrix.
+    public func rows(_ indices: [Int]) -> Matrix {
+        var result = Matrix(rows: indices.count, columns: columns)
+        let n = columns
+        elements.withUnsafeBufferPointer { source in
+            result.elements.withUnsafeMutableBufferPointer { target in
+                for (i, r) in indices.enumerated() {
+                    precondition(r >= 0 && r < rows, "row \(r) of a matrix of \(rows) rows")
+                    (target.baseAddress! + i * n).update(from: source.baseAddress! + r * n, count: n)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Copies row `i` of `source` into row `indices[i]`.
+    public mutating func setRows(_ indices: [Int], from source: Matrix) {
+        precondition(source.columns == columns && source.rows == indices.count)
+        let n = columns, rows = rows
+        source.elements.withUnsafeBufferPointer { source in
+            elements.withUnsafeMutableBufferPointer { target in
+                for (i, r) in indices.enumerated() {
+                    precondition(r >= 0 && r < rows, "row \(r) of a matrix of \(rows) rows")
+                    (target.baseAddress! + r * n).update(from: source.baseAddress! + i * n, count: n)
+                }
+            }
+        }
+    }
+
     /// Copies `source` into rows starting at `row`.
     public mutating func setRows(startingAt row: Int, from source: Matrix) {
         precondition(source.columns == columns && row + source.rows <= rows)

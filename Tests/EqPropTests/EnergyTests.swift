@@ -208,10 +208,44 @@ struct DynamicsTests {
         #expect(converged.steps < 10_000 && converged.lastChange <= 1e-9 && converged.unsettledExamples == 0, "\(converged)")
         let cap = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: converged.steps - 1, tolerance: 1e-9).relax(&capped, under: clamped, using: &generator)
         #expect(cap.steps == converged.steps - 1 && cap.unsettledExamples > 0, "stopped by the cap: \(cap)")
-        // Fixed steps and a tolerance step alike: the same states after the same number of steps.
+        // Fixed steps and a tolerance step alike: the slowest example, which stops last, has the
+        // states of as many fixed steps.
         var fixed = start
         try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: converged.steps).relax(&fixed, under: clamped, using: &generator)
-        #expect(fixed == settled)
+        let slowest = try (0..<7).filter { row in
+            var alone = start.rows([row])
+            let own = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10_000, tolerance: 1e-9)
+                .relax(&alone, under: ClampedEnergy(problem.energy, clamping: [0], at: alone), using: &generator)
+            return own.steps == converged.steps
+        }
+        #expect(!slowest.isEmpty)
+        for row in slowest {
+            for k in 1...3 { #expect(maxAbsDifference(fixed.layers[k].rows([row]), settled.layers[k].rows([row])) < 1e-12) }
+        }
+    }
+
+    @Test("With a tolerance each example stops once it has settled, as if relaxed alone, with and without a nudge, on one block or three",
+          arguments: [SmallProblem(batchSize: 7), .predictiveCoding(hidden: .tanh, output: .identity)], [1, 3])
+    func examplesStopWhenSettled(problem: SmallProblem, blocks: Int) throws {
+        var generator = SeededGenerator(seed: 0)
+        let start = problem.interiorState(), rows = Array(0..<problem.input.rows), output = start.layers.count - 1
+        let dynamics = ProjectedGradientDescent<Double>(stepSize: 0.2, steps: 10_000, tolerance: 1e-9, parallelBlocks: blocks)
+        for beta in [0.0, 0.3] {
+            func phase(_ state: NetworkState<Double>, _ rows: [Int]) -> ClampedEnergy<Double> {
+                let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+                return beta == 0 ? clamped : clamped.adding(CostTerm(cost: SquaredError(), target: problem.target.rows(rows), beta: beta, layer: output))
+            }
+            var batch = start
+            let together = try dynamics.relax(&batch, under: phase(batch, rows), using: &generator)
+            var steps: [Int] = []
+            for row in rows {
+                var alone = start.rows([row])
+                steps.append(try dynamics.relax(&alone, under: phase(alone, [row]), using: &generator).steps)
+                for k in alone.layers.indices { #expect(maxAbsDifference(alone.layers[k], batch.layers[k].rows([row])) < 1e-12, "β \(beta), example \(row)") }
+            }
+            #expect(together.steps == steps.max() && together.unsettledExamples == 0)
+            #expect(steps.min()! < together.steps, "some example settles before the slowest, so the batch shrinks: \(steps)")
+        }
     }
 
     @Test("The projection onto the box keeps NaN visible: the hard sigmoid must not hide a divergence")

@@ -166,6 +166,9 @@ struct ExactBlockDescentTests {
         var batch = NetworkState(input: input, layerSizes: energy.layerSizes)
         let together = try dynamics.relax(&batch, under: ClampedEnergy(energy, clamping: [0], at: batch), using: &generator)
         #expect(Double(together.steps) == survey.meanBatchSteps(batchSize: input.rows) && together.steps == survey.steps.max())
+        // Each example stopped once it had settled, so the batch's fixed points are each example's alone.
+        #expect(survey.steps.min()! < together.steps)
+        for k in 1...3 { #expect(maxAbsDifference(batch.layers[k], survey.fixedPoints.layers[k]) < 1e-12) }
         #expect(survey.meanBatchSteps(batchSize: 1) == Double(survey.steps.reduce(0, +)) / Double(survey.steps.count))
         #expect(survey.stepQuantile(1) == survey.steps.max() && survey.stepQuantile(0) == survey.steps.min())
         #expect(survey.unsettledExamples == 0 && survey.fractionDiffering(from: survey, by: 0) == 0)

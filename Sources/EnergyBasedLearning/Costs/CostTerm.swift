@@ -63,7 +63,7 @@ public struct CostTerm<Scalar: BLASScalar>: EnergyTerm {
     public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] { [] }
 
     /// The nudge on the examples in `rows` only.
-    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> {
+    public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> {
         CostTerm(cost: cost, target: target.rows(rows), beta: beta, layer: layer)
     }
 }

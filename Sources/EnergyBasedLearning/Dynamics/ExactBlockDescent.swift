@@ -83,11 +83,7 @@ public struct ExactBlockDescent<Scalar: BLASScalar>: Dynamics {
 
     private func sweep(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, curvatures: [Int: Double],
                        groups: [Set<Int>]) throws -> Relaxation {
-        var gradient = NetworkState(zerosLike: state)
-        var rowChanges = [Scalar](repeating: 0, count: state.batchSize)
-        var step = 0
-        while step < steps {
-            rowChanges.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        try stepsUntilSettled(&state, under: energy, steps: steps, tolerance: tolerance) { state, energy, gradient, rowChanges, _ in
             for group in groups {
                 energy.stateGradient(at: state, into: &gradient, layers: group)
                 for k in group.sorted() {
@@ -96,10 +92,7 @@ public struct ExactBlockDescent<Scalar: BLASScalar>: Dynamics {
                                                       rowChanges: &rowChanges)
                 }
             }
-            step += 1
-            if let tolerance, rowChanges.allSatisfy({ $0 <= tolerance }) { break }
         }
-        return try Relaxation(ending: state, under: energy, steps: step, rowChanges: rowChanges, tolerance: tolerance)
     }
 }
 

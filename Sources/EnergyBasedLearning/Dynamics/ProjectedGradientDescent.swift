@@ -94,22 +94,15 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
 
     private func relaxBlock(_ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>,
                             using generator: inout SeededGenerator) throws -> Relaxation {
-        var gradient = NetworkState(zerosLike: state)
         // The step −ε·(∂F/∂s + n) with n ~ N(0, σ²/ε) is −ε·∂F/∂s + σ√ε·ξ.
         let gradientNoise = noise / stepSize.squareRoot()
-        // Each example's largest change in a step, measured at every step when stopping at a
-        // tolerance, else at the last step only.
-        var rowChanges = [Scalar](repeating: 0, count: state.batchSize)
-        var step = 0
-        while step < steps {
+        return try stepsUntilSettled(&state, under: energy, steps: steps, tolerance: tolerance) { state, energy, gradient, rowChanges, measuring in
             energy.stateGradient(at: state, into: &gradient)
             if noise > 0 {
                 for k in energy.freeLayers {
                     gradient.layers[k].addGaussianNoise(standardDeviation: gradientNoise, using: &generator)
                 }
             }
-            let measuring = tolerance != nil || step == steps - 1
-            if measuring { rowChanges.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             for k in energy.freeLayers {
                 let stepSize = stepSize * (layerStepScales?[k] ?? 1)
                 if measuring {
@@ -118,10 +111,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
                     state.layers[k].descend(along: gradient.layers[k], stepSize: stepSize, within: energy.stateBounds[k])
                 }
             }
-            step += 1
-            if let tolerance, rowChanges.allSatisfy({ $0 <= tolerance }) { break }
         }
-        return try Relaxation(ending: state, under: energy, steps: step, rowChanges: rowChanges, tolerance: tolerance)
     }
 }
 
@@ -152,7 +142,7 @@ func relaxInBlocks<Scalar: BLASScalar, G: RandomNumberGenerator>(
             results[b] = Result {
                 var part = whole.rows(rows)
                 var blockGenerator = SeededGenerator(seed: seeds[b])
-                let relaxation = try task.value(&part, energy.restricted(to: rows), &blockGenerator)
+                let relaxation = try task.value(&part, energy.restricted(to: Array(rows)), &blockGenerator)
                 return (part, relaxation)
             }
         }

@@ -118,8 +118,8 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
         self.isModelEnergy = isModelEnergy
     }
 
-    /// The same clamped energy for the examples (rows) in `rows` only.
-    public func restricted(to rows: Range<Int>) -> ClampedEnergy {
+    /// The same clamped energy for the examples (rows) at `rows` only, in that order.
+    public func restricted(to rows: [Int]) -> ClampedEnergy {
         ClampedEnergy(energy: energy, clampedLayers: clampedLayers, freeLayers: freeLayers,
                       constantGradient: constantGradient.map { $0?.rows(rows) },
                       varyingContributions: varyingContributions,

@@ -83,9 +83,10 @@ public protocol EnergyTerm<Scalar>: Sendable {
     /// may precompute what depends only on them (the default returns the term unchanged).
     func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar>
 
-    /// A specialised term for the examples (rows) in `rows` only (the default returns the term
-    /// unchanged).
-    func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar>
+    /// A specialised term for the examples (rows) at `rows` only, in that order (the default returns
+    /// the term unchanged): a term holding anything per example (a target, a precomputed drive)
+    /// keeps those rows of it.
+    func restricted(to rows: [Int]) -> any EnergyTerm<Scalar>
 
     /// This term's part in the feed-forward network its energy becomes as the feedback vanishes (the
     /// zero-feedback limit of a Hopfield energy, see ``FeedForwardChain/limit(of:)``): a weight from
@@ -131,7 +132,7 @@ extension EnergyTerm {
 
     public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> { self }
 
-    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> { self }
+    public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> { self }
 
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         let difference = parameterGradientDifference(between: a, and: b)

@@ -32,6 +32,16 @@ public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
         NetworkState(layers: layers.map { $0.rows(rows) })
     }
 
+    /// The states of the examples at `indices`, in that order.
+    public func rows(_ indices: [Int]) -> NetworkState {
+        NetworkState(layers: layers.map { $0.rows(indices) })
+    }
+
+    /// Overwrites example `indices[i]` with example `i` of `part`.
+    public mutating func setRows(_ indices: [Int], from part: NetworkState) {
+        for k in layers.indices { layers[k].setRows(indices, from: part.layers[k]) }
+    }
+
     /// Overwrites the examples from `row` on with `part`.
     public mutating func setRows(startingAt row: Int, from part: NetworkState) {
         for k in layers.indices { layers[k].setRows(startingAt: row, from: part.layers[k]) }

@@ -184,10 +184,10 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
         return term
     }
 
-    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> { restrictedPrediction(to: rows) }
+    public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> { restrictedPrediction(to: rows) }
 
     /// This term for the examples in `rows` only (its precomputed prediction restricted too).
-    func restrictedPrediction(to rows: Range<Int>) -> PredictionError {
+    func restrictedPrediction(to rows: [Int]) -> PredictionError {
         guard let clampedPrediction else { return self }
         var term = self
         term.clampedPrediction = (clampedPrediction.value.rows(rows), clampedPrediction.derivative.rows(rows),

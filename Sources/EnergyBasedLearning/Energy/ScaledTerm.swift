@@ -66,7 +66,7 @@ public struct ScaledTerm<Scalar: BLASScalar>: EnergyTerm {
         ScaledTerm(term.specialized(clamping: clampedLayers, at: state), by: factor)
     }
 
-    public func restricted(to rows: Range<Int>) -> any EnergyTerm<Scalar> {
+    public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> {
         ScaledTerm(term.restricted(to: rows), by: factor)
     }
 
