@@ -46,7 +46,9 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     }
 
     /// The rows at `indices`, in that order, as a new matrix.
-    public func rows(_ indices: [Int]) -> Matrix {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func gatheringRows(_ indices: [Int]) -> Matrix {
         var result = Matrix(rows: indices.count, columns: columns)
         let n = columns
         elements.withUnsafeBufferPointer { source in
@@ -60,8 +62,10 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         return result
     }
 
-    /// Copies row `i` of `source` into row `indices[i]`.
-    public mutating func setRows(_ indices: [Int], from source: Matrix) {
+    /// Writes the rows of `source` to rows `indices` of `self`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func scatterRows(_ source: Matrix, to indices: [Int]) {
         precondition(source.columns == columns && source.rows == indices.count)
         let n = columns, rows = rows
         source.elements.withUnsafeBufferPointer { source in

@@ -220,7 +220,7 @@ struct DynamicsTests {
         }
         #expect(!slowest.isEmpty)
         for row in slowest {
-            for k in 1...3 { #expect(maxAbsDifference(fixed.layers[k].rows([row]), settled.layers[k].rows([row])) < 1e-12) }
+            for k in 1...3 { #expect(maxAbsDifference(fixed.layers[k].gatheringRows([row]), settled.layers[k].gatheringRows([row])) < 1e-12) }
         }
     }
 
@@ -233,7 +233,7 @@ struct DynamicsTests {
         for beta in [0.0, 0.3] {
             func phase(_ state: NetworkState<Double>, _ rows: [Int]) -> ClampedEnergy<Double> {
                 let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
-                return beta == 0 ? clamped : clamped.adding(CostTerm(cost: SquaredError(), target: problem.target.rows(rows), beta: beta, layer: output))
+                return beta == 0 ? clamped : clamped.adding(CostTerm(cost: SquaredError(), target: problem.target.gatheringRows(rows), beta: beta, layer: output))
             }
             var batch = start
             let together = try dynamics.relax(&batch, under: phase(batch, rows), using: &generator)
@@ -241,7 +241,7 @@ struct DynamicsTests {
             for row in rows {
                 var alone = start.rows([row])
                 steps.append(try dynamics.relax(&alone, under: phase(alone, [row]), using: &generator).steps)
-                for k in alone.layers.indices { #expect(maxAbsDifference(alone.layers[k], batch.layers[k].rows([row])) < 1e-12, "β \(beta), example \(row)") }
+                for k in alone.layers.indices { #expect(maxAbsDifference(alone.layers[k], batch.layers[k].gatheringRows([row])) < 1e-12, "β \(beta), example \(row)") }
             }
             #expect(together.steps == steps.max() && together.unsettledExamples == 0)
             #expect(steps.min()! < together.steps, "some example settles before the slowest, so the batch shrinks: \(steps)")

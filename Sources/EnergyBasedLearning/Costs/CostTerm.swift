@@ -64,6 +64,6 @@ public struct CostTerm<Scalar: BLASScalar>: EnergyTerm {
 
     /// The nudge on the examples in `rows` only.
     public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> {
-        CostTerm(cost: cost, target: target.rows(rows), beta: beta, layer: layer)
+        CostTerm(cost: cost, target: target.gatheringRows(rows), beta: beta, layer: layer)
     }
 }

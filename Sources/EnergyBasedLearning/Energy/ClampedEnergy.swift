@@ -121,7 +121,7 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     /// The same clamped energy for the examples (rows) at `rows` only, in that order.
     public func restricted(to rows: [Int]) -> ClampedEnergy {
         ClampedEnergy(energy: energy, clampedLayers: clampedLayers, freeLayers: freeLayers,
-                      constantGradient: constantGradient.map { $0?.rows(rows) },
+                      constantGradient: constantGradient.map { $0?.gatheringRows(rows) },
                       varyingContributions: varyingContributions,
                       relaxationTerms: relaxationTerms.map { $0.restricted(to: rows) }, isModelEnergy: isModelEnergy)
     }

@@ -73,6 +73,6 @@ public struct HeldPredictionError<Scalar: BLASScalar>: EnergyTerm {
     public func parameterGradientDerivatives(at state: NetworkState<Scalar>, along direction: NetworkState<Scalar>) -> [Matrix<Scalar>] { [] }
 
     public func restricted(to rows: [Int]) -> any EnergyTerm<Scalar> {
-        HeldPredictionError(prediction: prediction.restrictedPrediction(to: rows), heldError: heldError.rows(rows))
+        HeldPredictionError(prediction: prediction.restrictedPrediction(to: rows), heldError: heldError.gatheringRows(rows))
     }
 }

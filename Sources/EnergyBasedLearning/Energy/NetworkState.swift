@@ -34,12 +34,12 @@ public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
 
     /// The states of the examples at `indices`, in that order.
     public func rows(_ indices: [Int]) -> NetworkState {
-        NetworkState(layers: layers.map { $0.rows(indices) })
+        NetworkState(layers: layers.map { $0.gatheringRows(indices) })
     }
 
     /// Overwrites example `indices[i]` with example `i` of `part`.
     public mutating func setRows(_ indices: [Int], from part: NetworkState) {
-        for k in layers.indices { layers[k].setRows(indices, from: part.layers[k]) }
+        for k in layers.indices { layers[k].scatterRows(part.layers[k], to: indices) }
     }
 
     /// Overwrites the examples from `row` on with `part`.

@@ -190,8 +190,8 @@ public struct PredictionError<Scalar: BLASScalar>: FeedForwardTerm {
     func restrictedPrediction(to rows: [Int]) -> PredictionError {
         guard let clampedPrediction else { return self }
         var term = self
-        term.clampedPrediction = (clampedPrediction.value.rows(rows), clampedPrediction.derivative.rows(rows),
-                                  clampedPrediction.secondDerivative?.rows(rows))
+        term.clampedPrediction = (clampedPrediction.value.gatheringRows(rows), clampedPrediction.derivative.gatheringRows(rows),
+                                  clampedPrediction.secondDerivative?.gatheringRows(rows))
         return term
     }
 

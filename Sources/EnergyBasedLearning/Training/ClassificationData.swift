@@ -19,35 +19,3 @@ public struct ClassificationData<Scalar: BLASScalar>: Sendable {
     public var count: Int { labels.count }
 }
 
-extension Matrix {
-    /// The rows at `indices`, in that order.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func gatheringRows(_ indices: [Int]) -> Matrix {
-        var result = Matrix(rows: indices.count, columns: columns)
-        let n = columns
-        elements.withUnsafeBufferPointer { source in
-            result.elements.withUnsafeMutableBufferPointer { target in
-                for (r, index) in indices.enumerated() {
-                    target.baseAddress!.advanced(by: r * n).update(from: source.baseAddress!.advanced(by: index * n), count: n)
-                }
-            }
-        }
-        return result
-    }
-
-    /// Writes the rows of `source` to rows `indices` of `self`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public mutating func scatterRows(_ source: Matrix, to indices: [Int]) {
-        precondition(source.columns == columns && source.rows == indices.count)
-        let n = columns
-        source.elements.withUnsafeBufferPointer { from in
-            elements.withUnsafeMutableBufferPointer { target in
-                for (r, index) in indices.enumerated() {
-                    target.baseAddress!.advanced(by: index * n).update(from: from.baseAddress!.advanced(by: r * n), count: n)
-                }
-            }
-        }
-    }
-}
