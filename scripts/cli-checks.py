@@ -95,6 +95,10 @@ def train_exact_block():
         assert "epsilon" not in open(os.path.join(output, "run.yaml")).read(), "the preset's ε is dropped"
         record = json.loads(open(os.path.join(output, "metrics.jsonl")).readline())
         assert record["test_error"] < 0.4 and 1 <= record["free_steps"] < 100 and record["unsettled_fraction"] < 0.01, record
+        # Each example stops once settled: fewer steps per example than its batch's slowest took.
+        assert 1 <= record["free_example_steps"] < record["free_steps"], record
+        assert 1 <= record["second_phase_example_steps"] <= record["second_phase_steps"], record
+        assert open(os.path.join(output, "metrics.csv")).readline().strip().endswith("free_example_steps,second_phase_example_steps")
 
 
 def train_convolutional():

@@ -117,8 +117,9 @@ struct Train: ParsableCommand {
                 say("epoch \(record.epoch)/\(specification.learning.training.epochs): train error \(percent(record.trainError)) cost \(String(format: "%.4f", record.trainCost)) | "
                     + (record.validationError.map { "validation error \(percent($0)) | " } ?? "")
                     + "test error \(percent(record.testError)) | "
-                    + (specification.learning.dynamics.freeSteps != nil ? String(format: "free phase %.1f steps, %@ unsettled | ", record.freeSteps ?? 0, percent(record.unsettledFraction ?? 0)) : "")
-                    + (record.secondPhaseSteps.map { String(format: "second phase %.1f steps, %@ unsettled | ", $0, percent(record.secondPhaseUnsettledFraction ?? 0)) } ?? "")
+                    + (specification.learning.dynamics.freeSteps != nil ? String(format: "free phase %.1f steps (%.1f per example), %@ unsettled | ", record.freeSteps ?? 0, record.freeExampleSteps ?? 0, percent(record.unsettledFraction ?? 0)) : "")
+                    + (record.secondPhaseSteps.map { String(format: "second phase %.1f steps (%.1f per example), %@ unsettled | ", $0, record.secondPhaseExampleSteps ?? 0,
+                                                      percent(record.secondPhaseUnsettledFraction ?? 0)) } ?? "")
                     + "\(String(format: "%.2f", record.seconds)) s, \(Int(Double(trainingCount) / record.seconds)) samples/s")
                 fflush(nil)
             case let .warning(warning) where MPIJob.isLeader:

@@ -13,10 +13,13 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     /// free phase did not reach a fixed point (``Relaxation/unsettledExamples``).
     public var freeSteps: Double?
     public var unsettledFraction: Double?
+    /// The free phase's mean steps per example (each example stops once it has settled).
+    public var freeExampleSteps: Double?
     /// The rule's second phases in the training epoch: mean steps per relaxation, and the fraction
     /// of the examples relaxed that did not settle.
     public var secondPhaseSteps: Double?
     public var secondPhaseUnsettledFraction: Double?
+    public var secondPhaseExampleSteps: Double?
     public var testError: Double
     public var trainCost: Double
     public var testCost: Double
@@ -47,15 +50,16 @@ public struct EpochRecord: Codable, Equatable, Sendable {
         case epoch, trainError = "train_error", validationError = "validation_error", validationCost = "validation_cost"
         case freeSteps = "free_steps", unsettledFraction = "unsettled_fraction"
         case secondPhaseSteps = "second_phase_steps", secondPhaseUnsettledFraction = "second_phase_unsettled_fraction"
+        case freeExampleSteps = "free_example_steps", secondPhaseExampleSteps = "second_phase_example_steps"
         case testError = "test_error", trainCost = "train_cost", testCost = "test_cost"
         case seconds, learningRateFactor = "learning_rate_factor", testEnergy = "test_energy"
         case alignmentCosine = "alignment_cosine", alignmentRelativeError = "alignment_relative_error"
     }
 
-    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error,validation_error,validation_cost,free_steps,unsettled_fraction,second_phase_steps,second_phase_unsettled_fraction"
+    public static let csvHeader = "epoch,train_error,test_error,train_cost,test_cost,seconds,learning_rate_factor,test_energy,alignment_cosine,alignment_relative_error,validation_error,validation_cost,free_steps,unsettled_fraction,second_phase_steps,second_phase_unsettled_fraction,free_example_steps,second_phase_example_steps"
     public var csvLine: String {
         let optionals = [testEnergy, alignmentCosine, alignmentRelativeError, validationError, validationCost, freeSteps, unsettledFraction,
-                         secondPhaseSteps, secondPhaseUnsettledFraction]
+                         secondPhaseSteps, secondPhaseUnsettledFraction, freeExampleSteps, secondPhaseExampleSteps]
             .map { $0.map { "\($0)" } ?? "" }
         return (["\(epoch)", "\(trainError)", "\(testError)", "\(trainCost)", "\(testCost)", "\(seconds)", "\(learningRateFactor)"] + optionals)
             .joined(separator: ",")

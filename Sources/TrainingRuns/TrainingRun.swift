@@ -172,8 +172,10 @@ public struct TrainingRun {
         record.validationError = validated?.error
         record.validationCost = validated?.cost
         record.freeSteps = trained.freeSteps
+        record.freeExampleSteps = trained.freeExampleSteps
         record.unsettledFraction = trained.unsettledFraction
         record.secondPhaseSteps = trained.secondPhaseSteps
+        record.secondPhaseExampleSteps = trained.secondPhaseExampleSteps
         record.secondPhaseUnsettledFraction = trained.secondPhaseUnsettledFraction
         history.append(record)
         if let warning = EpochRecord.collapseWarning(history, stableSteps: runFile?.specification.learning.dynamics.stableSteps ?? false) {

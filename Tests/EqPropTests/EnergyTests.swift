@@ -203,7 +203,7 @@ struct DynamicsTests {
         var generator = SeededGenerator(seed: 0)
         var short = start, settled = start, capped = start
         let few = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 2).relax(&short, under: clamped, using: &generator)
-        #expect(few.steps == 2 && few.unsettledExamples == 7, "two steps from zero settle nothing: \(few)")
+        #expect(few.steps == 2 && few.unsettledExamples == 7 && few.exampleSteps == 14, "two steps from zero settle nothing: \(few)")
         let converged = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 10_000, tolerance: 1e-9).relax(&settled, under: clamped, using: &generator)
         #expect(converged.steps < 10_000 && converged.lastChange <= 1e-9 && converged.unsettledExamples == 0, "\(converged)")
         let cap = try ProjectedGradientDescent<Double>(stepSize: 0.5, steps: converged.steps - 1, tolerance: 1e-9).relax(&capped, under: clamped, using: &generator)
@@ -243,7 +243,7 @@ struct DynamicsTests {
                 steps.append(try dynamics.relax(&alone, under: phase(alone, [row]), using: &generator).steps)
                 for k in alone.layers.indices { #expect(maxAbsDifference(alone.layers[k], batch.layers[k].gatheringRows([row])) < 1e-12, "β \(beta), example \(row)") }
             }
-            #expect(together.steps == steps.max() && together.unsettledExamples == 0)
+            #expect(together.steps == steps.max() && together.unsettledExamples == 0 && together.exampleSteps == steps.reduce(0, +))
             #expect(steps.min()! < together.steps, "some example settles before the slowest, so the batch shrinks: \(steps)")
         }
     }

@@ -215,12 +215,14 @@ struct TrainingTests {
         let data = synthetic(count: 100, seed: 1)
         var trainer: Trainer<Float> = try c.makeTrainer(trainingCount: data.count)
         let measured = try trainer.trainEpoch(on: data)
-        #expect(measured.freeSteps == 1 && measured.unsettledFraction == 0, "the feed-forward pass is exact")
-        let steps = try #require(measured.secondPhaseSteps)
+        #expect(measured.freeSteps == 1 && measured.freeExampleSteps == 1 && measured.unsettledFraction == 0, "the feed-forward pass is exact")
+        let steps = try #require(measured.secondPhaseSteps), exampleSteps = try #require(measured.secondPhaseExampleSteps)
         #expect(steps > 5 && steps < 5000 && measured.secondPhaseUnsettledFraction == 0, "\(measured)")
+        #expect(exampleSteps > 1 && exampleSteps < steps, "each example stops once settled, before its batch's slowest: \(measured)")
         var hopfield: Trainer<Float> = try small().makeTrainer(trainingCount: data.count)
         let fixed = try hopfield.trainEpoch(on: data)
         #expect(fixed.freeSteps == 20 && fixed.secondPhaseSteps == 4 && fixed.unsettledFraction > 0, "20 steps from zero leave some examples unsettled: \(fixed)")
+        #expect(fixed.freeExampleSteps == 20 && fixed.secondPhaseExampleSteps == 4, "without a tolerance every example takes every step")
     }
 
     @Test("A predictive-coding model saves and loads back identically, with its run")

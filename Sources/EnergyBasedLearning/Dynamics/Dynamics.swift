@@ -35,25 +35,31 @@ public struct Relaxation: Sendable, Equatable {
     /// The examples whose last step still moved a unit by more than the dynamics' tolerance (1e-4
     /// when it has none): they did not reach a fixed point.
     public var unsettledExamples: Int
+    /// The steps each example took, summed over the examples: with a tolerance an example stops
+    /// once it has settled, so this, not the batch's `steps` times its size, is the work done.
+    public var exampleSteps: Int
 
-    public init(steps: Int, lastChange: Double, unsettledExamples: Int = 0) {
+    public init(steps: Int, lastChange: Double, unsettledExamples: Int = 0, exampleSteps: Int) {
         self.steps = steps
         self.lastChange = lastChange
         self.unsettledExamples = unsettledExamples
+        self.exampleSteps = exampleSteps
     }
 }
 
 extension Relaxation {
-    /// A relaxation that ended after `steps` steps in which example `r` last moved a unit by
-    /// `rowChanges[r]`: the examples that moved by more than `tolerance` (1e-4 when `nil`) did not
-    /// settle. Throws ``RelaxationError/nonFinite(layer:step:)`` if a free layer is not finite.
-    init<Scalar: BLASScalar>(ending state: NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, steps: Int, rowChanges: [Scalar],
-                             tolerance: Scalar?) throws {
+    /// A relaxation that ended after `steps` steps (`exampleSteps` over all its examples) in which
+    /// example `r` last moved a unit by `rowChanges[r]`: the examples that moved by more than
+    /// `tolerance` (1e-4 when `nil`) did not settle. Throws ``RelaxationError/nonFinite(layer:step:)``
+    /// if a free layer is not finite.
+    init<Scalar: BLASScalar>(ending state: NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, steps: Int, exampleSteps: Int,
+                             rowChanges: [Scalar], tolerance: Scalar?) throws {
         for k in energy.freeLayers where !state.layers[k].isFinite {
             throw RelaxationError.nonFinite(layer: k, step: steps)
         }
         let threshold = tolerance ?? Scalar(1e-4)
-        self.init(steps: steps, lastChange: Double(rowChanges.max() ?? 0), unsettledExamples: rowChanges.filter { $0 > threshold }.count)
+        self.init(steps: steps, lastChange: Double(rowChanges.max() ?? 0), unsettledExamples: rowChanges.filter { $0 > threshold }.count,
+                  exampleSteps: exampleSteps)
     }
 }
 

@@ -34,6 +34,6 @@ public struct FeedForwardPass<Scalar: BLASScalar>: Dynamics {
         for k in state.layers.indices.dropFirst() where !state.layers[k].isFinite {
             throw RelaxationError.nonFinite(layer: k, step: 1)
         }
-        return Relaxation(steps: 1, lastChange: 0)
+        return Relaxation(steps: 1, lastChange: 0, exampleSteps: state.batchSize)
     }
 }

@@ -118,7 +118,8 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
 /// Relaxes `state` in `blocks` blocks of examples (rows) at once, on separate threads, with
 /// `relaxBlock`; examples do not interact. Each block draws its noise from its own generator,
 /// seeded from `generator` when `drawingNoise` (else `generator` is left untouched). The combined
-/// relaxation (the most steps, the largest last change, every unsettled example) goes to `log`.
+/// relaxation (the most steps, the largest last change, every unsettled example, every example's
+/// steps) goes to `log`.
 func relaxInBlocks<Scalar: BLASScalar, G: RandomNumberGenerator>(
     _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, blocks requested: Int, drawingNoise: Bool,
     using generator: inout G, log: RelaxationLog?,
@@ -147,13 +148,14 @@ func relaxInBlocks<Scalar: BLASScalar, G: RandomNumberGenerator>(
             }
         }
     }
-    var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0)
+    var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0, exampleSteps: 0)
     for b in 0..<blocks {
         let (part, relaxation) = try results[b]!.get()
         state.setRows(startingAt: ranges[b].lowerBound, from: part)
         combined.steps = Swift.max(combined.steps, relaxation.steps)
         combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
         combined.unsettledExamples += relaxation.unsettledExamples
+        combined.exampleSteps += relaxation.exampleSteps
     }
     log?.record(combined, examples: state.batchSize)
     return combined

@@ -9,9 +9,13 @@ public final class RelaxationLog: Sendable {
         public var steps = 0
         public var examples = 0
         public var unsettledExamples = 0
+        /// The steps of every example relaxed (``Relaxation/exampleSteps``), summed.
+        public var exampleSteps = 0
 
         /// Mean steps per relaxation.
         public var meanSteps: Double { relaxations > 0 ? Double(steps) / Double(relaxations) : 0 }
+        /// Mean steps per example relaxed.
+        public var meanExampleSteps: Double { examples > 0 ? Double(exampleSteps) / Double(examples) : 0 }
         /// Fraction of the examples relaxed that did not settle.
         public var unsettledFraction: Double { examples > 0 ? Double(unsettledExamples) / Double(examples) : 0 }
     }
@@ -27,6 +31,7 @@ public final class RelaxationLog: Sendable {
             $0.steps += relaxation.steps
             $0.examples += examples
             $0.unsettledExamples += relaxation.unsettledExamples
+            $0.exampleSteps += relaxation.exampleSteps
         }
     }
 

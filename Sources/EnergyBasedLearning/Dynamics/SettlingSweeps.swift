@@ -12,7 +12,8 @@ import LinearAlgebra
 /// `part` under `energy` (restricted to them), raising `rowChanges[r]` (zero before each step) to the
 /// largest change of a unit of example `r` when `measuring` (at every step with a tolerance, at the
 /// last one without); `gradient` is scratch of `part`'s shape. The relaxation returned is the
-/// batch's: the steps of its slowest example, and each example's change in its last step.
+/// batch's: the steps of its slowest example, their sum over the examples, and each example's
+/// change in its last step.
 func stepsUntilSettled<Scalar: BLASScalar>(
     _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, steps: Int, tolerance: Scalar?,
     step: (inout NetworkState<Scalar>, ClampedEnergy<Scalar>, inout NetworkState<Scalar>, inout [Scalar], _ measuring: Bool) throws -> Void
@@ -23,7 +24,7 @@ func stepsUntilSettled<Scalar: BLASScalar>(
     var part = state, partEnergy = energy
     var gradient = NetworkState(zerosLike: part)
     var changes = rowChanges
-    var taken = 0
+    var taken = 0, exampleSteps = 0
     while taken < steps {
         let measuring = tolerance != nil || taken == steps - 1
         if measuring { changes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
@@ -35,6 +36,7 @@ func stepsUntilSettled<Scalar: BLASScalar>(
         let stillMoving = changes.indices.filter { changes[$0] > tolerance }
         if stillMoving.isEmpty { break }
         if stillMoving.count < moving.count {
+            exampleSteps += (moving.count - stillMoving.count) * taken
             state.setRows(moving, from: part)
             moving = stillMoving.map { moving[$0] }
             part = part.rows(stillMoving)
@@ -43,6 +45,7 @@ func stepsUntilSettled<Scalar: BLASScalar>(
             changes = [Scalar](repeating: 0, count: moving.count)
         }
     }
+    exampleSteps += moving.count * taken
     if moving.count == state.batchSize { state = part } else { state.setRows(moving, from: part) }
-    return try Relaxation(ending: state, under: energy, steps: taken, rowChanges: rowChanges, tolerance: tolerance)
+    return try Relaxation(ending: state, under: energy, steps: taken, exampleSteps: exampleSteps, rowChanges: rowChanges, tolerance: tolerance)
 }

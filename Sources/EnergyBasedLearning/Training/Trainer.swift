@@ -68,14 +68,17 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         /// 0 during training, and always 0 on the predictive-coding energy, whose free phase is its minimum).
         public var energy: Double = 0
         public var examples: Int
-        /// Mean steps of the free phase per batch (the most any block of examples took).
+        /// Mean steps of the free phase per batch (the most any example took).
         public var freeSteps: Double = 0
+        /// Mean steps of the free phase per example (with a tolerance each example stops once settled).
+        public var freeExampleSteps: Double = 0
         /// Fraction of the examples whose free phase did not reach a fixed point: its last step still
         /// moved a unit by more than the dynamics' tolerance (1e-4 when it has none).
         public var unsettledFraction: Double = 0
         /// The rule's second phases, from ``secondPhaseLog`` (`nil` without one): mean steps per
-        /// relaxation, and the fraction of the examples relaxed that did not settle.
+        /// relaxation, mean steps per example, and the fraction of the examples relaxed that did not settle.
         public var secondPhaseSteps: Double?
+        public var secondPhaseExampleSteps: Double?
         public var secondPhaseUnsettledFraction: Double?
     }
 
@@ -111,7 +114,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         epochsTrained += 1
         var order = Array(0..<data.count)
         order.shuffle(using: &generator)
-        var errors = 0, totalCost = 0.0, totalSteps = 0, unsettled = 0, batches = 0, seen = 0
+        var errors = 0, totalCost = 0.0, totalSteps = 0, exampleSteps = 0, unsettled = 0, batches = 0, seen = 0
         precondition(group == nil || particles == nil, "persistent particles are not implemented with a process group")
         _ = secondPhaseLog?.take()
         for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated() {
@@ -134,6 +137,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
                 let relaxation = try freeDynamics.relax(&state, under: clamped, using: &generator)
                 if !share.isEmpty {
                     totalSteps += relaxation.steps
+                    exampleSteps += relaxation.exampleSteps
                     unsettled += relaxation.unsettledExamples
                     batches += 1
                 }
@@ -166,18 +170,21 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
         }
         var secondPhase = secondPhaseLog?.take()
         if let group {
-            var totals = [Double(errors), totalCost, Double(totalSteps), Double(unsettled), Double(batches)]
-            if let log = secondPhase { totals += [log.relaxations, log.steps, log.examples, log.unsettledExamples].map(Double.init) }
+            var totals = [Double(errors), totalCost, Double(totalSteps), Double(unsettled), Double(batches), Double(exampleSteps)]
+            if let log = secondPhase { totals += [log.relaxations, log.steps, log.examples, log.unsettledExamples, log.exampleSteps].map(Double.init) }
             try group.sum(&totals)
-            (errors, totalCost, totalSteps, unsettled, batches) = (Int(totals[0]), totals[1], Int(totals[2]), Int(totals[3]), Int(totals[4]))
+            (errors, totalCost, totalSteps, unsettled, batches, exampleSteps) = (Int(totals[0]), totals[1], Int(totals[2]), Int(totals[3]), Int(totals[4]), Int(totals[5]))
             if secondPhase != nil {
-                secondPhase = RelaxationLog.Totals(relaxations: Int(totals[5]), steps: Int(totals[6]), examples: Int(totals[7]), unsettledExamples: Int(totals[8]))
+                secondPhase = RelaxationLog.Totals(relaxations: Int(totals[6]), steps: Int(totals[7]), examples: Int(totals[8]), unsettledExamples: Int(totals[9]),
+                                                   exampleSteps: Int(totals[10]))
             }
             try requireStep(with: group)
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count), examples: data.count,
-                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count),
+                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), freeExampleSteps: Double(exampleSteps) / Double(data.count),
+                           unsettledFraction: Double(unsettled) / Double(data.count),
                            secondPhaseSteps: secondPhase.flatMap { $0.relaxations > 0 ? $0.meanSteps : nil },
+                           secondPhaseExampleSteps: secondPhase.flatMap { $0.relaxations > 0 ? $0.meanExampleSteps : nil },
                            secondPhaseUnsettledFraction: secondPhase.flatMap { $0.relaxations > 0 ? $0.unsettledFraction : nil })
     }
 
@@ -200,7 +207,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// and the totals are summed.
     public func evaluate(on data: ClassificationData<Scalar>, batchSize: Int? = nil, seed: UInt64 = 0) throws -> Measurement {
         let batchSize = batchSize ?? evaluationBatchSize
-        var errors = 0, totalCost = 0.0, totalEnergy = 0.0, totalSteps = 0, unsettled = 0, batches = 0
+        var errors = 0, totalCost = 0.0, totalEnergy = 0.0, totalSteps = 0, exampleSteps = 0, unsettled = 0, batches = 0
         var generator = SeededGenerator(seed: seed)
         for (batchIndex, start) in stride(from: 0, to: data.count, by: batchSize).enumerated()
         where group.map({ batchIndex % $0.size == $0.rank }) ?? true {
@@ -209,6 +216,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             var state = NetworkState(input: data.inputs.rows(rows), layerSizes: energy.layerSizes)
             let relaxation = try freeDynamics.relax(&state, under: ClampedEnergy(energy, clamping: [0], at: state), using: &generator)
             totalSteps += relaxation.steps
+            exampleSteps += relaxation.exampleSteps
             unsettled += relaxation.unsettledExamples
             batches += 1
             errors += zip(state.output.argmaxPerRow(), rows).filter { $0 != data.labels[$1] }.count
@@ -216,12 +224,14 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             totalEnergy += energy.energy(at: state)
         }
         if let group {
-            var totals = [Double(errors), totalCost, totalEnergy, Double(totalSteps), Double(unsettled), Double(batches)]
+            var totals = [Double(errors), totalCost, totalEnergy, Double(totalSteps), Double(unsettled), Double(batches), Double(exampleSteps)]
             try group.sum(&totals)
-            (errors, totalCost, totalEnergy, totalSteps, unsettled, batches) = (Int(totals[0]), totals[1], totals[2], Int(totals[3]), Int(totals[4]), Int(totals[5]))
+            (errors, totalCost, totalEnergy, totalSteps, unsettled, batches, exampleSteps)
+                = (Int(totals[0]), totals[1], totals[2], Int(totals[3]), Int(totals[4]), Int(totals[5]), Int(totals[6]))
         }
         return Measurement(error: Double(errors) / Double(data.count), cost: totalCost / Double(data.count),
                            energy: totalEnergy / Double(data.count), examples: data.count,
-                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), unsettledFraction: Double(unsettled) / Double(data.count))
+                           freeSteps: Double(totalSteps) / Double(Swift.max(batches, 1)), freeExampleSteps: Double(exampleSteps) / Double(data.count),
+                           unsettledFraction: Double(unsettled) / Double(data.count))
     }
 }
