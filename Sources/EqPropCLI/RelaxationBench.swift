@@ -33,9 +33,7 @@ struct RelaxationBenchOptions: ParsableArguments {
         if let flag = trainingBenchFlags.first { throw ValidationError("\(flag): bench --relaxation measures the free phase, it trains nothing") }
         if data.trainLimit != nil { throw ValidationError("--train-limit: bench --relaxation relaxes test images (--examples), not training ones") }
         if model != nil {
-            let given = [("a run file", settings.runFile != nil), ("--preset", settings.preset != nil), ("--dataset", data.dataset != nil)]
-                .filter(\.1).map(\.0) + settings.given.map { "--\($0.flag)" }
-            if let first = given.first {
+            if let first = settings.describingRun(data: data).first {
                 throw ValidationError("--model: the model's own run settings are measured; \(first) cannot be given with --model")
             }
         }

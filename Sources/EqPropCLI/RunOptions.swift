@@ -102,6 +102,14 @@ struct RunOptions: ParsableArguments {
         ].compactMap { flag, text in text.map { (flag, $0) } } + rule.given
     }
 
+    /// What was given that describes the run, by name: a run file, `--preset`, `--dataset`, the
+    /// command's own `others` that were given, then every setting flag; for a command whose run comes
+    /// from elsewhere (a checkpoint, a saved model).
+    func describingRun(data: DataOptions, others: [(name: String, given: Bool)] = []) -> [String] {
+        ([("a run file", runFile != nil), ("--preset", preset != nil), ("--dataset", data.dataset != nil)] + others).filter(\.1).map(\.0)
+            + given.map { "--\($0.flag)" }
+    }
+
     /// The run file's, the preset's or the default preset's settings, with `dataset` and `output`
     /// (when given) and every setting flag applied, untyped; and the run's name.
     func settings(dataset: DatasetName? = nil, output: String? = nil) throws -> (settings: RunSettings, name: String) {

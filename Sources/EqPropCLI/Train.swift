@@ -51,10 +51,7 @@ struct Train: ParsableCommand {
         }
         if resume != nil {
             // The run's own settings come from its checkpoint; any flag that would change them is refused.
-            let given = [("a run file", settings.runFile != nil), ("--preset", settings.preset != nil), ("--dataset", data.dataset != nil),
-                         ("--train-limit", data.trainLimit != nil), ("--output", output != nil)].filter(\.1).map(\.0)
-                + settings.given.map { "--\($0.flag)" }
-            if let first = given.first {
+            if let first = settings.describingRun(data: data, others: [("--train-limit", data.trainLimit != nil), ("--output", output != nil)]).first {
                 throw ValidationError("--resume: the run's settings come from its checkpoint; \(first) cannot be given with --resume")
             }
         }
