@@ -41,11 +41,21 @@ struct TrainingRunsTests {
         }
     }
 
-    @Test("A run relaxed to a tolerance is evaluated in batches of its training batch, so that a batch stops when its slowest example settles")
+    @Test("A run relaxed to a tolerance measures the same in any evaluation batch, since each example stops on its own, and is evaluated in batches of 1,000")
     func evaluationBatches() throws {
-        let fast: Trainer<Float> = try RunFile.presets["scellier2017-net2-fast"]!.specification.learning.makeTrainer(trainingCount: 0)
-        let paper: Trainer<Float> = try RunFile.presets["scellier2017-net2"]!.specification.learning.makeTrainer(trainingCount: 0)
-        #expect(fast.evaluationBatchSize == 20 && paper.evaluationBatchSize == 1000)
+        var learning = RunFile.presets["scellier2017-net2-fast"]!.specification.learning
+        learning.architecture = ArchitectureSpecification(layerSizes: [6, 8, 8, 3])
+        let trainer: Trainer<Double> = try learning.makeTrainer(trainingCount: 0)
+        var generator = SeededGenerator(seed: 11)
+        let inputs = Matrix<Double>(rows: 30, columns: 6, elements: (0..<180).map { _ in Double.random(in: 0...1, using: &generator) })
+        let data = ClassificationData(inputs: inputs, labels: (0..<30).map { $0 % 3 }, classCount: 3)
+        let together = try trainer.evaluate(on: data, batchSize: 30)
+        let alone = try trainer.evaluate(on: data, batchSize: 1)
+        #expect(alone.freeExampleSteps > 2, "the examples relax for several sweeps")
+        #expect(together.error == alone.error && together.freeExampleSteps == alone.freeExampleSteps)
+        #expect(abs(together.cost - alone.cost) < 1e-12 && abs(together.energy - alone.energy) < 1e-12,
+                "\(together.cost) \(alone.cost) \(together.energy) \(alone.energy)")
+        #expect(trainer.evaluationBatchSize == 1000)
     }
 
     @Test("Optional keys take their defaults")

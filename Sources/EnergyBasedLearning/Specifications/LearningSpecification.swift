@@ -77,9 +77,6 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
             persistentParticlesFor: dynamics.persistentParticles ? trainingCount : nil, generator: generator)
         trainer.weightDecay = Scalar(training.weightDecay)
         trainer.secondPhaseLog = log
-        // A relaxation to a tolerance lasts as long as its slowest example: measured in batches as
-        // small as training's, it stops as early as training's does.
-        if dynamics.tolerance != nil { trainer.evaluationBatchSize = training.batchSize }
         return trainer
     }
 }
