@@ -41,7 +41,7 @@ struct TrainingRunsTests {
         }
     }
 
-    @Test("A run relaxed to a tolerance measures the same in any evaluation batch, since each example stops on its own, and is evaluated in batches of 1,000")
+    @Test("A run relaxed to a tolerance measures the same in any evaluation batch, since each example stops on its own; dense networks are evaluated in batches of 1,000, convolutional ones of their training batch")
     func evaluationBatches() throws {
         var learning = RunFile.presets["scellier2017-net2-fast"]!.specification.learning
         learning.architecture = ArchitectureSpecification(layerSizes: [6, 8, 8, 3])
@@ -56,6 +56,8 @@ struct TrainingRunsTests {
         #expect(abs(together.cost - alone.cost) < 1e-12 && abs(together.energy - alone.energy) < 1e-12,
                 "\(together.cost) \(alone.cost) \(together.energy) \(alone.energy)")
         #expect(trainer.evaluationBatchSize == 1000)
+        let convolutional: Trainer<Float> = try RunFile.presets["conv-mnist"]!.specification.learning.makeTrainer(trainingCount: 0)
+        #expect(convolutional.evaluationBatchSize == 32)
     }
 
     @Test("Optional keys take their defaults")
