@@ -26,7 +26,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var epochsTrained = 0
     public var batchSize: Int
     /// The rows relaxed at once by ``evaluate(on:batchSize:seed:)``: 1000, or the training batch
-    /// size for dynamics that stop at a tolerance (a batch stops when its slowest example settles).
+    /// size for a network with a convolution (see ``LearningSpecification/makeTrainer(trainingCount:parallelBlocks:)``).
     public var evaluationBatchSize = 1000
     /// With persistent particles, each training example's last free fixed point (one `count × units`
     /// matrix per non-input layer, layer 1 first); `nil` when each free phase starts from zero.
