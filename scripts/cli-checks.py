@@ -324,6 +324,13 @@ def train_and_evaluate():
         assert metrics["epochs"] == 1 and metrics["test_error"] < 0.2, metrics
         evaluation = json.loads(run("evaluate", "--model", model, "--json").stdout)
         assert abs(evaluation["test_error"] - metrics["test_error"]) < 1e-12, (evaluation, metrics)
+        assert evaluation["batch_size"] == 1000 and evaluation["seconds"] > 0, evaluation
+        # Each example settles on its own: the batch changes the speed, not the errors.
+        in_sevens = json.loads(run("evaluate", "--model", model, "--batch-size", "7", "--json").stdout)
+        assert in_sevens["batch_size"] == 7, in_sevens
+        for key in [key for key in evaluation if key.endswith("_error")]:
+            assert in_sevens[key] == evaluation[key], (key, in_sevens, evaluation)
+        rejects(["evaluate", "--model", model, "--batch-size", "0"], "--batch-size", "positive")()
         # A model remembers its data set: evaluate measures a Fashion-MNIST model on Fashion-MNIST.
         fashion = os.path.join(folder, "fashion")
         run("train", "--preset", "family-mlp", "--rule", "bp", "--dataset", "fashion-mnist", "--layers", "784,32,10",

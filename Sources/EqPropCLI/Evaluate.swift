@@ -5,7 +5,7 @@ import Foundation
 import TrainingRuns
 
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure a saved model's error on the train and test sets.")
+    static let configuration = CommandConfiguration(abstract: "Measure a saved model's error and cost on the training, validation and test sets, and the seconds it took.")
 
     @Option(help: ArgumentHelp("Folder written by `eqprop train --save-model` (or the model/ of a run folder).", valueName: "dir"))
     var model: String
@@ -16,11 +16,15 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps of the free phase (default: the model's training setting); more steps check convergence.")
     var freeSteps: Int?
 
+    @Option(help: ArgumentHelp("Examples relaxed at once (default: 1000 for a dense network, the training batch for one with a convolution). Each example stops once it has settled, so the size changes the speed, not the result.", valueName: "n"))
+    var batchSize: Int?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func validate() throws {
         if let freeSteps, freeSteps < 1 { throw ValidationError("--free-steps: expected a positive number, got \(freeSteps)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size: expected a positive number, got \(batchSize)") }
     }
 
     func run() throws {
@@ -37,13 +41,18 @@ struct Evaluate: ParsableCommand {
         let splits = try data.load(run.data)
         var trainer: Trainer<Float> = try run.learning.makeTrainer(trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: run.learning))
         trainer.energy = energy
+        if let batchSize { trainer.evaluationBatchSize = batchSize }
+        let start = DispatchTime.now()
         var measured = [("train", try trainer.evaluate(on: splits.training))]
         if let validation = splits.validation { measured.append(("validation", try trainer.evaluate(on: validation))) }
         measured.append(("test", try trainer.evaluate(on: splits.test)))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         if json {
-            try printJSON(Dictionary(uniqueKeysWithValues: measured.flatMap { name, m in [("\(name)_error", m.error), ("\(name)_cost", m.cost)] }))
+            let results = measured.flatMap { name, m in [("\(name)_error", m.error), ("\(name)_cost", m.cost)] }
+            try printJSON(Dictionary(uniqueKeysWithValues: results + [("seconds", seconds), ("batch_size", Double(trainer.evaluationBatchSize))]))
         } else {
-            print(measured.map { name, m in "\(name) error \(percent(m.error)) (cost \(String(format: "%.4f", m.cost)))" }.joined(separator: ", "))
+            print(measured.map { name, m in "\(name) error \(percent(m.error)) (cost \(String(format: "%.4f", m.cost)))" }.joined(separator: ", ")
+                  + String(format: "; %.2f s in batches of %d", seconds, trainer.evaluationBatchSize))
         }
     }
 }
