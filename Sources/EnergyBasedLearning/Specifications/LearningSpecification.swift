@@ -81,8 +81,8 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
         // speed. Dense products run faster on wide batches (the default 1,000 rows); a convolution's
         // are split into small products whatever the batch, while unfolding and transposing a wide
         // batch leave the cache: evaluated in batches of 32 rather than 1,000, conv-mnist's model
-        // took about a quarter of the time and the predictive-coding conv preset's two fifths (`eqprop evaluate --batch-size`;
-        // the README, "Each example stops once it has settled").
+        // took about a quarter of the time and the predictive-coding conv preset's two fifths
+        // (`eqprop evaluate --batch-size`; the README, "Each example stops once it has settled").
         if architecture.hasConvolution { trainer.evaluationBatchSize = training.batchSize }
         return trainer
     }
