@@ -59,9 +59,9 @@ struct Bench: ParsableCommand {
         var trainer: Trainer<Float> = try learning.makeTrainer(trainingCount: train.count, parallelBlocks: threads)
         let (seconds, calls) = try GEMMCensus.recording {
             try (0..<epochs).map { _ in
-                let start = DispatchTime.now()
+                let watch = Stopwatch()
                 _ = try trainer.trainEpoch(on: train)
-                return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+                return watch.seconds
             }
         }
         let best = seconds.min()!
@@ -140,9 +140,9 @@ struct Bench: ParsableCommand {
         }
         for _ in 0..<epochs {
             for index in runs.indices {
-                let start = DispatchTime.now()
+                let watch = Stopwatch()
                 let (measurement, calls) = try GEMMCensus.recording { try trainers[index].trainEpoch(on: trainingSets[index]) }
-                rows[index].secondsPerEpoch.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+                rows[index].secondsPerEpoch.append(watch.seconds)
                 rows[index].gflopPerEpoch = calls.map { Double($1) * $0.flops }.reduce(0, +) / 1e9
                 rows[index].freeSteps.append(measurement.freeSteps)
                 rows[index].secondPhaseSteps.append(measurement.secondPhaseSteps)

@@ -25,9 +25,9 @@ extension Bench {
         for _ in 0..<epochs {
             try ranks.barrier()
             _ = MPIProcessGroup.takeTraffic()
-            let start = DispatchTime.now()
+            let watch = Stopwatch()
             _ = try trainer.trainEpoch(on: train)
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+            seconds.append(watch.seconds)
             traffic.append(MPIProcessGroup.takeTraffic())
         }
         guard ranks.rank == 0 else { return }

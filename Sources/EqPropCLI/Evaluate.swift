@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import EnergyBasedLearning
 import Foundation
+import LinearAlgebra
 import TrainingRuns
 
 struct Evaluate: ParsableCommand {
@@ -42,11 +43,11 @@ struct Evaluate: ParsableCommand {
         var trainer: Trainer<Float> = try run.learning.makeTrainer(trainingCount: 0, parallelBlocks: compute.parallelBlocks(for: run.learning))
         trainer.energy = energy
         if let batchSize { trainer.evaluationBatchSize = batchSize }
-        let start = DispatchTime.now()
+        let watch = Stopwatch()
         var measured = [("train", try trainer.evaluate(on: splits.training))]
         if let validation = splits.validation { measured.append(("validation", try trainer.evaluate(on: validation))) }
         measured.append(("test", try trainer.evaluate(on: splits.test)))
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = watch.seconds
         if json {
             let results = measured.flatMap { name, m in [("\(name)_error", m.error), ("\(name)_cost", m.cost)] }
             try printJSON(Dictionary(uniqueKeysWithValues: results + [("seconds", seconds), ("batch_size", Double(trainer.evaluationBatchSize))]))

@@ -1,5 +1,4 @@
 import CMPI
-import Dispatch
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
@@ -37,12 +36,12 @@ public struct MPIProcessGroup: ProcessGroup {
     public func sum<Scalar: BLASScalar>(_ values: inout [Scalar]) throws {
         let type = MemoryLayout<Scalar>.size == MemoryLayout<Float>.size ? eqprop_mpi_float() : eqprop_mpi_double()
         precondition(values.count <= Int(Int32.max), "MPI counts are 32-bit")
-        let start = DispatchTime.now()
+        let watch = Stopwatch()
         try values.withUnsafeMutableBufferPointer { buffer in
             try Self.check(MPI_Allreduce(eqprop_mpi_in_place(), buffer.baseAddress, Int32(buffer.count), type, eqprop_mpi_sum(),
                                          eqprop_mpi_comm_world()), "MPI_Allreduce")
         }
-        Self.traffic.record(bytes: values.count * MemoryLayout<Scalar>.size, seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        Self.traffic.record(bytes: values.count * MemoryLayout<Scalar>.size, seconds: watch.seconds)
     }
 
     /// What this process's sums have moved so far: `MPI_Allreduce` calls, the bytes each rank

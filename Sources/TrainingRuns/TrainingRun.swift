@@ -1,4 +1,3 @@
-import Dispatch
 import EnergyBasedLearning
 import Foundation
 import LinearAlgebra
@@ -146,10 +145,9 @@ public struct TrainingRun {
     public mutating func trainEpoch(onEvent: (Event) throws -> Void = { _ in }) throws -> EpochRecord {
         let epoch = trainer.epochsTrained + 1
         let learningRateFactor = trainer.learningRateFactor
-        let start = DispatchTime.now()
-        func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
-        let trained = try trainer.trainEpoch(on: training) { try onEvent(.progress(epoch: epoch, $0, seconds: seconds())) }
-        let elapsed = seconds()
+        let watch = Stopwatch()
+        let trained = try trainer.trainEpoch(on: training) { try onEvent(.progress(epoch: epoch, $0, seconds: watch.seconds)) }
+        let elapsed = watch.seconds
         let validated = try validation.map { try trainer.evaluate(on: $0) }
         let tested = try trainer.evaluate(on: test)
         var alignment: GradientComparison?

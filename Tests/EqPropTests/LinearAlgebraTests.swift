@@ -227,4 +227,15 @@ struct LinearAlgebraTests {
         var c = SeededGenerator(seed: 43), d = SeededGenerator(seed: 42)
         #expect(d.next() != c.next())
     }
+
+    @Test("A stopwatch counts the time that passed, in seconds, and keeps running")
+    func stopwatch() throws {
+        let watch = Stopwatch()
+        let first = watch.seconds
+        Thread.sleep(forTimeInterval: 0.02)
+        let second = watch.seconds
+        #expect(first >= 0)
+        #expect(second - first >= 0.019)
+        #expect(second < 60)
+    }
 }

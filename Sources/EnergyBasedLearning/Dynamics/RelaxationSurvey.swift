@@ -1,4 +1,3 @@
-import Dispatch
 import LinearAlgebra
 
 /// How a dynamics relaxes a network's free phase, example by example: the steps each example takes
@@ -22,7 +21,7 @@ public struct RelaxationSurvey<Scalar: BLASScalar>: Sendable {
         var generator = SeededGenerator(seed: 0)
         fixedPoints = NetworkState(input: input, layerSizes: energy.layerSizes)
         (steps, energies, unsettledExamples) = ([], [], 0)
-        let start = DispatchTime.now()
+        let watch = Stopwatch()
         for row in 0..<input.rows {
             var state = fixedPoints.rows(row..<(row + 1))
             let clamped = ClampedEnergy(energy, clamping: [0], at: state)
@@ -32,7 +31,7 @@ public struct RelaxationSurvey<Scalar: BLASScalar>: Sendable {
             energies.append(clamped.value(at: state))
             fixedPoints.setRows(startingAt: row, from: state)
         }
-        seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        seconds = watch.seconds
     }
 
     /// The `q`-quantile of the steps (nearest rank).
