@@ -101,6 +101,12 @@ def train_exact_block():
         assert open(os.path.join(output, "metrics.csv")).readline().strip().endswith("free_example_steps,second_phase_example_steps")
 
 
+def weight_decay_is_announced():
+    process = run("train", "--weight-decay", "0.01", "--train-limit", "100", "--epochs", "1")
+    assert "[0.2, 0.1], weight decay 0.01, seed 1," in process.stdout.splitlines()[0], process.stdout
+    assert "weight decay" not in run("train", "--train-limit", "100", "--epochs", "1").stdout.splitlines()[0]
+
+
 def train_convolutional():
     """A convolutional Hopfield network trains from flags; its run.yaml replays it; bad shapes are refused by key."""
     with tempfile.TemporaryDirectory() as folder:
@@ -823,6 +829,7 @@ with tempfile.TemporaryDirectory() as empty:
         check("train --output DIR --quiet writes the run folder, refuses an uncreatable one; plot draws it and names a damaged line", run_folder_and_plot)
         check("train + evaluate on real MNIST, metrics JSON", train_and_evaluate)
         check("train --minimizer exact-block: relaxes to the tolerance, run.yaml records it", train_exact_block)
+        check("train: the first line names the weight decay when there is one", weight_decay_is_announced)
         check("train --layers 1x28x28,… --interactions conv…: a convolutional network trains and replays; bad shapes refused", train_convolutional)
         check("bench --relaxation: steps to the tolerance per minimizer, JSON", bench_relaxation)
         check("train: a diverging run is reported", divergence_is_reported)
