@@ -807,6 +807,10 @@ with tempfile.TemporaryDirectory() as empty:
     check("sweep: a variant's setting that its rule does not take is refused before any run",
           rejects(["sweep", "--preset", "family-mlp", "--variant", "rule=ep lambda=0.1", "--output", empty], "variant 'rule=ep lambda=0.1'", "--lambda"))
     check("sweep: --seed is refused (a sweep takes --seeds)", rejects(["sweep", "--seed", "3", "--output", empty], "--seed: a sweep takes its seeds"))
+    check("train: augmenting an input that is not an image is refused by its flag",
+          rejects(["train", "--random-shift", "2"], "--random-shift: expected an input layer of images", "not 784"))
+    check("train: mirroring an input that is not an image is refused by its flag",
+          rejects(["train", "--horizontal-flip"], "--horizontal-flip: expected an input layer of images"))
     check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("bench: a variant with a setting the run cannot take is refused by name",

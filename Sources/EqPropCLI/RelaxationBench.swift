@@ -19,7 +19,8 @@ struct RelaxationBenchOptions: ParsableArguments {
     /// The run settings a free phase measured on its own does not read: the bench's minimizers
     /// replace the run's dynamics, and nothing is trained.
     static let unusedSettings: Set<String> = ["minimizer", "overrelaxation", "free-steps", "nudged-steps", "noise", "persistent-particles",
-                                              "epochs", "learning-rates", "optimizer", "schedule", "weight-decay", "cost", "validation"]
+                                              "epochs", "learning-rates", "optimizer", "schedule", "weight-decay", "cost", "validation",
+                                              "random-shift", "horizontal-flip"]
 
     /// Refuses, by name, what this measurement would otherwise drop: its own flags without
     /// `--relaxation`; with it, the training bench's flags and the run settings it does not read; with

@@ -82,6 +82,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: settingHelp("schedule")) var schedule: String?
     @Option(parsing: .unconditional, help: settingHelp("weight-decay")) var weightDecay: String?
     @Option(help: settingHelp("cost")) var cost: String?
+    @Option(parsing: .unconditional, help: settingHelp("random-shift")) var randomShift: String?
+    @Flag(inversion: .prefixedNo, help: settingHelp("horizontal-flip")) var horizontalFlip: Bool?
     @Option(help: settingHelp("pixels")) var pixels: String?
     @Option(parsing: .unconditional, help: settingHelp("validation")) var validation: String?
     @Option(parsing: .unconditional, help: settingHelp("seed")) var seed: String?
@@ -98,7 +100,8 @@ struct RunOptions: ParsableArguments {
          ("minimizer", minimizer), ("epsilon", epsilon), ("overrelaxation", overrelaxation), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
          ("stable-steps", stableSteps.map { "\($0)" }), ("persistent-particles", persistentParticles.map { "\($0)" }),
          ("epochs", epochs), ("batch-size", batchSize), ("learning-rates", learningRates), ("optimizer", optimizer),
-         ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost), ("pixels", pixels), ("validation", validation), ("seed", seed),
+         ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost),
+         ("random-shift", randomShift), ("horizontal-flip", horizontalFlip.map { "\($0)" }), ("pixels", pixels), ("validation", validation), ("seed", seed),
         ].compactMap { flag, text in text.map { (flag, $0) } } + rule.given
     }
 

@@ -135,14 +135,16 @@ struct Train: ParsableCommand {
         if !quiet, MPIJob.isLeader { print(line) }
     }
 
-    /// One line on the run: network, data, phases, energy, rule, optimizer (and weight decay, if any), seed.
+    /// One line on the run: network, data, phases, energy, rule, optimizer (with weight decay and augmentation, if any), seed.
     private func summary(_ name: String, _ run: RunSpecification, training: Int, validation: Int, test: Int) -> String {
         let l = run.learning
         let phases = (l.dynamics.freeSteps.map { "\($0)" } ?? "feed-forward") + "/\(l.rule.hasSecondPhase ? "\(l.dynamics.nudgedSteps)" : "none")"
         return "eqprop train: \(name) \(l.architecture.summary) on \(run.data.dataset.rawValue) "
             + "(\(training) train, \(validation) validation, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
             + "rule \(l.rule.summary), \(l.dynamics.minimizerSummary), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
-            + "\(l.training.learningRates)\(l.training.weightDecay > 0 ? ", weight decay \(l.training.weightDecay)" : ""), seed \(l.seed), BLAS kernel \(BLAS.coreName)"
+            + "\(l.training.learningRates)\(l.training.weightDecay > 0 ? ", weight decay \(l.training.weightDecay)" : "")"
+            + "\(l.training.randomShift > 0 ? ", images shifted by up to \(l.training.randomShift) pixels" : "")\(l.training.horizontalFlip ? ", half mirrored" : "")"
+            + ", seed \(l.seed), BLAS kernel \(BLAS.coreName)"
     }
 }
 

@@ -63,6 +63,8 @@ public struct RunKey: Sendable, Equatable {
         RunKey("training.schedule", "Learning-rate schedule: constant or cosine (annealed to zero over the epochs)."),
         RunKey("training.weight-decay", "Decoupled weight decay λ: after each step the parameters shrink by 1 − α_k·λ (0: none)."),
         RunKey("training.cost", "Output cost: squared-error or cross-entropy (of the softmax)."),
+        RunKey("training.random-shift", "Move each training image by up to N pixels along each axis, at random, each time it enters a batch, repeating its border (0: never; images only)."),
+        RunKey("training.horizontal-flip", "Mirror each training image left to right with probability ½ each time it enters a batch (images only)."),
     ]
 
     /// The setting of `key`.

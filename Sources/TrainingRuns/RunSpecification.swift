@@ -43,7 +43,8 @@ public struct RunSpecification: Codable, Sendable, Equatable {
             epochs: try settings.required("training.epochs"), batchSize: try settings.required("training.batch-size"),
             learningRates: try settings.required("training.learning-rates"), optimizer: try settings.optional("training.optimizer") ?? .sgd,
             schedule: try settings.optional("training.schedule") ?? .constant, weightDecay: try settings.optional("training.weight-decay") ?? 0,
-            cost: try settings.optional("training.cost") ?? .squaredError)
+            cost: try settings.optional("training.cost") ?? .squaredError, randomShift: try settings.optional("training.random-shift") ?? 0,
+            horizontalFlip: try settings.optional("training.horizontal-flip") ?? false)
         learning = LearningSpecification(seed: seed, architecture: architecture, energy: energy, dynamics: dynamics, rule: rule, training: training)
         do {
             try learning.validate()
@@ -93,6 +94,8 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let t = l.training
         lines += ["training:", "  epochs: \(t.epochs)", "  batch-size: \(t.batchSize)", "  learning-rates: \(list(t.learningRates))",
                   "  optimizer: \(t.optimizer.rawValue)", "  schedule: \(t.schedule.rawValue)", "  weight-decay: \(t.weightDecay)", "  cost: \(t.cost.rawValue)"]
+        if t.randomShift > 0 { lines.append("  random-shift: \(t.randomShift)") }
+        if t.horizontalFlip { lines.append("  horizontal-flip: true") }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -83,12 +83,17 @@ struct DataParallelTests {
         return try results.values.map { try $0!.get() }
     }
 
-    @Test("Ranks that split every batch stay in step and train as one process relaxing the batch in blocks, up to rounding",
-          arguments: [2, 3])
-    func ranksMatchOneProcess(ranks: Int) throws {
+    @Test("Ranks that split every batch stay in step and train as one process relaxing the batch in blocks, up to rounding; with images shifted and mirrored too",
+          arguments: [(2, false), (3, false), (2, true), (3, true)])
+    func ranksMatchOneProcess(ranks: Int, augmented: Bool) throws {
         // 401 examples in batches of 10: the last batch has one example, so some ranks' shares are empty.
         let data = TrainingTests().synthetic(count: 401, seed: 1)
-        let learning = TrainingTests().small()
+        var learning = TrainingTests().small()
+        if augmented {
+            // Each rank draws the whole batch's shifts and mirrors and applies its share's.
+            learning.architecture.layers[0] = LayerShape(dimensions: [1, 4, 4])
+            (learning.training.randomShift, learning.training.horizontalFlip) = (1, true)
+        }
         var alone: Trainer<Float> = try learning.makeTrainer(trainingCount: data.count, parallelBlocks: ranks)
         var last: Trainer<Float>.Measurement?
         for _ in 0..<3 { last = try alone.trainEpoch(on: data) }

@@ -76,6 +76,7 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
             schedule: training.schedule, plannedEpochs: training.epochs, batchSize: training.batchSize,
             persistentParticlesFor: dynamics.persistentParticles ? trainingCount : nil, generator: generator)
         trainer.weightDecay = Scalar(training.weightDecay)
+        trainer.augmentation = training.augmentation(inputShape: architecture.layers[0])
         trainer.secondPhaseLog = log
         // Each example stops on its own (SettlingSweeps), so the evaluation batch changes only the
         // speed. Dense products run faster on wide batches (the default 1,000 rows); a convolution's

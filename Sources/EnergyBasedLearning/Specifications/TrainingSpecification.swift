@@ -1,5 +1,5 @@
 /// How the parameters are trained (the run file's `training` section): epochs, batches, the
-/// optimizer and its rates, weight decay and the cost.
+/// optimizer and its rates, weight decay, the cost and the training images' augmentation.
 public struct TrainingSpecification: Codable, Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
@@ -14,9 +14,14 @@ public struct TrainingSpecification: Codable, Sendable, Equatable {
     public var weightDecay: Double
     /// The loss `C` the rules descend (and nudge with), and training reports.
     public var cost: CostName
+    /// Each training image is moved by up to this many pixels along each axis, at random, each
+    /// time it enters a batch (``ImageAugmentation``; 0: never).
+    public var randomShift: Int
+    /// Each training image is mirrored left to right with probability ½ each time it enters a batch.
+    public var horizontalFlip: Bool
 
     public init(epochs: Int, batchSize: Int, learningRates: [Double], optimizer: OptimizerName = .sgd, schedule: LearningRateSchedule = .constant,
-                weightDecay: Double = 0, cost: CostName = .squaredError) {
+                weightDecay: Double = 0, cost: CostName = .squaredError, randomShift: Int = 0, horizontalFlip: Bool = false) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRates = learningRates
@@ -24,6 +29,27 @@ public struct TrainingSpecification: Codable, Sendable, Equatable {
         self.schedule = schedule
         self.weightDecay = weightDecay
         self.cost = cost
+        self.randomShift = randomShift
+        self.horizontalFlip = horizontalFlip
+    }
+
+    /// Reads a description that may predate the augmentation (none then).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(epochs: try container.decode(Int.self, forKey: .epochs), batchSize: try container.decode(Int.self, forKey: .batchSize),
+                  learningRates: try container.decode([Double].self, forKey: .learningRates),
+                  optimizer: try container.decode(OptimizerName.self, forKey: .optimizer),
+                  schedule: try container.decode(LearningRateSchedule.self, forKey: .schedule),
+                  weightDecay: try container.decode(Double.self, forKey: .weightDecay), cost: try container.decode(CostName.self, forKey: .cost),
+                  randomShift: try container.decodeIfPresent(Int.self, forKey: .randomShift) ?? 0,
+                  horizontalFlip: try container.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? false)
+    }
+
+    /// The augmentation of images of `inputShape` (`nil`: none).
+    public func augmentation(inputShape: LayerShape) -> ImageAugmentation? {
+        guard randomShift > 0 || horizontalFlip, inputShape.dimensions.count == 3 else { return nil }
+        let d = inputShape.dimensions
+        return ImageAugmentation(shift: randomShift, horizontalFlip: horizontalFlip, channels: d[0], height: d[1], width: d[2])
     }
 
     /// Throws a ``SpecificationError`` naming the first impossible setting for `architecture`.
@@ -36,5 +62,14 @@ public struct TrainingSpecification: Codable, Sendable, Equatable {
         try require(learningRates.allSatisfy { $0 >= 0 && $0.isFinite }, "training.learning-rates", "non-negative finite rates", learningRates)
         try require(weightDecay >= 0 && weightDecay.isFinite && learningRates.allSatisfy { $0 * weightDecay < 1 }, "training.weight-decay",
                     "a finite λ ≥ 0 with α_k·λ < 1 for every rate (each step multiplies the parameters by 1 − α_k·λ)", weightDecay)
+        let input = architecture.layers[0], isImage = input.dimensions.count == 3
+        let notImage = "an input layer of images, channels×height×width (e.g. 1x28x28), not \(input)"
+        try require(randomShift >= 0, "training.random-shift", "0 or more pixels", randomShift)
+        if randomShift > 0 {
+            try require(isImage, "training.random-shift", notImage, randomShift)
+            try require(randomShift < Swift.min(input.dimensions[1], input.dimensions[2]), "training.random-shift",
+                        "a shift smaller than the height and width of the \(input) images", randomShift)
+        }
+        if horizontalFlip { try require(isImage, "training.horizontal-flip", notImage, horizontalFlip) }
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import LinearAlgebra
 
 /// Trains a layered energy-based network with a learning rule, mini-batch by mini-batch: for each
-/// batch, the free phase (``freeDynamics``), the rule's estimate (``rule``), the optimizer's step
-/// and the weight decay. Any energy, dynamics, rule and optimizer compose; a
+/// batch, the images' augmentation (``augmentation``, if any), the free phase (``freeDynamics``),
+/// the rule's estimate (``rule``), the optimizer's step and the weight decay. Any energy, dynamics, rule and optimizer compose; a
 /// ``LearningSpecification`` builds one from a run's settings (``LearningSpecification/makeTrainer(trainingCount:parallelBlocks:)``).
 public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var energy: LayeredEnergy<Scalar>
@@ -18,6 +18,8 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var schedule: LearningRateSchedule
     /// Decoupled weight decay `λ`: after each step, parameters of group `k` shrink by `1 − α_k λ`.
     public var weightDecay: Scalar = 0
+    /// The random changes made to each training batch's images (`nil`: none); evaluation never makes them.
+    public var augmentation: ImageAugmentation?
     /// Where the rule's second-phase dynamics report their relaxations, if they do; each epoch's
     /// ``Measurement`` reads it.
     public var secondPhaseLog: RelaxationLog?
@@ -125,7 +127,14 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
             // sign), so that every generator stays in step.
             let indices = share.isEmpty ? [batch[0]] : share
             let target = data.targets.gatheringRows(indices)
-            var state = NetworkState(input: data.inputs.gatheringRows(indices), layerSizes: energy.layerSizes)
+            var inputs = data.inputs.gatheringRows(indices)
+            if let augmentation {
+                // Drawn for the whole batch, so that every process of a group draws the same numbers.
+                let draws = augmentation.draws(count: batch.count, using: &generator)
+                let positions = share.isEmpty ? 0..<1 : group.map { $0.share(of: batch.count) } ?? 0..<batch.count
+                augmentation.apply(Array(draws[positions]), to: &inputs)
+            }
+            var state = NetworkState(input: inputs, layerSizes: energy.layerSizes)
             if let particles {
                 for k in 1..<state.layers.count { state.layers[k] = particles[k - 1].gatheringRows(indices) }
             }
