@@ -64,15 +64,16 @@ struct ImageAugmentationTests {
         #expect(none.allSatisfy { $0 == .init(rows: 0, columns: 0, flipped: false) } && untouched == SeededGenerator(seed: 5))
     }
 
-    /// A 1×4×4-8-2 Hopfield network trained by EP, with `yaml` added to its training section.
-    func tinyRun(_ training: String = "") throws -> RunFile {
+    /// A small Hopfield network (1×4×4-8-2 unless `layers` says otherwise) trained by EP, with
+    /// `training` added to its training section.
+    func tinyRun(layers: String = "[1x4x4, 8, 2]", rates: String = "[0.1, 0.05]", _ training: String = "") throws -> RunFile {
         try RunFile(yaml: """
             seed: 2
             architecture:
-              layers: [1x4x4, 8, 2]
+              layers: \(layers)
             dynamics: {epsilon: 0.5, free-steps: 10, nudged-steps: 4}
             rule: {name: ep, beta: 0.5}
-            training: {epochs: 1, batch-size: 4, learning-rates: [0.1, 0.05]\(training)}
+            training: {epochs: 1, batch-size: 4, learning-rates: \(rates)\(training)}
             """, file: "tiny.yaml")
     }
 
@@ -97,13 +98,7 @@ struct ImageAugmentationTests {
 
     @Test("Augmentation is refused by key for an input that is not an image, a shift as large as the image, or a negative shift")
     func refusals() throws {
-        let dense = try RunFile(yaml: """
-            seed: 1
-            architecture: {layers: [784, 10]}
-            dynamics: {epsilon: 0.5, free-steps: 10, nudged-steps: 4}
-            rule: {name: ep, beta: 0.5}
-            training: {epochs: 1, batch-size: 4, learning-rates: [0.1]}
-            """, file: "dense.yaml").yaml
+        let dense = try tinyRun(layers: "[784, 10]", rates: "[0.1]").yaml
         for (yaml, key, expected) in [
             (dense + "  random-shift: 2\n", "training.random-shift", "an input layer of images, channels×height×width (e.g. 1x28x28), not 784"),
             (dense + "  horizontal-flip: true\n", "training.horizontal-flip", "an input layer of images"),

@@ -3,8 +3,9 @@ import LinearAlgebra
 
 /// Trains a layered energy-based network with a learning rule, mini-batch by mini-batch: for each
 /// batch, the images' augmentation (``augmentation``, if any), the free phase (``freeDynamics``),
-/// the rule's estimate (``rule``), the optimizer's step and the weight decay. Any energy, dynamics, rule and optimizer compose; a
-/// ``LearningSpecification`` builds one from a run's settings (``LearningSpecification/makeTrainer(trainingCount:parallelBlocks:)``).
+/// the rule's estimate (``rule``), the optimizer's step and the weight decay. Any energy, dynamics,
+/// rule and optimizer compose; a ``LearningSpecification`` builds one from a run's settings
+/// (``LearningSpecification/makeTrainer(trainingCount:parallelBlocks:)``).
 public struct Trainer<Scalar: BLASScalar>: Sendable {
     public var energy: LayeredEnergy<Scalar>
     public var freeDynamics: any Dynamics<Scalar>
