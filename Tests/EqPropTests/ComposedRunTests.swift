@@ -72,15 +72,18 @@ struct ComposedRunTests {
         #expect(article.contains(body), "the article's code block differs from the code this test runs:\n\(body)")
     }
 
-    @Test("A run composed in code, killed after an epoch and resumed from its checkpoint, ends as the run never interrupted")
+    @Test("A run composed in code, its images augmented, killed after an epoch and resumed from its checkpoint, ends as the run never interrupted")
     func resumesExactly() throws {
         let train = images(count: 120, seed: 3), test = images(count: 60, seed: 4)
         func trainer() -> Trainer<Float> {
             var generator = SeededGenerator(seed: 7)
             let energy = LayeredEnergy<Float>.predictiveCoding(layerSizes: [784, 16, 10], hidden: .tanh, output: .identity, using: &generator)
             let rule = PCNudge<Float>(lambda: 0.1, dynamics: ProjectedGradientDescent(stepSize: 0.1, steps: 5, stabilizesSteps: true))
-            return Trainer(energy: energy, freeDynamics: FeedForwardPass(), rule: rule, optimizer: Adam(), learningRates: [0.01, 0.01],
-                           schedule: .cosine, plannedEpochs: 4, batchSize: 16, generator: generator)
+            var trainer = Trainer(energy: energy, freeDynamics: FeedForwardPass(), rule: rule, optimizer: Adam(), learningRates: [0.01, 0.01],
+                                  schedule: .cosine, plannedEpochs: 4, batchSize: 16, generator: generator)
+            // Its draws come from the checkpointed generator, so the resumed run shifts and mirrors as the whole one did.
+            trainer.augmentation = ImageAugmentation(shift: 2, horizontalFlip: true, channels: 1, height: 28, width: 28)
+            return trainer
         }
         var whole = TrainingRun(trainer: trainer(), name: "whole", training: train, test: test, folder: try RunFolder(path: try temporaryFolder().path))
         try whole.train()
