@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinearAlgebra
 import Plotting
 import Spiking
 
@@ -42,9 +43,9 @@ struct STDP: ParsableCommand {
         } catch let error as SpikingError {
             throw ValidationError(error.description)
         }
-        let start = Date()
+        let watch = Stopwatch()
         let result = try experiment.run()
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = watch.seconds
         let spikeFit = result.fit(fromSpikes: true), rateFit = result.fit(fromSpikes: false)
         if let csv {
             var text = "dt_ms,dw,dw_stderr,dw_rate,pairs\n"

@@ -85,10 +85,9 @@ extension GEMMShape {
         let b = Matrix<Scalar>.uniform(rows: transposeB ? n : k, columns: transposeB ? k : n, in: -1...1, using: &generator)
         var c = Matrix<Scalar>(rows: m, columns: n)
         func seconds(repetitions: Int) -> Double {
-            let start = ContinuousClock.now
+            let watch = Stopwatch()
             for _ in 0..<repetitions { c.multiplyAdd(a, b, transposeA: transposeA, transposeB: transposeB, beta: 0) }
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            return watch.seconds
         }
         let first = max(seconds(repetitions: 1), 1e-9)
         let repetitions = max(1, Int(0.02 / first))
