@@ -45,10 +45,12 @@ public struct TrainingSpecification: Codable, Sendable, Equatable {
                   horizontalFlip: try container.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? false)
     }
 
-    /// The augmentation of images of `inputShape` (`nil`: none).
+    /// The augmentation of images of `inputShape` (`nil`: none). ``validate(architecture:)`` refuses
+    /// an augmentation of an input that is not `channels × height × width`.
     public func augmentation(inputShape: LayerShape) -> ImageAugmentation? {
-        guard randomShift > 0 || horizontalFlip, inputShape.dimensions.count == 3 else { return nil }
+        guard randomShift > 0 || horizontalFlip else { return nil }
         let d = inputShape.dimensions
+        precondition(d.count == 3, "augmentation of an input layer of \(inputShape), not an image: validate(architecture:) refuses it")
         return ImageAugmentation(shift: randomShift, horizontalFlip: horizontalFlip, channels: d[0], height: d[1], width: d[2])
     }
 
