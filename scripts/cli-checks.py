@@ -319,6 +319,12 @@ def rejects(args, *fragments):
     return body
 
 
+def validation_split_too_large_is_refused():
+    stderr = run("train", "--validation", "60000", "--epochs", "1", expect_success=False).stderr
+    assert "Error: validation: expected 0 to 59999 examples held out of the 60000 of mnist's training set, got 60000" in stderr, stderr
+    assert "Usage" not in stderr, stderr  # bad data, not bad command-line syntax
+
+
 def train_and_evaluate():
     with tempfile.TemporaryDirectory() as folder:
         metrics_path = os.path.join(folder, "metrics.json")
@@ -812,6 +818,9 @@ with tempfile.TemporaryDirectory() as empty:
     check("train: mirroring an input that is not an image is refused by its flag",
           rejects(["train", "--horizontal-flip"], "--horizontal-flip: expected an input layer of images"))
     check("train: a negative weight decay is rejected", rejects(["train", "--weight-decay", "-0.1"], "--weight-decay: expected a finite λ ≥ 0"))
+    check("train: a validation split as large as the training set is refused by its key, without a usage banner",
+          validation_split_too_large_is_refused)
+    check("train: zero epochs are rejected (they would write no model)", rejects(["train", "--epochs", "0"], "--epochs: expected a positive number"))
     check("bench: zero epochs are rejected", rejects(["bench", "--epochs", "0"], "--epochs: expected a positive number"))
     check("bench: a variant with a setting the run cannot take is refused by name",
           rejects(["bench", "--variant", "minimizer=exact-block overrelaxation=2"], "variant 'minimizer=exact-block overrelaxation=2'", "overrelaxation"))

@@ -25,15 +25,13 @@ struct DataOptions: ParsableArguments {
     }
 
     /// The training, validation and test sets of `data` from `--data-dir` (`--dataset` overrides its
-    /// data set), the first `trainLimit` (else `--train-limit`) training examples when set.
+    /// data set), the first `trainLimit` (else `--train-limit`) training examples when set. A
+    /// validation split as large as the training file is refused by its key, `validation: …`, which
+    /// names the flag and the run-file key alike.
     func load(_ data: DataSpecification, trainLimit: Int? = nil) throws -> DataSplits {
         var data = data
         if let dataset { data.dataset = dataset }
-        do {
-            return try data.load(from: DataDirectory.resolve(flag: dataDir), download: !offline, trainLimit: trainLimit ?? self.trainLimit)
-        } catch let error as SpecificationError {
-            throw ValidationError("--\(error.key): \(error.message)")
-        }
+        return try data.load(from: DataDirectory.resolve(flag: dataDir), download: !offline, trainLimit: trainLimit ?? self.trainLimit)
     }
 }
 

@@ -105,6 +105,7 @@ struct TrainingTests {
             ("rule.output-precision", changed(onPredictiveCoding(.pc(outputPrecision: -0.1)))),
             ("rule.lambda", changed(onPredictiveCoding(.pcNudge(lambda: 0)))),
             ("training.cost", changed { $0.rule = .chl(feedbackGain: 1); $0.training.cost = .crossEntropy }),
+            ("training.epochs", changed { $0.training.epochs = 0 }),
             ("training.batch-size", changed { $0.training.batchSize = 0 }),
             ("training.learning-rates", changed { $0.training.learningRates = [0.1] }),
             ("training.learning-rates", changed { $0.training.learningRates = [0.1, .nan] }),

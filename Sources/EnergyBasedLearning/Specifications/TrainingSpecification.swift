@@ -56,7 +56,7 @@ public struct TrainingSpecification: Codable, Sendable, Equatable {
 
     /// Throws a ``SpecificationError`` naming the first impossible setting for `architecture`.
     public func validate(architecture: ArchitectureSpecification) throws {
-        try require(epochs >= 0, "training.epochs", "a non-negative number", epochs)
+        try require(epochs > 0, "training.epochs", "a positive number (a run of no epochs would write no model)", epochs)
         try require(batchSize > 0, "training.batch-size", "a positive number", batchSize)
         let count = architecture.interactions.count
         try require(learningRates.count == count, "training.learning-rates",
