@@ -143,7 +143,7 @@ struct Train: ParsableCommand {
             + "(\(training) train, \(validation) validation, \(test) test), batch \(l.training.batchSize), steps \(phases), \(l.energy.kind.rawValue) energy, "
             + "rule \(l.rule.summary), \(l.dynamics.minimizerSummary), \(l.training.optimizer.rawValue) rates (\(l.training.schedule.rawValue)) "
             + "\(l.training.learningRates)\(l.training.weightDecay > 0 ? ", weight decay \(l.training.weightDecay)" : "")"
-            + "\(l.training.randomShift > 0 ? ", images shifted by up to \(l.training.randomShift) pixels" : "")\(l.training.horizontalFlip ? ", half mirrored" : "")"
+            + "\(l.training.randomShift > 0 ? ", images shifted by up to \(l.training.randomShift) pixel\(l.training.randomShift == 1 ? "" : "s")" : "")\(l.training.horizontalFlip ? ", half mirrored" : "")"
             + ", seed \(l.seed), BLAS kernel \(BLAS.coreName)"
     }
 }
