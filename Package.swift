@@ -56,6 +56,8 @@ let package = Package(
                 .embedInCode("Presets/scellier2017-net1-fast.yaml"),
                 .embedInCode("Presets/scellier2017-net2-fast.yaml"),
                 .embedInCode("Presets/scellier2017-net3-fast.yaml"),
+                .embedInCode("Presets/scellier2017-net2-fast-shift.yaml"),
+                .embedInCode("Presets/scellier2017-net3-fast-shift.yaml"),
                 .embedInCode("Presets/family-mlp.yaml"),
                 .embedInCode("Presets/family-mlp-fashion.yaml"),
                 .embedInCode("Presets/pcx-mlp.yaml"),

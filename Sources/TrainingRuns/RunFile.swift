@@ -134,6 +134,8 @@ extension RunFile {
         "scellier2017-net1-fast": PackageResources.scellier2017_net1_fast_yaml,
         "scellier2017-net2-fast": PackageResources.scellier2017_net2_fast_yaml,
         "scellier2017-net3-fast": PackageResources.scellier2017_net3_fast_yaml,
+        "scellier2017-net2-fast-shift": PackageResources.scellier2017_net2_fast_shift_yaml,
+        "scellier2017-net3-fast-shift": PackageResources.scellier2017_net3_fast_shift_yaml,
         "family-mlp": PackageResources.family_mlp_yaml,
         "family-mlp-fashion": PackageResources.family_mlp_fashion_yaml,
         "pcx-mlp": PackageResources.pcx_mlp_yaml,

@@ -9,7 +9,8 @@ struct TrainingRunsTests {
     @Test("Every preset is a run file that reads back to itself")
     func presetsRoundTrip() throws {
         #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "scellier2017-net1-fast",
-                                              "scellier2017-net2-fast", "scellier2017-net3-fast", "family-mlp", "family-mlp-fashion",
+                                              "scellier2017-net2-fast", "scellier2017-net3-fast", "scellier2017-net2-fast-shift",
+                                              "scellier2017-net3-fast-shift", "family-mlp", "family-mlp-fashion",
                                               "pcx-mlp", "pcx-mlp-fashion", "conv-mnist", "conv-fashion-mnist", "conv-fashion-mnist-pc"])
         for (name, preset) in RunFile.presets {
             var withOutput = preset
@@ -38,6 +39,21 @@ struct TrainingRunsTests {
                 comparable.learning.training.learningRates = paper.learning.training.learningRates
             }
             #expect(comparable == paper, "net\(net)-fast differs from the paper's preset only where its comment says")
+        }
+    }
+
+    @Test("The shifted presets are the fast ones with their training images shifted by up to a pixel, the input read as the image it is")
+    func shiftedPresets() throws {
+        for net in 2...3 {
+            let fast = RunFile.presets["scellier2017-net\(net)-fast"]!.specification
+            let shifted = RunFile.presets["scellier2017-net\(net)-fast-shift"]!.specification
+            let layers = shifted.learning.architecture.layers
+            #expect(layers.first == LayerShape(dimensions: [1, 28, 28]) && shifted.learning.architecture.layerSizes == fast.learning.architecture.layerSizes)
+            #expect(shifted.learning.training.randomShift == 1 && shifted.learning.training.augmentation(inputShape: layers[0]) != nil)
+            var comparable = shifted
+            comparable.learning.architecture = fast.learning.architecture
+            comparable.learning.training.randomShift = 0
+            #expect(comparable == fast, "net\(net)-fast-shift differs from net\(net)-fast only in its input's shape and the shift")
         }
     }
 
