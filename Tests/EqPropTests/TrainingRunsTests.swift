@@ -47,8 +47,10 @@ struct TrainingRunsTests {
         for net in 2...3 {
             let fast = RunFile.presets["scellier2017-net\(net)-fast"]!.specification
             let shifted = RunFile.presets["scellier2017-net\(net)-fast-shift"]!.specification
-            let layers = shifted.learning.architecture.layers
-            #expect(layers.first == LayerShape(dimensions: [1, 28, 28]) && shifted.learning.architecture.layerSizes == fast.learning.architecture.layerSizes)
+            let (layers, architecture) = (shifted.learning.architecture.layers, shifted.learning.architecture)
+            #expect(layers.first == LayerShape(dimensions: [1, 28, 28]) && architecture.layerSizes == fast.learning.architecture.layerSizes)
+            #expect(architecture.interactions == fast.learning.architecture.interactions
+                    && architecture.initialGains == fast.learning.architecture.initialGains)
             #expect(shifted.learning.training.randomShift == 1 && shifted.learning.training.augmentation(inputShape: layers[0]) != nil)
             var comparable = shifted
             comparable.learning.architecture = fast.learning.architecture
