@@ -104,11 +104,11 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     @_specialize(where Scalar == Double)
     public func allElementsAreFinite() -> Bool {
         elements.withUnsafeBufferPointer { buffer in
-            // x·0 is 0 for finite x and NaN for ±∞ or NaN, so the sum is 0 exactly when
-            // every element is finite: a branch-free scan that vectorises.
-            var sum: Scalar = 0
-            for value in buffer { sum += value * 0 }
-            return sum == 0
+            // A value is ±∞ or NaN exactly when its magnitude's bit pattern is at least +∞'s: the
+            // largest pattern is an integer maximum, which vectorises (a sum of floats would not).
+            var largest: Scalar.MagnitudeBits = 0
+            for value in buffer { largest = Swift.max(largest, value.magnitudeBits) }
+            return largest < Scalar.infinity.magnitudeBits
         }
     }
 }

@@ -130,6 +130,33 @@ struct EnergyTests {
         }
     }
 
+    @Test("A weight of few columns, kept transposed for the relaxation, gives the same products both ways, also after new parameters")
+    func transposedWeight() {
+        var generator = SeededGenerator(seed: 12)
+        for (rows, columns) in [(30, 10), (12, 40)] {
+            let term = DenseInteraction(lower: 1, upper: 2, weight: Matrix<Double>.uniform(rows: rows, columns: columns, in: -1...1, using: &generator))
+            #expect(Matrix.prefersTransposedOperand(term.weight) == (columns <= 16))
+            var state = NetworkState(input: Matrix<Double>.uniform(rows: 4, columns: 3, in: 0...1, using: &generator), layerSizes: [3, rows, columns])
+            state.layers[1] = Matrix.uniform(rows: 4, columns: rows, in: 0...1, using: &generator)
+            state.layers[2] = Matrix.uniform(rows: 4, columns: columns, in: 0...1, using: &generator)
+            var specialized = term.specialized(clamping: [0], at: state)
+            for layer in [1, 2] {
+                var expected = Matrix<Double>(rows: 4, columns: state.layers[layer].columns)
+                expected.multiplyAdd(layer == 1 ? state.layers[2] : state.layers[1], term.weight, transposeB: layer == 1, alpha: -1)
+                var plain = Matrix<Double>(rows: 4, columns: expected.columns), kept = plain
+                term.accumulateStateGradient(ofLayer: layer, at: state, into: &plain)
+                specialized.accumulateStateGradient(ofLayer: layer, at: state, into: &kept)
+                #expect(maxAbsDifference(plain, expected) < 1e-12 && maxAbsDifference(kept, expected) < 1e-12)
+            }
+            let newWeight = Matrix<Double>.uniform(rows: rows, columns: columns, in: -1...1, using: &generator)
+            specialized.parameters = [newWeight]
+            var expected = Matrix<Double>(rows: 4, columns: rows), kept = expected
+            expected.multiplyAdd(state.layers[2], newWeight, transposeB: true, alpha: -1)
+            specialized.accumulateStateGradient(ofLayer: 1, at: state, into: &kept)
+            #expect(maxAbsDifference(kept, expected) < 1e-12, "new parameters replace the transposed copy")
+        }
+    }
+
     @Test("With a mostly zero input (an image's background) the input's drive and the fused step visit only its nonzeros, and agree with GEMM")
     func sparseInput() {
         var generator = SeededGenerator(seed: 11)

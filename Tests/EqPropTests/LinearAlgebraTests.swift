@@ -43,16 +43,17 @@ struct LinearAlgebraTests {
     }
 
     @Test("Products that visit only the nonzeros match GEMM: A·B into every row, Aᵀ·B into the occupied rows only",
-          arguments: [0.0, 0.1, 0.3, 1.0])
-    func sparseProducts(density: Double) {
+          arguments: [0.0, 0.1, 0.3, 1.0], [70, 100, 150])
+    func sparseProducts(density: Double, width: Int) {
         var generator = SeededGenerator(seed: 7)
-        // 9 rows: columns of up to 8 nonzeros take the four-at-a-time path and its remainder.
+        // Rows of 70, 100 and 150 leave a tile of 64 with a remainder of 6, of 32 + 4 and of 16 + 6.
         let a = sparseMatrix(rows: 9, columns: 13, density: density, seed: 3)
         let sparse = SparseColumns(a)
-        #expect(sparse.values.count == a.nonzeroCount())
+        #expect(sparse.values.count == a.nonzeroCount() && sparse.rowValues.count == a.nonzeroCount())
         #expect(!sparse.occupiedColumns.contains(2) && !sparse.rowIndices.contains(1))
-        let b = Matrix<Double>.uniform(rows: 13, columns: 70, in: -1...1, using: &generator)
-        var c = Matrix<Double>.uniform(rows: 9, columns: 70, in: -1...1, using: &generator)
+        #expect(sparse.rowStarts[2] == sparse.rowStarts[1] && !sparse.columnIndices.contains(2))
+        let b = Matrix<Double>.uniform(rows: 13, columns: width, in: -1...1, using: &generator)
+        var c = Matrix<Double>.uniform(rows: 9, columns: width, in: -1...1, using: &generator)
         var expected = naiveProduct(a, b, transposeA: false, transposeB: false)
         expected.scale(by: -0.5)
         expected.add(c)
@@ -62,8 +63,8 @@ struct LinearAlgebraTests {
         #expect(c.elements.indices.allSatisfy { abs(c.elements[$0] - expected.elements[$0]) < 1e-12 })
         #expect(skipping.elements.indices.allSatisfy { abs(skipping.elements[$0] - expected.elements[$0]) < 1e-12 })
 
-        let d = Matrix<Double>.uniform(rows: 9, columns: 70, in: -1...1, using: &generator)
-        let w = Matrix<Double>.uniform(rows: 13, columns: 70, in: -1...1, using: &generator)
+        let d = Matrix<Double>.uniform(rows: 9, columns: width, in: -1...1, using: &generator)
+        let w = Matrix<Double>.uniform(rows: 13, columns: width, in: -1...1, using: &generator)
         var updated = w, updatedSkipping = w
         var expectedUpdate = naiveProduct(a, d, transposeA: true, transposeB: false)
         expectedUpdate.scale(by: 0.25)
@@ -72,7 +73,7 @@ struct LinearAlgebraTests {
         updatedSkipping.multiplyAddSkippingZeros(transposing: a, d, alpha: 0.25)
         #expect(updated.elements.indices.allSatisfy { abs(updated.elements[$0] - expectedUpdate.elements[$0]) < 1e-12 })
         #expect(updatedSkipping.elements.indices.allSatisfy { abs(updatedSkipping.elements[$0] - expectedUpdate.elements[$0]) < 1e-12 })
-        #expect(updated.elements[(2 * 70)..<(3 * 70)] == w.elements[(2 * 70)..<(3 * 70)], "the row of an empty column is not touched")
+        #expect(updated.elements[(2 * width)..<(3 * width)] == w.elements[(2 * width)..<(3 * width)], "the row of an empty column is not touched")
     }
 
     @Test("A product skips zeros below a quarter of nonzeros and on rows of at least 64, never on short rows")

@@ -132,6 +132,10 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     /// `x·W` is then computed once per relaxation, visiting only the input's nonzeros when it is
     /// mostly zeros (``Matrix/multiplyAddSkippingZeros(_:_:alpha:)``).
     private var lowerIsClamped = false
+    /// `Wᵀ`, kept for the relaxations this term serves when the weight has few columns (see
+    /// ``Matrix/prefersTransposedOperand(_:)``): their two products then read `W` in the layout
+    /// OpenBLAS multiplies faster.
+    private var transposedWeight: Matrix<Scalar>?
 
     public init(lower: Int, upper: Int, weight: Matrix<Scalar>) {
         precondition(lower != upper, "an interaction connects two different layers")
@@ -175,25 +179,35 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
         ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
         into product: inout Matrix<Scalar>
     ) {
-        if k == lower {
+        switch (k == lower, transposedWeight) {
+        case (true, let transposed?):
+            product.multiplyAdd(direction.layers[upper], transposed, alpha: -1)
+        case (true, nil):
             product.multiplyAdd(direction.layers[upper], weight, transposeB: true, alpha: -1)
-        } else if lowerIsClamped {
+        case (false, _) where lowerIsClamped:
             product.multiplyAddSkippingZeros(direction.layers[lower], weight, alpha: -1)
-        } else {
+        case (false, let transposed?):
+            product.multiplyAdd(direction.layers[lower], transposed, transposeB: true, alpha: -1)
+        case (false, nil):
             product.multiplyAdd(direction.layers[lower], weight, alpha: -1)
         }
     }
 
-    /// The same term, told whether its lower layer is clamped.
+    /// The same term, told whether its lower layer is clamped, with `Wᵀ` kept when OpenBLAS
+    /// multiplies by it faster.
     public func specialized(clamping clampedLayers: Set<Int>, at state: NetworkState<Scalar>) -> any EnergyTerm<Scalar> {
         var term = self
         term.lowerIsClamped = clampedLayers.contains(lower)
+        term.transposedWeight = Matrix.prefersTransposedOperand(weight) ? weight.transposed : nil
         return term
     }
 
     public var parameters: [Matrix<Scalar>] {
         get { [weight] }
-        set { weight = newValue[0] }
+        set {
+            weight = newValue[0]
+            transposedWeight = transposedWeight.map { _ in weight.transposed }
+        }
     }
 
     /// `∂E_kl/∂W = −s_kᵀ s_l`.
