@@ -143,17 +143,19 @@ extension Matrix {
         precondition(x.columns == g.inputUnits && columns == g.outputUnits && x.rows == rows
                      && weight.rows == g.outputChannels && weight.columns == g.patchSize, "convolution shape mismatch")
         let patches = x.unfoldedPatches(geometry: g)
-        var convolved = Matrix(rows: g.outputUnits, columns: rows)  // C_out × H'·W'·B, the example innermost
-        patches.withUnsafeBufferPointer { pp in
-            weight.elements.withUnsafeBufferPointer { pw in
-                convolved.elements.withUnsafeMutableBufferPointer { pc in
-                    Self.convolutionGEMM(transposeA: false, m: g.outputChannels, n: g.outputPixels * rows, k: g.patchSize,
-                                         alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pp.baseAddress!, ldb: g.outputPixels * rows,
-                                         c: pc.baseAddress!, ldc: g.outputPixels * rows)
+        let width = g.outputPixels * rows
+        // C_out × H'·W'·B, the example innermost; the product writes every element.
+        let convolved = [Scalar](unsafeUninitializedCapacity: g.outputUnits * rows) { buffer, count in
+            patches.withUnsafeBufferPointer { pp in
+                weight.elements.withUnsafeBufferPointer { pw in
+                    Self.convolutionGEMM(transposeA: false, m: g.outputChannels, n: width, k: g.patchSize,
+                                         alpha: alpha, a: pw.baseAddress!, lda: g.patchSize, b: pp.baseAddress!, ldb: width,
+                                         c: buffer.baseAddress!, ldc: width)
                 }
             }
+            count = g.outputUnits * rows
         }
-        transposedAdd(convolved)
+        transposedAdd(Matrix(rows: g.outputUnits, columns: rows, elements: convolved))
     }
 
     /// `self ← self + α·convᵀ(u; weight)`, the adjoint of the convolution: `u` is

@@ -68,16 +68,23 @@ extension Matrix {
     @_specialize(where Scalar == Double)
     public mutating func transposedAdd(_ other: Matrix, scaledBy factor: Scalar = 1) {
         precondition(other.rows == columns && other.columns == rows, "shape mismatch in transposedAdd")
-        let (sourceRows, sourceColumns, tile) = (other.rows, other.columns, 16)
         other.elements.withUnsafeBufferPointer { source in
             elements.withUnsafeMutableBufferPointer { target in
-                for i0 in Swift.stride(from: 0, to: sourceRows, by: tile) {
-                    let i1 = Swift.min(i0 + tile, sourceRows)
-                    for j0 in Swift.stride(from: 0, to: sourceColumns, by: tile) {
-                        for j in j0..<Swift.min(j0 + tile, sourceColumns) {
-                            for i in i0..<i1 { target[j * sourceRows + i] += factor * source[i * sourceColumns + j] }
-                        }
-                    }
+                Self.visitTransposedPairs(sourceRows: other.rows, sourceColumns: other.columns) { t, s in target[t] += factor * source[s] }
+            }
+        }
+    }
+
+    /// Calls `body(t, s)` for every element `s` of a row-major `sourceRows × sourceColumns` matrix and
+    /// its index `t` in the transpose, in tiles of 16×16.
+    @inline(__always)
+    private static func visitTransposedPairs(sourceRows: Int, sourceColumns: Int, _ body: (Int, Int) -> Void) {
+        let tile = 16
+        for i0 in Swift.stride(from: 0, to: sourceRows, by: tile) {
+            let i1 = Swift.min(i0 + tile, sourceRows)
+            for j0 in Swift.stride(from: 0, to: sourceColumns, by: tile) {
+                for j in j0..<Swift.min(j0 + tile, sourceColumns) {
+                    for i in i0..<i1 { body(j * sourceRows + i, i * sourceColumns + j) }
                 }
             }
         }
@@ -174,11 +181,19 @@ extension Matrix {
         return result
     }
 
-    /// The matrix transposed.
+    /// The matrix transposed (copied in tiles, not zero-filled first).
     public var transposed: Matrix {
-        var result = Matrix(rows: columns, columns: rows)
-        result.transposedAdd(self)
-        return result
+        @_specialize(where Scalar == Float)
+        @_specialize(where Scalar == Double)
+        get {
+            let transposedElements = [Scalar](unsafeUninitializedCapacity: count) { target, initialized in
+                elements.withUnsafeBufferPointer { source in
+                    Self.visitTransposedPairs(sourceRows: rows, sourceColumns: columns) { t, s in target[t] = source[s] }
+                }
+                initialized = count
+            }
+            return Matrix(rows: columns, columns: rows, elements: transposedElements)
+        }
     }
 
     /// The index of the largest element in each row.

@@ -191,6 +191,8 @@ struct LinearAlgebraTests {
         #expect(!m.isFinite)
         m[1, 2] = -.infinity
         #expect(!m.isFinite)
+        m[1, 2] = .greatestFiniteMagnitude
+        #expect(m.isFinite)
     }
 
     @Test("NPY round trip, and numpy's own header layout")

@@ -151,7 +151,7 @@ func relaxInBlocks<Scalar: BLASScalar, G: RandomNumberGenerator>(
     var combined = Relaxation(steps: 0, lastChange: 0, unsettledExamples: 0, exampleSteps: 0)
     for b in 0..<blocks {
         let (part, relaxation) = try results[b]!.get()
-        state.setRows(startingAt: ranges[b].lowerBound, from: part)
+        state.setRows(startingAt: ranges[b].lowerBound, from: part, layers: energy.freeLayers)
         combined.steps = Swift.max(combined.steps, relaxation.steps)
         combined.lastChange = Swift.max(combined.lastChange, relaxation.lastChange)
         combined.unsettledExamples += relaxation.unsettledExamples

@@ -37,7 +37,7 @@ func stepsUntilSettled<Scalar: BLASScalar>(
         if stillMoving.isEmpty { break }
         if stillMoving.count < moving.count {
             exampleSteps += (moving.count - stillMoving.count) * taken
-            state.setRows(moving, from: part)
+            state.setRows(moving, from: part, layers: energy.freeLayers)
             moving = stillMoving.map { moving[$0] }
             part = part.rows(stillMoving)
             partEnergy = energy.restricted(to: moving)
@@ -46,6 +46,6 @@ func stepsUntilSettled<Scalar: BLASScalar>(
         }
     }
     exampleSteps += moving.count * taken
-    if moving.count == state.batchSize { state = part } else { state.setRows(moving, from: part) }
+    if moving.count == state.batchSize { state = part } else { state.setRows(moving, from: part, layers: energy.freeLayers) }
     return try Relaxation(ending: state, under: energy, steps: taken, exampleSteps: exampleSteps, rowChanges: rowChanges, tolerance: tolerance)
 }

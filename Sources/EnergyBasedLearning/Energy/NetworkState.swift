@@ -37,14 +37,16 @@ public struct NetworkState<Scalar: BLASScalar>: Equatable, Sendable {
         NetworkState(layers: layers.map { $0.gatheringRows(indices) })
     }
 
-    /// Overwrites example `indices[i]` with example `i` of `part`.
-    public mutating func setRows(_ indices: [Int], from part: NetworkState) {
-        for k in layers.indices { layers[k].scatterRows(part.layers[k], to: indices) }
+    /// Overwrites example `indices[i]` with example `i` of `part`, in the layers `chosen` (all when
+    /// `nil`; a relaxation writes back only its free layers, so that a clamped input keeps sharing
+    /// its storage with the states it came from).
+    public mutating func setRows(_ indices: [Int], from part: NetworkState, layers chosen: [Int]? = nil) {
+        for k in chosen ?? Array(layers.indices) { layers[k].scatterRows(part.layers[k], to: indices) }
     }
 
-    /// Overwrites the examples from `row` on with `part`.
-    public mutating func setRows(startingAt row: Int, from part: NetworkState) {
-        for k in layers.indices { layers[k].setRows(startingAt: row, from: part.layers[k]) }
+    /// Overwrites the examples from `row` on with `part`, in the layers `chosen` (all when `nil`).
+    public mutating func setRows(startingAt row: Int, from part: NetworkState, layers chosen: [Int]? = nil) {
+        for k in chosen ?? Array(layers.indices) { layers[k].setRows(startingAt: row, from: part.layers[k]) }
     }
 
     /// Whether every state is finite.
