@@ -154,6 +154,12 @@ struct EnergyTests {
             expected.multiplyAdd(state.layers[2], newWeight, transposeB: true, alpha: -1)
             specialized.accumulateStateGradient(ofLayer: 1, at: state, into: &kept)
             #expect(maxAbsDifference(kept, expected) < 1e-12, "new parameters replace the transposed copy")
+            var changedInPlace = specialized as! DenseInteraction<Double>
+            changedInPlace.weight.scale(by: 2)
+            var doubled = Matrix<Double>(rows: 4, columns: rows)
+            changedInPlace.accumulateStateGradient(ofLayer: 1, at: state, into: &doubled)
+            expected.scale(by: 2)
+            #expect(maxAbsDifference(doubled, expected) < 1e-12, "so does a change of the weight in place")
         }
     }
 

@@ -127,7 +127,10 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
 public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     public let lower: Int
     public let upper: Int
-    public var weight: Matrix<Scalar>
+    public var weight: Matrix<Scalar> {
+        // A kept transpose follows every change of the weight, however it is made.
+        didSet { transposedWeight = transposedWeight.map { _ in weight.transposed } }
+    }
     /// Whether the relaxations this term serves clamp the lower layer (the input): its drive
     /// `x·W` is then computed once per relaxation, visiting only the input's nonzeros when it is
     /// mostly zeros (``Matrix/multiplyAddSkippingZeros(_:_:alpha:)``).
@@ -204,10 +207,7 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
 
     public var parameters: [Matrix<Scalar>] {
         get { [weight] }
-        set {
-            weight = newValue[0]
-            transposedWeight = transposedWeight.map { _ in weight.transposed }
-        }
+        set { weight = newValue[0] }
     }
 
     /// `∂E_kl/∂W = −s_kᵀ s_l`.
