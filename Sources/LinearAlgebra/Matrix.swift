@@ -78,6 +78,21 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         }
     }
 
+    /// Overwrites every element with `source`'s, in this matrix's storage when it holds that alone:
+    /// unlike `self = source`, which shares `source`'s, a later change of `self` copies nothing.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func overwrite(with source: Matrix) {
+        precondition(source.rows == rows && source.columns == columns,
+                     "a \(source.rows)×\(source.columns) matrix cannot overwrite a \(rows)×\(columns) one")
+        guard count > 0 else { return }
+        source.elements.withUnsafeBufferPointer { source in
+            elements.withUnsafeMutableBufferPointer { target in
+                target.baseAddress!.update(from: source.baseAddress!, count: source.count)
+            }
+        }
+    }
+
     /// Copies `source` into rows starting at `row`.
     public mutating func setRows(startingAt row: Int, from source: Matrix) {
         precondition(source.columns == columns && row + source.rows <= rows)

@@ -16,6 +16,18 @@ struct LinearAlgebraTests {
         return c
     }
 
+    @Test("Overwriting a matrix copies the elements into its own storage, which it keeps")
+    func overwrite() {
+        var generator = SeededGenerator(seed: 2)
+        let source = Matrix<Double>.uniform(rows: 3, columns: 4, in: -1...1, using: &generator)
+        var target = Matrix<Double>(rows: 3, columns: 4)
+        func address(_ m: Matrix<Double>) -> UnsafeRawPointer { m.elements.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) } }
+        let storage = address(target)
+        target.overwrite(with: source)
+        #expect(target == source)
+        #expect(address(target) == storage && address(target) != address(source))
+    }
+
     @Test("GEMM matches the definition for every transpose combination", arguments: [(false, false), (true, false), (false, true), (true, true)])
     func gemm(transposeA: Bool, transposeB: Bool) {
         var generator = SeededGenerator(seed: 1)

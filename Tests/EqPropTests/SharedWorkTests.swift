@@ -121,6 +121,28 @@ struct SharedWorkTests {
         }
     }
 
+    @Test("A clamped energy's gradient, written again into the same scratch, is the gradient: the part computed once is copied in, not added")
+    func stateGradientIntoScratch() {
+        let problem = SmallProblem()
+        var state = NetworkState(input: problem.input, layerSizes: problem.energy.layerSizes)
+        var generator = SeededGenerator(seed: 3)
+        for k in 1..<state.layers.count {
+            state.layers[k] = .uniform(rows: state.batchSize, columns: problem.energy.layerSizes[k], in: 0...1, using: &generator)
+        }
+        let clamped = ClampedEnergy(problem.energy, clamping: [0], at: state)
+        var fresh = NetworkState(zerosLike: state)
+        clamped.stateGradient(at: state, into: &fresh)
+        var reused = NetworkState(zerosLike: state)
+        for _ in 0..<3 { clamped.stateGradient(at: state, into: &reused) }
+        #expect(reused == fresh)
+        // The input's drive `x·W₀` is part of layer 1's gradient: compare with the plain terms' sum.
+        var layer1 = Matrix<Double>(rows: state.batchSize, columns: problem.energy.layerSizes[1])
+        for term in problem.energy.terms where term.layers.contains(1) {
+            term.accumulateStateGradient(ofLayer: 1, at: state, into: &layer1)
+        }
+        #expect(maxAbsDifference(reused.layers[1], layer1) < 1e-12)
+    }
+
     @Test("Changing a term's parameters in place writes into their storage, copying nothing")
     func parametersChangeInPlace() {
         var energy = SmallProblem.predictiveCoding(hidden: .relu, output: .identity).energy

@@ -70,6 +70,7 @@ public struct ExactBlockDescent<Scalar: BLASScalar>: Dynamics {
     /// ``RelaxationError/unboundedLayer(_:)`` for a layer whose curvature is not positive and whose
     /// states are not bounded.
     @discardableResult
+    @_specialize(where Scalar == Float, G == SeededGenerator)
     public func relax<G: RandomNumberGenerator>(
         _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G
     ) throws -> Relaxation {

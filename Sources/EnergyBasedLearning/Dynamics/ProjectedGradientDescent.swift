@@ -82,6 +82,7 @@ public struct ProjectedGradientDescent<Scalar: BLASScalar>: Dynamics {
     }
 
     @discardableResult
+    @_specialize(where Scalar == Float, G == SeededGenerator)
     public func relax<G: RandomNumberGenerator>(
         _ state: inout NetworkState<Scalar>, under energy: ClampedEnergy<Scalar>, using generator: inout G
     ) throws -> Relaxation {

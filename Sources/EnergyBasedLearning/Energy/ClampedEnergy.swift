@@ -132,16 +132,20 @@ public struct ClampedEnergy<Scalar: BLASScalar>: Sendable {
     }
 
     /// `gradient ← ∂F/∂s` for the free layers (clamped layers are left untouched).
+    @_specialize(where Scalar == Float)
     public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>) {
         stateGradient(at: state, into: &gradient, layers: Set(freeLayers))
     }
 
     /// `gradient_k ← ∂F/∂s_k` for the free layers in `layers` only (the others are left untouched):
     /// each term computes only what those layers need.
+    @_specialize(where Scalar == Float)
     public func stateGradient(at state: NetworkState<Scalar>, into gradient: inout NetworkState<Scalar>, layers: Set<Int>) {
         for k in freeLayers where layers.contains(k) {
             if let constant = constantGradient[k] {
-                gradient.layers[k] = constant
+                // Copied into the gradient's own storage: assigned, it would be copied again by the
+                // first term that adds to it.
+                gradient.layers[k].overwrite(with: constant)
             } else {
                 gradient.layers[k].scale(by: 0)
             }

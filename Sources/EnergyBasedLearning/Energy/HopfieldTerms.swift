@@ -29,11 +29,13 @@ public struct QuadraticLeak<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `∂E_k/∂s_k = s_k`.
+    @_specialize(where Scalar == Float)
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
         gradient.add(state.layers[layer])
     }
 
     /// `∂²E_k/∂s_k² = I`.
+    @_specialize(where Scalar == Float)
     public func accumulateHessianProduct(
         ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
         into product: inout Matrix<Scalar>
@@ -91,11 +93,13 @@ public struct Bias<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `∂E_k/∂s_k[c, p] = −b_c`.
+    @_specialize(where Scalar == Float)
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
         gradient.addToEveryRow(bias.repeatingEach(pixels), scaledBy: -1)
     }
 
     /// The energy is linear in the state: no curvature.
+    @_specialize(where Scalar == Float)
     public func accumulateHessianProduct(
         ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
         into product: inout Matrix<Scalar>
@@ -172,12 +176,14 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     }
 
     /// `∂E_kl/∂s_k = −s_l Wᵀ`, `∂E_kl/∂s_l = −s_k W`.
+    @_specialize(where Scalar == Float)
     public func accumulateStateGradient(ofLayer k: Int, at state: NetworkState<Scalar>, into gradient: inout Matrix<Scalar>) {
         accumulateHessianProduct(ofLayer: k, at: state, direction: state, into: &gradient)
     }
 
     /// The gradient is linear in the other layer's state, so the Hessian-vector product is the
     /// gradient evaluated at the direction: `−v_l Wᵀ` or `−v_k W`.
+    @_specialize(where Scalar == Float)
     public func accumulateHessianProduct(
         ofLayer k: Int, at state: NetworkState<Scalar>, direction: NetworkState<Scalar>,
         into product: inout Matrix<Scalar>
@@ -234,6 +240,7 @@ public struct DenseInteraction<Scalar: BLASScalar>: EnergyTerm {
     /// GEMMs into `W`; one when layer `k` is the same in both states (a clamped input), which
     /// visits only the input's nonzeros when it is mostly zeros (an image's background: the rows of
     /// `W` of pixels no example lights are not touched).
+    @_specialize(where Scalar == Float)
     public mutating func descendContrast(between a: NetworkState<Scalar>, and b: NetworkState<Scalar>, stepSize: Scalar) {
         let (aLower, bLower) = (a.layers[lower], b.layers[lower])
         if aLower == bLower {

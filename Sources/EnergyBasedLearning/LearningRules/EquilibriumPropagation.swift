@@ -24,6 +24,7 @@ public struct EquilibriumPropagation<Scalar: BLASScalar>: LearningRule {
         self.dynamics = dynamics
     }
 
+    @_specialize(where Scalar == Float, G == SeededGenerator)
     public func estimate<G: RandomNumberGenerator>(
         energy: ClampedEnergy<Scalar>, freeState: NetworkState<Scalar>, target: Matrix<Scalar>,
         using generator: inout G

@@ -112,6 +112,7 @@ public struct Trainer<Scalar: BLASScalar>: Sendable {
     /// One epoch of training in a shuffled order: free phase, learning rule, update, for each batch,
     /// with the rates `learningRates · learningRateFactor`.
     /// Returns the error and cost measured at the free fixed points during the epoch (as in the paper).
+    @_specialize(where Scalar == Float)
     public mutating func trainEpoch(on data: ClassificationData<Scalar>, progress: (Progress) throws -> Void = { _ in }) throws -> Measurement {
         let rates = learningRates.map { $0 * Scalar(learningRateFactor) }
         epochsTrained += 1
