@@ -105,21 +105,35 @@ extension Matrix {
         precondition(a.rows == b.rows && a.columns == rows && b.columns == columns,
                      "sparse product shape mismatch: (\(a.rows)×\(a.columns))ᵀ·(\(b.rows)×\(b.columns)) into \(rows)×\(columns)")
         let n = columns
+        // Column by column, each nonzero's row of b and its factor α·a_ij.
+        withSparseTerms(rowsOf: b, at: a.rowIndices, values: a.values, alpha: alpha) { sources, factors, target in
+            for (c, j) in a.occupiedColumns.enumerated() {
+                let start = a.columnStarts[c]
+                for tile in Swift.stride(from: 0, to: n, by: sparseTile) {
+                    accumulate(into: target + j * n + tile, count: Swift.min(sparseTile, n - tile), sources: sources + start,
+                               factors: factors + start, terms: a.columnStarts[c + 1] - start, offset: tile)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the terms of a sparse product into this matrix: for each nonzero `q` of the
+    /// sparse factor, the row `indices[q]` of `b` it multiplies and its factor `α·values[q]`, and
+    /// this matrix's elements.
+    @inline(__always)
+    mutating func withSparseTerms<Index: BinaryInteger>(
+        rowsOf b: Matrix, at indices: [Index], values: [Scalar], alpha: Scalar,
+        _ body: (_ sources: UnsafePointer<UnsafePointer<Scalar>>, _ factors: UnsafePointer<Scalar>,
+                 _ target: UnsafeMutablePointer<Scalar>) -> Void
+    ) {
+        let n = b.columns
         b.elements.withUnsafeBufferPointer { pb in
-            // Each nonzero's row of b and its factor α·a_ij, column by column.
-            let sources = a.rowIndices.map { UnsafePointer(pb.baseAddress! + $0 * n) }
-            let factors = a.values.map { alpha * $0 }
+            let sources = indices.map { UnsafePointer(pb.baseAddress! + Int($0) * n) }
+            let factors = values.map { alpha * $0 }
             sources.withUnsafeBufferPointer { sources in
                 factors.withUnsafeBufferPointer { factors in
-                    elements.withUnsafeMutableBufferPointer { pc in
-                        for (c, j) in a.occupiedColumns.enumerated() {
-                            let start = a.columnStarts[c]
-                            for tile in Swift.stride(from: 0, to: n, by: sparseTile) {
-                                accumulate(into: pc.baseAddress! + j * n + tile, count: Swift.min(sparseTile, n - tile),
-                                           sources: sources.baseAddress! + start, factors: factors.baseAddress! + start,
-                                           terms: a.columnStarts[c + 1] - start, offset: tile)
-                            }
-                        }
+                    elements.withUnsafeMutableBufferPointer { target in
+                        body(sources.baseAddress!, factors.baseAddress!, target.baseAddress!)
                     }
                 }
             }

@@ -111,22 +111,13 @@ extension Matrix {
         precondition(a.columns == b.rows && a.rows == rows && b.columns == columns,
                      "sparse product shape mismatch: (\(a.rows)×\(a.columns))·(\(b.rows)×\(b.columns)) into \(rows)×\(columns)")
         let n = columns
-        b.elements.withUnsafeBufferPointer { pb in
-            // Each nonzero's row of b and its factor α·a_ij, row by row.
-            let sources = a.columnIndices.map { UnsafePointer(pb.baseAddress! + Int($0) * n) }
-            let factors = a.values.map { alpha * $0 }
-            sources.withUnsafeBufferPointer { sources in
-                factors.withUnsafeBufferPointer { factors in
-                    elements.withUnsafeMutableBufferPointer { pc in
-                        for tile in Swift.stride(from: 0, to: n, by: sparseTile) {
-                            for i in 0..<a.rows {
-                                let start = a.rowStarts[i]
-                                accumulate(into: pc.baseAddress! + i * n + tile, count: Swift.min(sparseTile, n - tile),
-                                           sources: sources.baseAddress! + start, factors: factors.baseAddress! + start,
-                                           terms: a.rowStarts[i + 1] - start, offset: tile)
-                            }
-                        }
-                    }
+        // Row by row, each nonzero's row of b and its factor α·a_ij.
+        withSparseTerms(rowsOf: b, at: a.columnIndices, values: a.values, alpha: alpha) { sources, factors, target in
+            for tile in Swift.stride(from: 0, to: n, by: sparseTile) {
+                for i in 0..<a.rows {
+                    let start = a.rowStarts[i]
+                    accumulate(into: target + i * n + tile, count: Swift.min(sparseTile, n - tile), sources: sources + start,
+                               factors: factors + start, terms: a.rowStarts[i + 1] - start, offset: tile)
                 }
             }
         }
