@@ -66,6 +66,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: settingHelp("hidden-activation")) var hiddenActivation: String?
     @Option(help: settingHelp("output-activation")) var outputActivation: String?
     @Option(help: settingHelp("minimizer")) var minimizer: String?
+    @Option(help: settingHelp("nudged-minimizer")) var nudgedMinimizer: String?
     @Option(parsing: .unconditional, help: settingHelp("epsilon")) var epsilon: String?
     @Option(parsing: .unconditional, help: settingHelp("overrelaxation")) var overrelaxation: String?
     @Option(parsing: .unconditional, help: settingHelp("free-steps")) var freeSteps: String?
@@ -97,7 +98,7 @@ struct RunOptions: ParsableArguments {
     /// The setting flags given, with their text.
     var given: [(flag: String, text: String)] {
         [("layers", layers), ("interactions", interactions), ("gains", gains), ("energy", energy), ("hidden-activation", hiddenActivation), ("output-activation", outputActivation),
-         ("minimizer", minimizer), ("epsilon", epsilon), ("overrelaxation", overrelaxation), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
+         ("minimizer", minimizer), ("nudged-minimizer", nudgedMinimizer), ("epsilon", epsilon), ("overrelaxation", overrelaxation), ("free-steps", freeSteps), ("nudged-steps", nudgedSteps), ("tolerance", tolerance), ("noise", noise),
          ("stable-steps", stableSteps.map { "\($0)" }), ("persistent-particles", persistentParticles.map { "\($0)" }),
          ("epochs", epochs), ("batch-size", batchSize), ("learning-rates", learningRates), ("optimizer", optimizer),
          ("schedule", schedule), ("weight-decay", weightDecay), ("cost", cost),

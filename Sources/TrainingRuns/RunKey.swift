@@ -41,6 +41,7 @@ public struct RunKey: Sendable, Equatable {
         RunKey("energy.hidden-activation", "With --energy pc: activation of the hidden layers."),
         RunKey("energy.output-activation", "With --energy pc: activation of the output layer."),
         RunKey("dynamics.minimizer", "How each phase relaxes: gradient-descent (steps of ε) or exact-block (each layer set to its minimum, the even then the odd layers; the hopfield energy)."),
+        RunKey("dynamics.nudged-minimizer", "How the rule's second phase relaxes, if not as the free phase: gradient-descent or exact-block (default: the minimizer's)."),
         RunKey("dynamics.epsilon", "Step size ε of gradient descent."),
         RunKey("dynamics.overrelaxation", "exact-block: the over-relaxation factor ω in (0, 2) (default 1)."),
         RunKey("dynamics.free-steps", "Steps of the free phase (the hopfield energy; the pc energy's free phase is the feed-forward pass)."),

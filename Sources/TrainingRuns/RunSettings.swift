@@ -37,7 +37,8 @@ public struct RunSettings: Sendable {
     /// replaces the file's, and the file's settings that belong to the replaced one go with it: `--rule
     /// ep` on a run file for `pc` drops its `rule.output-precision`, keeps nothing that `ep` does not
     /// take, and keeps what it does (`rule.beta`, `rule.nudging`); `--minimizer exact-block` drops the
-    /// file's `epsilon` and `stable-steps`.
+    /// file's `epsilon` and `stable-steps`, unless the second phase still uses gradient descent
+    /// (`nudged-minimizer`).
     public func overriding(with overrides: RunSettings) -> RunSettings {
         var merged = self
         if let rule = overrides["rule.name"], rule.value != self["rule.name"]?.value {
@@ -52,8 +53,12 @@ public struct RunSettings: Sendable {
         }
         if let minimizer = overrides["dynamics.minimizer"], minimizer.value != self["dynamics.minimizer"]?.value,
            let kind = minimizer.value.plainText.flatMap(DynamicsSpecification.Minimizer.init(rawValue:)) {
-            let owned: [String] = kind == .exactBlock ? ["dynamics.epsilon", "dynamics.stable-steps"] : ["dynamics.overrelaxation"]
-            for key in owned { merged.entries[key] = nil }
+            // The settings of a minimizer that neither phase uses any more go.
+            let second = (overrides["dynamics.nudged-minimizer"] ?? self["dynamics.nudged-minimizer"])?.value.plainText
+                .flatMap(DynamicsSpecification.Minimizer.init(rawValue:)) ?? kind
+            let used: Set = [kind, second]
+            if !used.contains(.gradientDescent) { merged.entries["dynamics.epsilon"] = nil; merged.entries["dynamics.stable-steps"] = nil }
+            if !used.contains(.exactBlock) { merged.entries["dynamics.overrelaxation"] = nil }
         }
         merged.entries.merge(overrides.entries) { $1 }
         return merged

@@ -25,6 +25,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let energy = try Self.energy(settings)
         let dynamics = DynamicsSpecification(
             minimizer: try settings.optional("dynamics.minimizer") ?? .gradientDescent,
+            secondPhaseMinimizer: try settings.optional("dynamics.nudged-minimizer"),
             stepSize: try settings.optional("dynamics.epsilon"), overrelaxation: try settings.optional("dynamics.overrelaxation"), freeSteps: try settings.optional("dynamics.free-steps"),
             nudgedSteps: try settings.required("dynamics.nudged-steps"), tolerance: try settings.optional("dynamics.tolerance"),
             noise: try settings.optional("dynamics.noise") ?? 0,
@@ -33,7 +34,8 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         let rule = try RuleSpecification(settings: settings)
         if !rule.hasSecondPhase, energy.hasFeedForwardFreePhase {
             // Nothing relaxes: a flag for the dynamics would be dropped.
-            for key in ["dynamics.minimizer", "dynamics.epsilon", "dynamics.overrelaxation", "dynamics.nudged-steps", "dynamics.noise", "dynamics.stable-steps"] {
+            for key in ["dynamics.minimizer", "dynamics.nudged-minimizer", "dynamics.epsilon", "dynamics.overrelaxation", "dynamics.nudged-steps",
+                        "dynamics.noise", "dynamics.stable-steps"] {
                 if case .flag? = settings[key]?.origin {
                     throw settings.error(key, "rule \(rule.name.rawValue) relaxes nothing on the \(energy.kind.rawValue) energy (the free phase is the feed-forward pass, and it has no second phase)")
                 }
@@ -83,6 +85,7 @@ public struct RunSpecification: Codable, Sendable, Equatable {
         }
         lines.append("dynamics:")
         if l.dynamics.minimizer != .gradientDescent { lines.append("  minimizer: \(l.dynamics.minimizer.rawValue)") }
+        if let second = l.dynamics.secondPhaseMinimizer { lines.append("  nudged-minimizer: \(second.rawValue)") }
         if let stepSize = l.dynamics.stepSize { lines.append("  epsilon: \(stepSize)") }
         if let overrelaxation = l.dynamics.overrelaxation { lines.append("  overrelaxation: \(overrelaxation)") }
         if let freeSteps = l.dynamics.freeSteps { lines.append("  free-steps: \(freeSteps)") }

@@ -187,6 +187,53 @@ struct ExactBlockDescentTests {
         }
     }
 
+    @Test("The second phase can relax otherwise than the free phase: exact free phase, the paper's nudged steps of gradient descent")
+    func secondPhaseMinimizer() throws {
+        var overrides = RunSettings(source: "the command line")
+        overrides.set(try #require(RunKey.flagged("minimizer")), fromFlag: "exact-block")
+        overrides.set(try #require(RunKey.flagged("nudged-minimizer")), fromFlag: "gradient-descent")
+        overrides.set(try #require(RunKey.flagged("overrelaxation")), fromFlag: "1.5")
+        // The preset's ε stays: the second phase still takes gradient-descent steps.
+        let run = try RunFile(settings: RunFile.presetSettings("scellier2017-net1").overriding(with: overrides))
+        let dynamics = run.specification.learning.dynamics
+        #expect(dynamics.minimizer == .exactBlock && dynamics.secondPhase == .gradientDescent && dynamics.stepSize == 0.5)
+        #expect(dynamics.minimizerSummary == "exact-block ω 1.5, nudged ε 0.5")
+        #expect(try RunFile(yaml: run.yaml, file: "run.yaml").specification == run.specification, "run.yaml reads back")
+        let trainer: Trainer<Float> = try run.specification.learning.makeTrainer(trainingCount: 0)
+        #expect(trainer.freeDynamics is ExactBlockDescent<Float>)
+        let second: any Dynamics<Float> = dynamics.makeSecondPhase(layerStepScales: nil, parallelBlocks: 1)
+        let steps = try #require(second as? ProjectedGradientDescent<Float>)
+        #expect(steps.stepSize == 0.5 && steps.steps == 4)
+        // Saved before the setting existed, a specification reads as one minimizer for both phases.
+        let saved = try JSONEncoder().encode(dynamics)
+        var object = try #require(JSONSerialization.jsonObject(with: saved) as? [String: Any])
+        object["secondPhaseMinimizer"] = nil
+        let old = try JSONDecoder().decode(DynamicsSpecification.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old.secondPhase == .exactBlock)
+
+        let mixed = "dynamics:\n  minimizer: exact-block\n  nudged-minimizer: gradient-descent\n"
+        let cases: [([(String, String)], String)] = [
+            ([("dynamics:\n", mixed), ("  epsilon: 0.5\n", "")], "dynamics.epsilon (not given): missing: gradient descent needs a step size ε"),
+            ([("dynamics:\n", "dynamics:\n  minimizer: exact-block\n  nudged-minimizer: exact-block\n")],
+             "dynamics.epsilon: expected no step size with the exact-block minimizer"),
+            ([("dynamics:\n", "dynamics:\n  nudged-minimizer: exact-block\n"), ("  name: ep\n", "  name: tbp\n"), ("  beta: 1.0\n", ""), ("  nudging: random\n", "")],
+             "dynamics.nudged-minimizer: expected gradient-descent for rule tbp"),
+            ([("dynamics:\n", "dynamics:\n  nudged-minimizer: exact-block\n"), ("  cost: squared-error\n", "  cost: cross-entropy\n")],
+             "training.cost: expected squared-error for rule ep with the exact-block minimizer"),
+            ([("dynamics:\n", mixed), ("  noise: 0\n", "  noise: 0.1\n")], ""),
+        ]
+        for (changes, expected) in cases {
+            let message = refusal(changes)
+            if expected.isEmpty {
+                #expect(message == nil, "Langevin noise in a gradient-descent second phase is taken: \(String(describing: message))")
+            } else {
+                #expect(message?.contains(expected) == true, "\(String(describing: message))")
+            }
+        }
+        // With the exact free phase, the nudge may be the cross-entropy: the gradient-descent phase needs no closed form.
+        #expect(refusal([("dynamics:\n", mixed), ("  cost: squared-error\n", "  cost: cross-entropy\n")]) == nil)
+    }
+
     func refusal(_ yamlChanges: [(String, String)]) -> String? {
         var text = try! String(contentsOfFile: presetPath("scellier2017-net1"), encoding: .utf8)
         for (old, new) in yamlChanges { text = text.replacingOccurrences(of: old, with: new) }

@@ -3,7 +3,9 @@ import LinearAlgebra
 /// How a network relaxes (the run file's `dynamics` section): for the free phase and for every rule's
 /// second phase, projected gradient descent with step `ε` (``ProjectedGradientDescent``) or exact
 /// block coordinate descent (``ExactBlockDescent``); the feed-forward pass for the free phase of the
-/// predictive-coding energy.
+/// predictive-coding energy. The second phase may relax otherwise than the free phase
+/// (``secondPhaseMinimizer``): a free phase minimised exactly, then the paper's few nudged steps of
+/// gradient descent, which its learning rates were tuned for.
 public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// The minimiser each phase runs (`dynamics.minimizer`).
     public enum Minimizer: String, Codable, Sendable, CaseIterable {
@@ -13,7 +15,10 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         case exactBlock = "exact-block"
     }
 
+    /// The free phase's minimiser, and the second phase's unless ``secondPhaseMinimizer`` is set.
     public var minimizer: Minimizer
+    /// The second phase's minimiser when it is not ``minimizer`` (`dynamics.nudged-minimizer`).
+    public var secondPhaseMinimizer: Minimizer?
     /// The step `ε` of gradient descent (`nil` for the exact block minimiser, which takes no step).
     public var stepSize: Double?
     /// The over-relaxation factor `ω` of the exact block minimiser (`nil`: 1).
@@ -35,9 +40,11 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// Start each training example's free phase from its previous fixed point.
     public var persistentParticles: Bool
 
-    public init(minimizer: Minimizer = .gradientDescent, stepSize: Double?, overrelaxation: Double? = nil, freeSteps: Int?, nudgedSteps: Int,
-                tolerance: Double? = nil, noise: Double = 0, stableSteps: Bool = false, persistentParticles: Bool = false) {
+    public init(minimizer: Minimizer = .gradientDescent, secondPhaseMinimizer: Minimizer? = nil, stepSize: Double?, overrelaxation: Double? = nil,
+                freeSteps: Int?, nudgedSteps: Int, tolerance: Double? = nil, noise: Double = 0, stableSteps: Bool = false,
+                persistentParticles: Bool = false) {
         self.minimizer = minimizer
+        self.secondPhaseMinimizer = secondPhaseMinimizer
         self.stepSize = stepSize
         self.overrelaxation = overrelaxation
         self.freeSteps = freeSteps
@@ -48,16 +55,26 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
         self.persistentParticles = persistentParticles
     }
 
-    /// `ε 0.5`, `exact-block`, `exact-block ω 1.5`: the minimiser and its setting, for summaries.
+    /// The second phase's minimiser.
+    public var secondPhase: Minimizer { secondPhaseMinimizer ?? minimizer }
+
+    /// The minimisers the two phases use.
+    public var minimizers: Set<Minimizer> { [minimizer, secondPhase] }
+
+    /// `ε 0.5`, `exact-block`, `exact-block ω 1.5`, `exact-block, nudged ε 0.5`: the minimisers and
+    /// their settings, for summaries.
     public var minimizerSummary: String {
-        switch minimizer {
-        case .gradientDescent: "ε \(stepSize ?? 0)"
-        case .exactBlock: "exact-block" + (overrelaxation.map { " ω \($0)" } ?? "")
+        func summary(_ minimizer: Minimizer) -> String {
+            switch minimizer {
+            case .gradientDescent: "ε \(stepSize ?? 0)"
+            case .exactBlock: "exact-block" + (overrelaxation.map { " ω \($0)" } ?? "")
+            }
         }
+        return summary(minimizer) + (secondPhase == minimizer ? "" : ", nudged \(summary(secondPhase))")
     }
 
     private enum CodingKeys: String, CodingKey {
-        case minimizer, stepSize, overrelaxation, freeSteps, nudgedSteps, tolerance, noise, stableSteps, persistentParticles
+        case minimizer, secondPhaseMinimizer, stepSize, overrelaxation, freeSteps, nudgedSteps, tolerance, noise, stableSteps, persistentParticles
     }
 
     /// Reads what `encode(to:)` writes; descriptions written before the minimiser could be chosen
@@ -65,6 +82,7 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(minimizer: try c.decodeIfPresent(Minimizer.self, forKey: .minimizer) ?? .gradientDescent,
+                  secondPhaseMinimizer: try c.decodeIfPresent(Minimizer.self, forKey: .secondPhaseMinimizer),
                   stepSize: try c.decodeIfPresent(Double.self, forKey: .stepSize),
                   overrelaxation: try c.decodeIfPresent(Double.self, forKey: .overrelaxation),
                   freeSteps: try c.decodeIfPresent(Int.self, forKey: .freeSteps), nudgedSteps: try c.decode(Int.self, forKey: .nudgedSteps),
@@ -74,25 +92,25 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
 
     /// Throws a ``SpecificationError`` naming the first setting that cannot be, on `energy`.
     public func validate(energy: EnergySpecification) throws {
-        switch minimizer {
-        case .gradientDescent:
+        if minimizers.contains(.gradientDescent) {
             guard let stepSize else { throw SpecificationError(key: "dynamics.epsilon", message: "missing: gradient descent needs a step size ε") }
             try require(stepSize > 0 && stepSize.isFinite, "dynamics.epsilon", "a positive finite step size", stepSize)
-            if let overrelaxation {
-                throw SpecificationError(key: "dynamics.overrelaxation", expected: "no over-relaxation with gradient descent (it is the exact-block minimizer's ω)",
-                                         value: overrelaxation)
-            }
-        case .exactBlock:
-            if let stepSize {
-                throw SpecificationError(key: "dynamics.epsilon", expected: "no step size with the exact-block minimizer (each layer goes to its minimum; "
-                                         + "its over-relaxation ω is dynamics.overrelaxation)", value: stepSize)
-            }
+        } else if let stepSize {
+            throw SpecificationError(key: "dynamics.epsilon", expected: "no step size with the exact-block minimizer (each layer goes to its minimum; "
+                                     + "its over-relaxation ω is dynamics.overrelaxation)", value: stepSize)
+        }
+        if minimizers.contains(.exactBlock) {
             let omega = overrelaxation ?? 1
             try require(omega > 0 && omega < 2, "dynamics.overrelaxation", "an over-relaxation factor ω in (0, 2)", omega)
             try require(energy == .hopfield, "energy.kind",
                         "hopfield with the exact-block minimizer (the pc energy is not quadratic layer by layer: f(x·W + b) with a non-linear f)", energy.kind.rawValue)
-            try require(noise == 0, "dynamics.noise", "0 with the exact-block minimizer (Langevin noise is a gradient-descent dynamics)", noise)
             try require(!stableSteps, "dynamics.stable-steps", "false with the exact-block minimizer (it takes no step to cap: every half-sweep lowers the energy)", true)
+        } else if let overrelaxation {
+            throw SpecificationError(key: "dynamics.overrelaxation", expected: "no over-relaxation with gradient descent (it is the exact-block minimizer's ω)",
+                                     value: overrelaxation)
+        }
+        if secondPhase == .exactBlock {
+            try require(noise == 0, "dynamics.noise", "0 with the exact-block minimizer (Langevin noise is a gradient-descent dynamics)", noise)
         }
         if energy.hasFeedForwardFreePhase {
             try require(freeSteps == nil, "dynamics.free-steps",
@@ -111,16 +129,16 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// minimiser (noise-free), `parallelBlocks` blocks of examples at once.
     public func makeFreePhase<Scalar: BLASScalar>(energy: EnergySpecification, layerStepScales: [Scalar]?, parallelBlocks: Int) -> any Dynamics<Scalar> {
         guard let freeSteps, !energy.hasFeedForwardFreePhase else { return FeedForwardPass<Scalar>() }
-        return make(steps: freeSteps, noise: 0, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: nil)
+        return make(minimizer, steps: freeSteps, noise: 0, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: nil)
     }
 
-    /// The second phase's dynamics: `nudgedSteps` steps of the minimiser (with noise `σ` for gradient
+    /// The second phase's dynamics: `nudgedSteps` steps of its minimiser (with noise `σ` for gradient
     /// descent), reporting to `log` if given.
     public func makeSecondPhase<Scalar: BLASScalar>(layerStepScales: [Scalar]?, parallelBlocks: Int, log: RelaxationLog? = nil) -> any Dynamics<Scalar> {
-        make(steps: nudgedSteps, noise: noise, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: log)
+        make(secondPhase, steps: nudgedSteps, noise: noise, layerStepScales: layerStepScales, parallelBlocks: parallelBlocks, log: log)
     }
 
-    private func make<Scalar: BLASScalar>(steps: Int, noise: Double, layerStepScales: [Scalar]?, parallelBlocks: Int,
+    private func make<Scalar: BLASScalar>(_ minimizer: Minimizer, steps: Int, noise: Double, layerStepScales: [Scalar]?, parallelBlocks: Int,
                                           log: RelaxationLog?) -> any Dynamics<Scalar> {
         switch minimizer {
         case .gradientDescent:

@@ -29,9 +29,11 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
                     "no pooling with the pc energy (a prediction f(conv(x) + b) has none)",
                     architecture.interactions.map(\.description).joined(separator: ", "))
         try dynamics.validate(energy: energy)
-        try require(!(architecture.hasPooling && dynamics.minimizer == .exactBlock), "dynamics.minimizer",
-                    "gradient-descent with max pooling (the energy is concave, not quadratic, in the layer below a pooled convolution, which has no exact block minimiser)",
-                    dynamics.minimizer.rawValue)
+        for (minimizer, key) in [(dynamics.minimizer, "dynamics.minimizer"), (dynamics.secondPhase, "dynamics.nudged-minimizer")] {
+            try require(!(architecture.hasPooling && minimizer == .exactBlock), key,
+                        "gradient-descent with max pooling (the energy is concave, not quadratic, in the layer below a pooled convolution, which has no exact block minimiser)",
+                        minimizer.rawValue)
+        }
         try rule.validate(energy: energy, dynamics: dynamics, cost: training.cost)
         try training.validate(architecture: architecture)
     }

@@ -129,10 +129,12 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
             try requireEnergy(.pc, "it backpropagates through the feed-forward network of prediction errors")
         case .tbp, .rbp:
             try require(dynamics.noise == 0, "dynamics.noise", "0 for rule \(rule) (it differentiates the dynamics, which must be deterministic)", dynamics.noise)
-            try require(dynamics.minimizer == .gradientDescent, "dynamics.minimizer",
-                        "gradient-descent for rule \(rule) (it differentiates through gradient-descent steps)", dynamics.minimizer.rawValue)
+            for (minimizer, key) in [(dynamics.minimizer, "dynamics.minimizer"), (dynamics.secondPhase, "dynamics.nudged-minimizer")] {
+                try require(minimizer == .gradientDescent, key,
+                            "gradient-descent for rule \(rule) (it differentiates through gradient-descent steps)", minimizer.rawValue)
+            }
         }
-        if dynamics.minimizer == .exactBlock, [.ep, .stdp].contains(name) {
+        if dynamics.secondPhase == .exactBlock, [.ep, .stdp].contains(name) {
             try require(cost == .squaredError, "training.cost", "squared-error for rule \(rule) with the exact-block minimizer (the nudge β·C must "
                         + "be quadratic in the output: the softmax's cross-entropy has no closed-form minimiser per layer)", cost.rawValue)
         }
