@@ -4,8 +4,8 @@ import LinearAlgebra
 /// second phase, projected gradient descent with step `ε` (``ProjectedGradientDescent``) or exact
 /// block coordinate descent (``ExactBlockDescent``); the feed-forward pass for the free phase of the
 /// predictive-coding energy. The second phase may relax otherwise than the free phase
-/// (``secondPhaseMinimizer``): a free phase minimised exactly, then the paper's few nudged steps of
-/// gradient descent, which its learning rates were tuned for.
+/// (``secondPhaseMinimizer``): say, a free phase minimised exactly, then the few nudged steps of
+/// gradient descent of Scellier & Bengio (2017).
 public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// The minimiser each phase runs (`dynamics.minimizer`).
     public enum Minimizer: String, Codable, Sendable, CaseIterable {
