@@ -58,8 +58,14 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
     /// The second phase's minimiser.
     public var secondPhase: Minimizer { secondPhaseMinimizer ?? minimizer }
 
+    /// Each phase's minimiser, with the run-file key that sets it: the free phase's, then the second
+    /// phase's.
+    public var phaseMinimizers: [(minimizer: Minimizer, key: String)] {
+        [(minimizer, "dynamics.minimizer"), (secondPhase, "dynamics.nudged-minimizer")]
+    }
+
     /// The minimisers the two phases use.
-    public var minimizers: Set<Minimizer> { [minimizer, secondPhase] }
+    public var minimizers: Set<Minimizer> { Set(phaseMinimizers.map(\.minimizer)) }
 
     /// `ε 0.5`, `exact-block`, `exact-block ω 1.5`, `exact-block, nudged ε 0.5`: the minimisers and
     /// their settings, for summaries.

@@ -29,7 +29,7 @@ public struct LearningSpecification: Codable, Sendable, Equatable {
                     "no pooling with the pc energy (a prediction f(conv(x) + b) has none)",
                     architecture.interactions.map(\.description).joined(separator: ", "))
         try dynamics.validate(energy: energy)
-        for (minimizer, key) in [(dynamics.minimizer, "dynamics.minimizer"), (dynamics.secondPhase, "dynamics.nudged-minimizer")] {
+        for (minimizer, key) in dynamics.phaseMinimizers {
             try require(!(architecture.hasPooling && minimizer == .exactBlock), key,
                         "gradient-descent with max pooling (the energy is concave, not quadratic, in the layer below a pooled convolution, which has no exact block minimiser)",
                         minimizer.rawValue)

@@ -129,7 +129,7 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
             try requireEnergy(.pc, "it backpropagates through the feed-forward network of prediction errors")
         case .tbp, .rbp:
             try require(dynamics.noise == 0, "dynamics.noise", "0 for rule \(rule) (it differentiates the dynamics, which must be deterministic)", dynamics.noise)
-            for (minimizer, key) in [(dynamics.minimizer, "dynamics.minimizer"), (dynamics.secondPhase, "dynamics.nudged-minimizer")] {
+            for (minimizer, key) in dynamics.phaseMinimizers {
                 try require(minimizer == .gradientDescent, key,
                             "gradient-descent for rule \(rule) (it differentiates through gradient-descent steps)", minimizer.rawValue)
             }
