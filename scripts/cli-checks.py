@@ -826,6 +826,8 @@ with tempfile.TemporaryDirectory() as empty:
           rejects(["bench", "--variant", "minimizer=exact-block overrelaxation=2"], "variant 'minimizer=exact-block overrelaxation=2'", "overrelaxation"))
     check("bench --relaxation: a run setting it does not use is refused by name, pointing to its own flag",
           rejects(["bench", "--relaxation", "--overrelaxation", "1.7"], "--overrelaxation: bench --relaxation does not use", "--overrelaxations"))
+    check("bench --relaxation: the second phase's minimizer is refused by name (it measures the free phase only)",
+          rejects(["bench", "--relaxation", "--nudged-minimizer", "gradient-descent"], "--nudged-minimizer: bench --relaxation does not use", "free phase only"))
     check("bench --relaxation: with --model the model's settings are measured, so a setting flag is refused",
           rejects(["bench", "--relaxation", "--model", empty, "--tolerance", "0.001"], "--tolerance cannot be given with --model"))
     check("bench: --relaxation's flags without it are refused", rejects(["bench", "--examples", "40"], "--examples: it belongs to --relaxation"))

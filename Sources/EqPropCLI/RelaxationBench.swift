@@ -18,7 +18,7 @@ struct RelaxationBenchOptions: ParsableArguments {
 
     /// The run settings a free phase measured on its own does not read: the bench's minimizers
     /// replace the run's dynamics, and nothing is trained.
-    static let unusedSettings: Set<String> = ["minimizer", "overrelaxation", "free-steps", "nudged-steps", "noise", "persistent-particles",
+    static let unusedSettings: Set<String> = ["minimizer", "nudged-minimizer", "overrelaxation", "free-steps", "nudged-steps", "noise", "persistent-particles",
                                               "epochs", "learning-rates", "optimizer", "schedule", "weight-decay", "cost", "validation",
                                               "random-shift", "horizontal-flip"]
 
@@ -41,6 +41,7 @@ struct RelaxationBenchOptions: ParsableArguments {
         if let unused = settings.given.first(where: { Self.unusedSettings.contains($0.flag) })?.flag {
             let instead = switch unused {
             case "overrelaxation", "minimizer": "; --overrelaxations lists the exact block minimizer's factors to measure"
+            case "nudged-minimizer": "; it measures the free phase only"
             case "free-steps", "nudged-steps": "; --cap bounds the steps"
             default: ""
             }
