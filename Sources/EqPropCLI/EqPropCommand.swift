@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MessagePassing
 
 @main
 struct EqPropCommand: ParsableCommand {
@@ -19,22 +20,30 @@ struct EqPropCommand: ParsableCommand {
                 throw ValidationError("only train, sweep and bench run on MPI ranks; run this command without mpirun (\(ranks.size) ranks were started)")
             }
         } catch {
-            // Every rank parsed the same arguments and fails alike: one says why.
-            job?.finish()
-            if MPIJob.isLeader { exit(withError: error) }
-            Foundation.exit(exitCode(for: error).rawValue)
+            // Every rank parsed the same arguments and fails alike.
+            leaveAlike(job, error)
         }
         do {
             try command.run()
             job?.finish()
+        } catch let refusal as MPIJob.RefusedOnEveryRank {
+            leaveAlike(job, refusal.reason)
         } catch {
             guard let ranks = MPIJob.ranks, exitCode(for: error) != .success else { exit(withError: error) }
             // A rank that fails alone would leave the others waiting in a collective call: end them all.
-            // Rank 0 reports first; the others wait a second, so that an error every rank meets (a
-            // setting refused) is reported once, by rank 0, whose abort ends them before they print.
+            // Rank 0 reports first; the others wait a second, so that an error every rank meets later
+            // (the same data missing on every rank) is usually reported by rank 0 alone, whose abort ends them first.
             if ranks.rank != 0 { Thread.sleep(forTimeInterval: 1) }
             FileHandle.standardError.write(Data("eqprop: rank \(ranks.rank) of \(ranks.size): \(fullMessage(for: error))\n".utf8))
             ranks.abort(code: exitCode(for: error).rawValue)
         }
+    }
+
+    /// Ends a process whose every rank met `error` alike before communicating: each leaves the job
+    /// cleanly and rank 0 (or a process alone) says why, once.
+    private static func leaveAlike(_ job: MPIProcessGroup?, _ error: Error) -> Never {
+        job?.finish()
+        if MPIJob.isLeader { exit(withError: error) }
+        Foundation.exit(exitCode(for: error).rawValue)
     }
 }

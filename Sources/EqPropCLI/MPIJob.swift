@@ -25,15 +25,21 @@ enum MPIJob {
     /// alone.
     static var isLeader: Bool { (group?.rank ?? 0) == 0 }
 
+    /// A refusal every rank meets alike, before any of them has communicated (it depends on the
+    /// arguments alone): rank 0 reports it, once, and every rank leaves the job cleanly.
+    struct RefusedOnEveryRank: Error {
+        let reason: ValidationError
+    }
+
     /// Throws unless `learning` can be trained data-parallel: every rank draws the same random
     /// numbers (the example order, a random nudge's sign), so per-example noise and persistent
     /// particles, which need each rank's own, are refused by name.
-    static func requireDataParallel(_ learning: LearningSpecification) throws {
+    static func requireDataParallel(_ learning: LearningSpecification) throws(RefusedOnEveryRank) {
         if learning.dynamics.noise > 0 {
-            throw ValidationError("--noise (dynamics.noise): Langevin noise is not implemented on MPI ranks (each rank would draw the same noise); run it in one process")
+            throw RefusedOnEveryRank(reason: ValidationError("--noise (dynamics.noise): Langevin noise is not implemented on MPI ranks (each rank would draw the same noise); run it in one process"))
         }
         if learning.dynamics.persistentParticles {
-            throw ValidationError("--persistent-particles (dynamics.persistent-particles): not implemented on MPI ranks (an example's particle would live on whichever rank last relaxed it); run it in one process")
+            throw RefusedOnEveryRank(reason: ValidationError("--persistent-particles (dynamics.persistent-particles): not implemented on MPI ranks (an example's particle would live on whichever rank last relaxed it); run it in one process"))
         }
     }
 }
