@@ -63,6 +63,7 @@ let package = Package(
                 .embedInCode("Presets/pcx-mlp.yaml"),
                 .embedInCode("Presets/pcx-mlp-fashion.yaml"),
                 .embedInCode("Presets/conv-mnist.yaml"),
+                .embedInCode("Presets/conv-mnist-32-64-shift.yaml"),
                 .embedInCode("Presets/conv-fashion-mnist.yaml"),
                 .embedInCode("Presets/conv-fashion-mnist-pc.yaml"),
             ]),

@@ -141,6 +141,7 @@ extension RunFile {
         "pcx-mlp": PackageResources.pcx_mlp_yaml,
         "pcx-mlp-fashion": PackageResources.pcx_mlp_fashion_yaml,
         "conv-mnist": PackageResources.conv_mnist_yaml,
+        "conv-mnist-32-64-shift": PackageResources.conv_mnist_32_64_shift_yaml,
         "conv-fashion-mnist": PackageResources.conv_fashion_mnist_yaml,
         "conv-fashion-mnist-pc": PackageResources.conv_fashion_mnist_pc_yaml,
     ]

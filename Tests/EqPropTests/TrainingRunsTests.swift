@@ -11,7 +11,8 @@ struct TrainingRunsTests {
         #expect(Set(RunFile.presets.keys) == ["scellier2017-net1", "scellier2017-net2", "scellier2017-net3", "scellier2017-net1-fast",
                                               "scellier2017-net2-fast", "scellier2017-net3-fast", "scellier2017-net2-fast-shift",
                                               "scellier2017-net3-fast-shift", "family-mlp", "family-mlp-fashion",
-                                              "pcx-mlp", "pcx-mlp-fashion", "conv-mnist", "conv-fashion-mnist", "conv-fashion-mnist-pc"])
+                                              "pcx-mlp", "pcx-mlp-fashion", "conv-mnist", "conv-mnist-32-64-shift", "conv-fashion-mnist",
+                                              "conv-fashion-mnist-pc"])
         for (name, preset) in RunFile.presets {
             var withOutput = preset
             withOutput.output = "runs/\(name) with spaces/\"quoted\""
@@ -57,6 +58,21 @@ struct TrainingRunsTests {
             comparable.learning.training.randomShift = 0
             #expect(comparable == fast, "net\(net)-fast-shift differs from net\(net)-fast only in its input's shape and the shift")
         }
+    }
+
+    @Test("conv-mnist-32-64-shift is conv-mnist with twice the channels, shifted training images and half the rates")
+    func widerShiftedConvolutionalPreset() throws {
+        let base = RunFile.presets["conv-mnist"]!.specification
+        let wider = RunFile.presets["conv-mnist-32-64-shift"]!.specification
+        #expect(wider.learning.architecture.layers.map(\.description) == ["1×28×28", "32×14×14", "64×7×7", "10"])
+        #expect(wider.learning.training.randomShift == 1 && wider.learning.training.augmentation(inputShape: wider.learning.architecture.layers[0]) != nil)
+        #expect(zip(wider.learning.training.learningRates, base.learning.training.learningRates).allSatisfy { $0 == $1 / 2 }
+                && wider.learning.training.learningRates.count == base.learning.training.learningRates.count)
+        var comparable = wider
+        comparable.learning.architecture.layers = base.learning.architecture.layers
+        comparable.learning.training.randomShift = 0
+        comparable.learning.training.learningRates = base.learning.training.learningRates
+        #expect(comparable == base, "conv-mnist-32-64-shift differs from conv-mnist only in its channels, the shift and the rates")
     }
 
     @Test("A run relaxed to a tolerance measures the same in any evaluation batch, since each example stops on its own; dense networks are evaluated in batches of 1,000, convolutional ones of their training batch")
