@@ -32,7 +32,8 @@ struct EqPropCommand: ParsableCommand {
             guard let ranks = MPIJob.ranks, exitCode(for: error) != .success else { exit(withError: error) }
             // A rank that fails alone would leave the others waiting in a collective call: end them all.
             // Rank 0 reports first; the others wait a second, so that an error every rank meets later
-            // (the same data missing on every rank) is usually reported by rank 0 alone, whose abort ends them first.
+            // (the same data missing on every rank) is usually reported by rank 0 alone, whose abort
+            // ends them first.
             if ranks.rank != 0 { Thread.sleep(forTimeInterval: 1) }
             FileHandle.standardError.write(Data("eqprop: rank \(ranks.rank) of \(ranks.size): \(fullMessage(for: error))\n".utf8))
             ranks.abort(code: exitCode(for: error).rawValue)
