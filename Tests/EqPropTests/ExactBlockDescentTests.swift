@@ -151,6 +151,27 @@ struct ExactBlockDescentTests {
         }
     }
 
+    @Test("RBP and TBP from its fixed point: gradient-descent steps there differentiate to implicit differentiation")
+    func recurrentBackpropagationFromExactFreePhase() throws {
+        var check = GradientCheck(layerSizes: [12, 10, 8, 4], batchSize: 5, seed: 1)
+        check.dynamics = ExactBlockDescent(steps: 200_000, tolerance: 1e-14, overrelaxation: 1.5)
+        let (clamped, fixedPoint) = try check.freeEquilibrium()
+        let exact = try check.exactGradient()
+        func estimate(_ rule: some LearningRule<Double>) throws -> [[Matrix<Double>]] {
+            var generator = SeededGenerator(seed: 0)
+            return try rule.estimate(energy: clamped, freeState: fixedPoint, target: check.target, using: &generator).gradient(of: check.energy)
+        }
+        func relativeDifference(_ a: [[Matrix<Double>]], _ b: [[Matrix<Double>]]) -> Double {
+            GradientComparison(estimate: a, reference: b, names: check.energy.terms.map(\.name)).relativeError
+        }
+        let errors = try [5, 40, 2000].map { relativeDifference(try estimate(RecurrentBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: $0))), exact) }
+        #expect(errors == errors.sorted(by: >) && errors.last! < 1e-8, "\(errors)")
+        // The block minimiser's fixed point is one of gradient descent: K steps from it stay there, so TBP is RBP.
+        let rbp = try estimate(RecurrentBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 30)))
+        let tbp = try estimate(TruncatedBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 30)))
+        #expect(relativeDifference(rbp, tbp) < 1e-9)
+    }
+
     @Test("A relaxation survey counts each example's own steps; a batch takes its slowest example's")
     func relaxationSurvey() throws {
         let (energy, input, _) = network([10, 8, 6, 4], weightScale: 1.5, seed: 5)
@@ -221,11 +242,13 @@ struct ExactBlockDescentTests {
             ([("dynamics:\n", "dynamics:\n  nudged-minimizer: exact-block\n"), ("  cost: squared-error\n", "  cost: cross-entropy\n")],
              "training.cost: expected squared-error for rule ep with the exact-block minimizer"),
             ([("dynamics:\n", mixed), ("  noise: 0\n", "  noise: 0.1\n")], ""),
+            ([("dynamics:\n", mixed), ("  name: ep\n", "  name: rbp\n"), ("  beta: 1.0\n", ""), ("  nudging: random\n", ""),
+              ("  noise: 0\n", "  noise: 0\n  stable-steps: true\n")], ""),
         ]
         for (changes, expected) in cases {
             let message = refusal(changes)
             if expected.isEmpty {
-                #expect(message == nil, "Langevin noise in a gradient-descent second phase is taken: \(String(describing: message))")
+                #expect(message == nil, "Langevin noise, rbp's adjoint and stable steps in a gradient-descent second phase are taken: \(String(describing: message))")
             } else {
                 #expect(message?.contains(expected) == true, "\(String(describing: message))")
             }
@@ -272,6 +295,8 @@ struct ExactBlockDescentTests {
              "dynamics.minimizer: expected gradient-descent for rule tbp"),
             ([("dynamics:\n", block), ("  epsilon: 0.5\n", ""), ("  cost: squared-error\n", "  cost: cross-entropy\n")],
              "training.cost: expected squared-error for rule ep with the exact-block minimizer"),
+            ([("dynamics:\n", block), ("  epsilon: 0.5\n", ""), ("  noise: 0\n", "  noise: 0\n  stable-steps: true\n")],
+             "dynamics.stable-steps: expected false with the exact-block minimizer in both phases"),
         ]
         for (changes, expected) in cases {
             let message = refusal(changes)

@@ -110,7 +110,8 @@ public struct DynamicsSpecification: Codable, Sendable, Equatable {
             try require(omega > 0 && omega < 2, "dynamics.overrelaxation", "an over-relaxation factor ω in (0, 2)", omega)
             try require(energy == .hopfield, "energy.kind",
                         "hopfield with the exact-block minimizer (the pc energy is not quadratic layer by layer: f(x·W + b) with a non-linear f)", energy.kind.rawValue)
-            try require(!stableSteps, "dynamics.stable-steps", "false with the exact-block minimizer (it takes no step to cap: every half-sweep lowers the energy)", true)
+            try require(!stableSteps || minimizers.contains(.gradientDescent), "dynamics.stable-steps",
+                        "false with the exact-block minimizer in both phases (it takes no step to cap: every half-sweep lowers the energy)", true)
         } else if let overrelaxation {
             throw SpecificationError(key: "dynamics.overrelaxation", expected: "no over-relaxation with gradient descent (it is the exact-block minimizer's ω)",
                                      value: overrelaxation)

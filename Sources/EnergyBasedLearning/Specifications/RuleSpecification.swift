@@ -129,10 +129,9 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
             try requireEnergy(.pc, "it backpropagates through the feed-forward network of prediction errors")
         case .tbp, .rbp:
             try require(dynamics.noise == 0, "dynamics.noise", "0 for rule \(rule) (it differentiates the dynamics, which must be deterministic)", dynamics.noise)
-            for (minimizer, key) in dynamics.phaseMinimizers {
-                try require(minimizer == .gradientDescent, key,
-                            "gradient-descent for rule \(rule) (it differentiates through gradient-descent steps)", minimizer.rawValue)
-            }
+            try require(dynamics.secondPhase == .gradientDescent, dynamics.secondPhaseMinimizer == nil ? "dynamics.minimizer" : "dynamics.nudged-minimizer",
+                        "gradient-descent for rule \(rule) (its second phase differentiates gradient-descent steps; "
+                        + "the free phase may be exact-block: --nudged-minimizer gradient-descent)", dynamics.secondPhase.rawValue)
         }
         if dynamics.secondPhase == .exactBlock, [.ep, .stdp].contains(name) {
             try require(cost == .squaredError, "training.cost", "squared-error for rule \(rule) with the exact-block minimizer (the nudge β·C must "
@@ -142,11 +141,12 @@ public enum RuleSpecification: Codable, Sendable, Equatable {
 
     /// The rule, for a network with `layerCount` layers, nudging with `cost`, its second phase run by
     /// `dynamics`.
-    /// (`tbp` and `rbp` differentiate gradient-descent steps: validation refuses them any other dynamics.)
+    /// (`tbp` and `rbp` differentiate gradient-descent steps from the free state, which any minimiser
+    /// may reach: validation refuses them any other second phase.)
     public func make<Scalar: BLASScalar>(cost: any Cost<Scalar>, dynamics: any Dynamics<Scalar>, layerCount: Int) -> any LearningRule<Scalar> {
         func gradientDescent() -> ProjectedGradientDescent<Scalar> {
             guard let steps = dynamics as? ProjectedGradientDescent<Scalar> else {
-                preconditionFailure("rule \(name.rawValue) differentiates gradient-descent steps (validate() refuses other dynamics)")
+                preconditionFailure("rule \(name.rawValue) differentiates gradient-descent steps (validate() refuses another second phase)")
             }
             return steps
         }
