@@ -151,27 +151,6 @@ struct ExactBlockDescentTests {
         }
     }
 
-    @Test("RBP and TBP from its fixed point: gradient-descent steps there differentiate to implicit differentiation")
-    func recurrentBackpropagationFromExactFreePhase() throws {
-        var check = GradientCheck(layerSizes: [12, 10, 8, 4], batchSize: 5, seed: 1)
-        check.dynamics = ExactBlockDescent(steps: 200_000, tolerance: 1e-14, overrelaxation: 1.5)
-        let (clamped, fixedPoint) = try check.freeEquilibrium()
-        let exact = try check.exactGradient()
-        func estimate(_ rule: some LearningRule<Double>) throws -> [[Matrix<Double>]] {
-            var generator = SeededGenerator(seed: 0)
-            return try rule.estimate(energy: clamped, freeState: fixedPoint, target: check.target, using: &generator).gradient(of: check.energy)
-        }
-        func relativeDifference(_ a: [[Matrix<Double>]], _ b: [[Matrix<Double>]]) -> Double {
-            GradientComparison(estimate: a, reference: b, names: check.energy.terms.map(\.name)).relativeError
-        }
-        let errors = try [5, 40, 2000].map { relativeDifference(try estimate(RecurrentBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: $0))), exact) }
-        #expect(errors == errors.sorted(by: >) && errors.last! < 1e-8, "\(errors)")
-        // The block minimiser's fixed point is one of gradient descent: K steps from it stay there, so TBP is RBP.
-        let rbp = try estimate(RecurrentBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 30)))
-        let tbp = try estimate(TruncatedBackpropagation(dynamics: ProjectedGradientDescent<Double>(stepSize: 0.5, steps: 30)))
-        #expect(relativeDifference(rbp, tbp) < 1e-9)
-    }
-
     @Test("A relaxation survey counts each example's own steps; a batch takes its slowest example's")
     func relaxationSurvey() throws {
         let (energy, input, _) = network([10, 8, 6, 4], weightScale: 1.5, seed: 5)
