@@ -41,10 +41,18 @@ struct EqPropCommand: ParsableCommand {
     }
 
     /// Ends a process whose every rank met `error` alike before communicating: each leaves the job
-    /// cleanly and rank 0 (or a process alone) says why, once.
+    /// cleanly and rank 0 (or a process alone) says why, once. Rank 0 says it before any rank leaves:
+    /// mpirun ends the job as soon as one rank exits with a non-zero code, which could otherwise cut
+    /// rank 0 off before it writes.
     private static func leaveAlike(_ job: MPIProcessGroup?, _ error: Error) -> Never {
-        job?.finish()
-        if MPIJob.isLeader { exit(withError: error) }
-        Foundation.exit(exitCode(for: error).rawValue)
+        guard let job else { exit(withError: error) }
+        let code = exitCode(for: error)
+        if MPIJob.isLeader {
+            let text = Data((fullMessage(for: error) + "\n").utf8)
+            (code == .success ? FileHandle.standardOutput : FileHandle.standardError).write(text)
+        }
+        try? job.barrier()
+        job.finish()
+        Foundation.exit(code.rawValue)
     }
 }
