@@ -329,7 +329,11 @@ def train_and_evaluate():
     with tempfile.TemporaryDirectory() as folder:
         metrics_path = os.path.join(folder, "metrics.json")
         model = os.path.join(folder, "model")
-        run("train", "--train-limit", "3000", "--epochs", "1", "--metrics-json", metrics_path, "--save-model", model)
+        stdout = run("train", "--train-limit", "3000", "--epochs", "1", "--metrics-json", metrics_path, "--save-model", model).stdout
+        assert "chosen on the validation set: epoch 1 (validation error" in stdout, stdout
+        # Without a validation split nothing is chosen, and the report says which test error it gives.
+        unsplit = run("train", "--train-limit", "3000", "--epochs", "1", "--validation", "0").stdout
+        assert "no validation set held out, so no epoch was chosen: the last epoch's test error is" in unsplit, unsplit
         metrics = json.load(open(metrics_path))
         for key in ("train_error", "test_error", "epochs", "seconds_per_epoch", "samples_per_second"):
             assert key in metrics, f"{key} missing from {metrics}"

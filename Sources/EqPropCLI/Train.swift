@@ -128,6 +128,8 @@ struct Train: ParsableCommand {
         if let epoch = metrics.selectedEpoch, let validation = metrics.selectedValidationError, let test = metrics.selectedTestError {
             say("chosen on the validation set: epoch \(epoch) (validation error \(percent(validation))), test error \(percent(test)); "
                 + "last epoch's test error \(percent(metrics.testError))")
+        } else {
+            say("no validation set held out, so no epoch was chosen: the last epoch's test error is \(percent(metrics.testError))")
         }
     }
 
