@@ -61,7 +61,7 @@ struct Plot: ParsableCommand {
         }
         let path = svg ?? URL(fileURLWithPath: folder).appendingPathComponent("learning-curves.svg").path
         try writeOutput(Data(LinePlot.stacked(plots).utf8), to: path, flag: "--svg")
-        print("eqprop plot: \(history.count) epochs → \(path)")
+        print("eqprop plot: \(history.count) epoch\(history.count == 1 ? "" : "s") → \(path)")
     }
 
     /// Several runs: their training errors in one panel, their validation errors (where recorded)
